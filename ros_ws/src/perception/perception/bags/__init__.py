@@ -1,0 +1,1 @@
+"""Writing, replaying and recording rosbag2 bags with `rosbags` (no rosbag2_py needed)."""

@@ -1,0 +1,1 @@
+"""Model and inference code with no rclpy import: testable and reusable outside ROS."""

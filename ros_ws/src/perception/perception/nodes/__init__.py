@@ -1,0 +1,1 @@
+"""Thin rclpy adapters around perception.core: parameters, QoS, message conversion."""

@@ -1,0 +1,37 @@
+"""Test-wide isolation: offline switches, a private DDS domain and ROS log folder per run."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("YOLO_CONFIG_DIR", str(REPO_ROOT / ".cache" / "ultralytics"))
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+# One DDS domain per test run (0-101 are valid domain ids with default ports), so parallel
+# runs on one host do not see each other's topics. Child processes inherit it.
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
+os.environ.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ros_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """rclpy writes logs under ROS_LOG_DIR; keep them out of the home directory."""
+    log_dir = tmp_path_factory.mktemp("ros_log")
+    os.environ["ROS_LOG_DIR"] = str(log_dir)
+    return log_dir
+
+
+@pytest.fixture(scope="session")
+def python_executable() -> str:
+    """The interpreter running the tests, for starting nodes in child processes."""
+    return sys.executable

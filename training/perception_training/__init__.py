@@ -1,0 +1,1 @@
+"""perception_training: offline training of the perception stack's models."""
