@@ -30,10 +30,12 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 mkdir -p "$STAMPS"
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
-# pip warns once per package about find-links folders of this machine that lack it: noise.
-pip_quiet() { "${PIP[@]}" "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+# Noise filtered from pip's stderr: warnings about find-links folders of this machine that lack a
+# package, and setuptools' banner about editable installs.
+PIP_NOISE='is ignored: it is neither a file nor a directory|^\s*!!\s*$|\*{20}|Please be careful|name as your package|with strategy, WheelFile|BuildBackendWarning: Editable|^\s*$'
+pip_quiet() { "${PIP[@]}" "$@" 2> >(grep -Ev "$PIP_NOISE" >&2); }
 
-deps_digest="$(digest "$ROOT/requirements/requirements.txt" "$CONSTRAINTS")"
+deps_digest="$(digest "$ROOT"/requirements/*.txt)"
 if needs deps "$deps_digest"; then
   log "installing Python dependencies (pinned by requirements/constraints.txt; first run takes a few minutes)"
   pip_quiet install --quiet --upgrade pip -c "$CONSTRAINTS"
