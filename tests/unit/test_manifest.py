@@ -1,0 +1,31 @@
+"""The committed models/manifest.json matches the committed artifacts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from perception.core.artifacts import save_artifact
+from perception_training.manifest import DEFAULT_MODELS_DIR, build_manifest, render
+
+
+def test_committed_manifest_is_up_to_date() -> None:
+    committed = json.loads((DEFAULT_MODELS_DIR / "manifest.json").read_text())
+    fresh = build_manifest(DEFAULT_MODELS_DIR)
+    stale = "run `python -m perception_training.manifest` after changing models/"
+    assert [a["file"] for a in committed["artifacts"]] == [a["file"] for a in fresh["artifacts"]], stale
+    assert [a["sha256"] for a in committed["artifacts"]] == [a["sha256"] for a in fresh["artifacts"]], stale
+
+
+def test_manifest_entry_comes_from_artifact_metadata(tmp_path: Path) -> None:
+    save_artifact(
+        tmp_path / "glass" / "m.safetensors",
+        {"w": torch.ones(2)},
+        {"kind": "classifier", "architecture": "mobilenet_v2", "classes": ["cup"], "command": "x"},
+    )
+    (entry,) = build_manifest(tmp_path)["artifacts"]
+    assert entry["file"] == "glass/m.safetensors"
+    assert entry["classes"] == ["cup"] and entry["regenerate"] == "x"
+    assert json.loads(render({"artifacts": [entry]}))["artifacts"][0]["sha256"] == entry["sha256"]
