@@ -1,0 +1,328 @@
+"""Object detector: one API over our YOLO artifact, a user's ultralytics ``.pt`` and ``.onnx``.
+
+Our own weights ship as a safetensors artifact (see :mod:`perception.core.artifacts`): the
+network is rebuilt from ultralytics' architecture description and the state dict is loaded
+into it, so nothing is unpickled. A user may instead point at their own COCO-trained
+ultralytics ``.pt`` (loaded by ultralytics with its weights-only allow-list, see
+:mod:`perception.core.ultralytics_env`) or an exported ``.onnx`` (onnxruntime). Boxes always
+come back in the pixels of the image passed in, whatever the network's input size.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from perception.core.artifacts import ArtifactError, load_artifact, save_artifact, sha256_of
+from perception.core.detections import Detection
+from perception.core.devices import half_supported, resolve_device
+from perception.core.ultralytics_env import import_ultralytics
+
+LOG = logging.getLogger(__name__)
+
+KIND = "detector"
+DEFAULT_IMGSZ = 640
+SUFFIXES = (".safetensors", ".pt", ".onnx")
+
+
+class DetectorError(RuntimeError):
+    """The detector cannot be loaded or cannot run on the given input."""
+
+
+def build_model(architecture: str, class_names: Sequence[str], model_yaml: Mapping[str, Any] | None = None):
+    """A fresh (randomly initialised) ultralytics DetectionModel for ``class_names``.
+
+    ``model_yaml`` (as stored in artifact metadata) takes precedence over ultralytics' bundled
+    ``<architecture>.yaml``, so an artifact keeps loading if ultralytics changes its files.
+    """
+    import_ultralytics()
+    from ultralytics.nn.tasks import DetectionModel
+
+    cfg = dict(model_yaml) if model_yaml is not None else f"{architecture}.yaml"
+    try:
+        model = DetectionModel(cfg, nc=len(class_names), verbose=False)
+    except FileNotFoundError as error:
+        raise DetectorError(
+            f"unknown detector architecture {architecture!r} ({error}); use a YOLO architecture "
+            "ultralytics ships, e.g. yolo11n"
+        ) from error
+    model.names = dict(enumerate(class_names))
+    return model
+
+
+def save_detector(path: str | Path, model: torch.nn.Module, metadata: Mapping[str, Any]) -> Path:
+    """Write an ultralytics DetectionModel as our ``detector`` artifact.
+
+    ``metadata`` must give ``architecture`` and ``input_size``; classes come from the model.
+    """
+    classes = [model.names[i] for i in range(len(model.names))]
+    meta = {
+        "kind": KIND,
+        "classes": classes,
+        "model_yaml": _plain(model.yaml),
+        **metadata,
+    }
+    state = {
+        name: tensor.float() if tensor.is_floating_point() else tensor
+        for name, tensor in model.state_dict().items()
+    }
+    return save_artifact(path, state, meta)
+
+
+def model_from_artifact(path: str | Path):
+    """Rebuild the DetectionModel stored in our artifact; return ``(model, metadata)``."""
+    tensors, metadata = load_artifact(path, expected_kind=KIND)
+    classes = metadata.get("classes")
+    if not classes:
+        raise DetectorError(
+            f"{path} lacks the 'classes' metadata; regenerate it with `perception-train detector`"
+        )
+    model = build_model(metadata["architecture"], classes, metadata.get("model_yaml"))
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as error:
+        raise DetectorError(
+            f"{path}: weights do not fit architecture {metadata['architecture']!r} with "
+            f"{len(classes)} classes ({str(error).splitlines()[0]}); "
+            "regenerate it with `perception-train detector`"
+        ) from error
+    return model.eval(), metadata
+
+
+def export_detector(
+    artifact: str | Path, out_dir: str | Path, formats: Sequence[str] = ("pt", "onnx")
+) -> dict[str, Path]:
+    """Export our artifact to ultralytics formats (``pt``, ``onnx``; TensorRT users start from those).
+
+    The ``.pt`` is an ultralytics checkpoint (so ``yolo predict model=...pt`` works); the
+    ``.onnx`` is exported from it at the artifact's input size with a fixed input shape.
+    """
+    unknown = set(formats) - {"pt", "onnx"}
+    if unknown:
+        raise DetectorError(f"cannot export to {sorted(unknown)}; supported formats are pt and onnx")
+    ultralytics = import_ultralytics()
+    model, metadata = model_from_artifact(artifact)
+    imgsz = int(metadata.get("input_size", DEFAULT_IMGSZ))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pt_path = out_dir / f"{Path(artifact).stem}.pt"
+    checkpoint = {
+        "date": datetime.now(timezone.utc).isoformat(),
+        "version": ultralytics.__version__,
+        "model": model.half(),
+        "train_args": {"task": "detect", "imgsz": imgsz},
+        "perception": {
+            key: metadata[key] for key in ("classes", "architecture", "input_size") if key in metadata
+        },
+    }
+    torch.save(checkpoint, pt_path)
+    written = {"pt": pt_path} if "pt" in formats else {}
+    if "onnx" in formats:
+        exported = ultralytics.YOLO(str(pt_path), task="detect").export(
+            format="onnx", imgsz=imgsz, verbose=False
+        )
+        written["onnx"] = Path(exported)
+    if "pt" not in formats:
+        pt_path.unlink()
+    return written
+
+
+class Detector:
+    """Runs a YOLO detector on BGR frames; build it with :meth:`Detector.load`."""
+
+    def __init__(self, yolo, class_names: Sequence[str], model_id: str, imgsz: int, device: str, half: bool):
+        self._yolo = yolo
+        self._class_names = list(class_names)
+        self._class_index = {name: i for i, name in enumerate(self._class_names)}
+        self._model_id = model_id
+        self._imgsz = imgsz
+        self._device = device
+        self._half = half
+
+    @classmethod
+    def load(
+        cls, path: str | Path, device: str = "auto", half: bool = False, imgsz: int | None = None
+    ) -> Detector:
+        """Load ``*.safetensors`` (our artifact), ``*.pt`` (ultralytics) or ``*.onnx``.
+
+        ``imgsz`` is the network's input size (long side); by default the size the model was
+        trained (or exported) at. ``half`` is honoured on CUDA only. Raises DetectorError
+        (or ArtifactError) naming the file, the problem and the fix.
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in SUFFIXES:
+            raise DetectorError(
+                f"{path}: unsupported detector file type {suffix!r}; use one of {', '.join(SUFFIXES)}"
+            )
+        if not path.is_file():
+            raise DetectorError(
+                f"detector model {path} does not exist; train one with `perception-train detector` "
+                "or set model_path to an existing .safetensors, .pt or .onnx file"
+            )
+        device = resolve_device(device)
+        if half and not half_supported(device):
+            LOG.warning("half precision is only used on CUDA; running %s in float32 on %s", path.name, device)
+            half = False
+        if device == "cpu":
+            torch.set_flush_denormal(True)  # denormal floats make trained YOLO weights ~30% slower on x86
+        if suffix == ".safetensors":
+            yolo, default_imgsz = _yolo_from_artifact(path)
+        else:
+            yolo, default_imgsz = _yolo_from_file(path)
+        detector = cls(
+            yolo,
+            class_names=[],
+            model_id=f"{path.name}@{sha256_of(path)[:12]}",
+            imgsz=imgsz or default_imgsz,
+            device=device,
+            half=half,
+        )
+        detector._warm_up(path)
+        return detector
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names in class-id order."""
+        return list(self._class_names)
+
+    @property
+    def model_id(self) -> str:
+        """File name plus the first 12 hex digits of its sha256: which weights produced a result."""
+        return self._model_id
+
+    @property
+    def imgsz(self) -> int:
+        """Network input size (long side, pixels)."""
+        return self._imgsz
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    def detect(
+        self,
+        image_bgr: np.ndarray,
+        conf: float = 0.25,
+        iou: float = 0.45,
+        classes: Sequence[str] | None = None,
+    ) -> list[Detection]:
+        """Detect objects in an HxWx3 uint8 BGR image; boxes are in that image's pixels.
+
+        ``classes`` restricts the output to those class names (unknown names raise).
+        """
+        _check_image(image_bgr)
+        class_ids = self.class_ids(classes) if classes is not None else None
+        result = self._predict(image_bgr, conf=conf, iou=iou, classes=class_ids)
+        boxes = result.boxes
+        xyxy = boxes.xyxy.cpu().numpy().astype(float)
+        scores = boxes.conf.cpu().numpy().astype(float)
+        ids = boxes.cls.cpu().numpy().astype(int)
+        return [
+            Detection(int(c), self._class_names[c], float(s), *map(float, box))
+            for box, s, c in zip(xyxy, scores, ids, strict=True)
+        ]
+
+    def class_ids(self, names: Sequence[str]) -> list[int]:
+        """Class ids for ``names``; DetectorError lists the valid names when one is unknown."""
+        unknown = [name for name in names if name not in self._class_index]
+        if unknown:
+            raise DetectorError(
+                f"unknown class(es) {unknown} for detector {self._model_id}; it knows {self._class_names}"
+            )
+        return [self._class_index[name] for name in names]
+
+    def _predict(self, image: np.ndarray, **kwargs: Any):
+        return self._yolo.predict(
+            image,
+            imgsz=self._imgsz,
+            device=self._device,
+            quantize=16 if self._half else 32,
+            verbose=False,
+            **kwargs,
+        )[0]
+
+    def _warm_up(self, path: Path) -> None:
+        """Run one blank frame so a corrupt export fails at load time, not on the first real frame."""
+        try:
+            result = self._predict(np.zeros((self._imgsz, self._imgsz, 3), np.uint8))
+        except Exception as error:  # ultralytics/onnxruntime raise many types for a bad model file
+            raise DetectorError(
+                f"detector model {path} could not run ({type(error).__name__}: {error}); "
+                "the file is corrupt or not a YOLO detection model: re-export or retrain it"
+            ) from error
+        names = result.names
+        self._class_names = [str(names[i]) for i in range(len(names))]
+        self._class_index = {name: i for i, name in enumerate(self._class_names)}
+        predictor_imgsz = self._yolo.predictor.imgsz
+        self._imgsz = (
+            int(max(predictor_imgsz)) if isinstance(predictor_imgsz, (list, tuple)) else int(predictor_imgsz)
+        )
+
+
+def _yolo_from_artifact(path: Path):
+    ultralytics = import_ultralytics()
+    model, metadata = model_from_artifact(path)
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    yolo = ultralytics.YOLO(f"{metadata['architecture']}.yaml", task="detect")
+    model.args = {**DEFAULT_CFG_DICT, "task": "detect"}
+    model.task = "detect"
+    yolo.model = model
+    return yolo, int(metadata.get("input_size", DEFAULT_IMGSZ))
+
+
+def _yolo_from_file(path: Path):
+    ultralytics = import_ultralytics()
+    try:
+        yolo = ultralytics.YOLO(str(path), task="detect")
+    except Exception as error:  # torch/pickle/ultralytics raise many types for a bad checkpoint
+        raise DetectorError(
+            f"{path} is not a loadable ultralytics model ({type(error).__name__}: {error}); "
+            "export it again with ultralytics or use our .safetensors artifact"
+        ) from error
+    if yolo.task != "detect":
+        raise DetectorError(f"{path} is a YOLO {yolo.task!r} model; the detector needs a detection model")
+    train_args = getattr(yolo.model, "args", {}) if isinstance(yolo.model, torch.nn.Module) else {}
+    imgsz = train_args.get("imgsz", DEFAULT_IMGSZ)
+    return yolo, int(max(imgsz) if isinstance(imgsz, (list, tuple)) else imgsz)
+
+
+def _check_image(image: Any) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", None)
+        dtype = getattr(image, "dtype", type(image).__name__)
+        raise DetectorError(
+            f"detect() needs an HxWx3 uint8 BGR image, got shape {shape} dtype {dtype}; convert it with "
+            "perception.core.images.to_bgr8"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise DetectorError(
+            f"detect() got an empty {image.shape[1]}x{image.shape[0]} frame; check the camera driver"
+        )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy of ultralytics' model yaml (tuples -> lists)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+__all__ = [
+    "ArtifactError",
+    "Detector",
+    "DetectorError",
+    "build_model",
+    "export_detector",
+    "model_from_artifact",
+    "save_detector",
+]
