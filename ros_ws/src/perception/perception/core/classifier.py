@@ -1,0 +1,162 @@
+"""Image classification: the model factory (re-exported) and batched inference on BGR crops.
+
+Training (``perception_training.classification``), the glass node and the benchmarks all
+build networks through :func:`build_classifier` and preprocess through :class:`Preprocessing`,
+so an artifact is always read back exactly as it was trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from perception.core.artifacts import ArtifactError, load_artifact
+from perception.core.classifier_models import (
+    ARCHITECTURES,
+    ClassifierBuildError,
+    build_classifier,
+    classification_head,
+    freeze_backbone,
+    load_pretrained_backbone,
+    unfreeze,
+)
+from perception.core.devices import resolve_device
+
+__all__ = [
+    "ARCHITECTURES",
+    "CLASSIFIER_KIND",
+    "TRAINING_STATE_PREFIX",
+    "Classifier",
+    "ClassifierBuildError",
+    "Prediction",
+    "Preprocessing",
+    "build_classifier",
+    "classification_head",
+    "freeze_backbone",
+    "load_pretrained_backbone",
+    "unfreeze",
+]
+
+CLASSIFIER_KIND = "classifier"
+# Tensors under this prefix (optimizer state in a `latest` checkpoint) are not model weights.
+TRAINING_STATE_PREFIX = "training_state."
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Prediction(NamedTuple):
+    """One crop's most likely class and its softmax probability."""
+
+    class_name: str
+    class_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How pixels become network input: stretch to a square, RGB, scale to [0, 1], normalise."""
+
+    image_size: int
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def to_metadata(self) -> dict[str, Any]:
+        """JSON form stored in an artifact's ``preprocessing`` key."""
+        return {**asdict(self), "color_order": "rgb", "resize": "stretch, bilinear"}
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any]) -> Preprocessing:
+        """Read the ``preprocessing`` entry of artifact metadata."""
+        prep = metadata["preprocessing"]
+        return cls(int(prep["image_size"]), tuple(prep["mean"]), tuple(prep["std"]))
+
+    def to_tensor(self, images_rgb: Sequence[np.ndarray]) -> torch.Tensor:
+        """Stack RGB uint8 HxWx3 images into a normalised float ``N x 3 x S x S`` batch."""
+        size = (self.image_size, self.image_size)
+        resized = np.stack([cv2.resize(image, size, interpolation=cv2.INTER_LINEAR) for image in images_rgb])
+        scaled = resized.astype(np.float32) / 255.0
+        normalised = (scaled - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        return torch.from_numpy(normalised).permute(0, 3, 1, 2).contiguous()
+
+
+class Classifier:
+    """A trained classifier plus its classes and preprocessing, ready for batched prediction."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        classes: Sequence[str],
+        preprocessing: Preprocessing,
+        device: str = "auto",
+        batch_size: int = 32,
+    ) -> None:
+        self.device = torch.device(resolve_device(device))
+        self.model = model.to(self.device).eval()
+        self.classes = list(classes)
+        self.preprocessing = preprocessing
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, artifact_path: str | Path, device: str = "auto", batch_size: int = 32) -> Classifier:
+        """Build the network an artifact describes and load its weights (never unpickles)."""
+        tensors, metadata = load_artifact(artifact_path, expected_kind=CLASSIFIER_KIND)
+        try:
+            classes = list(metadata["classes"])
+            preprocessing = Preprocessing.from_metadata(metadata)
+            model = build_classifier(metadata["architecture"], len(classes), preprocessing.image_size)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ArtifactError(
+                f"{artifact_path} has incomplete classifier metadata ({error!r}); "
+                "regenerate it with perception-train classify"
+            ) from error
+        weights = {k: v for k, v in tensors.items() if not k.startswith(TRAINING_STATE_PREFIX)}
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as error:
+            raise ArtifactError(
+                f"{artifact_path}: weights do not fit {metadata['architecture']} with "
+                f"{len(classes)} classes ({error}); the file is corrupt or was edited"
+            ) from error
+        return cls(model, classes, preprocessing, device, batch_size)
+
+    def predict(self, crops_bgr: Sequence[np.ndarray]) -> list[Prediction]:
+        """Classify BGR uint8 crops (any sizes) in batches; one Prediction per crop, in order."""
+        probabilities = self.probabilities(crops_bgr)
+        scores, ids = probabilities.max(dim=1)
+        return [Prediction(self.classes[i], i, s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True)]
+
+    def probabilities(self, crops_bgr: Sequence[np.ndarray]) -> torch.Tensor:
+        """Softmax class probabilities, ``N x num_classes`` on the CPU."""
+        for index, crop in enumerate(crops_bgr):
+            _check_crop(index, crop)
+        outputs = [torch.empty(0, len(self.classes))]
+        with torch.inference_mode():
+            for start in range(0, len(crops_bgr), self.batch_size):
+                chunk = [
+                    cv2.cvtColor(c, cv2.COLOR_BGR2RGB) for c in crops_bgr[start : start + self.batch_size]
+                ]
+                logits = self.model(self.preprocessing.to_tensor(chunk).to(self.device))
+                outputs.append(logits.float().softmax(dim=1).cpu())
+        return torch.cat(outputs)
+
+
+def _check_crop(index: int, crop: np.ndarray) -> None:
+    if not isinstance(crop, np.ndarray) or crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3:
+        described = (
+            f"{crop.dtype} array of shape {crop.shape}" if isinstance(crop, np.ndarray) else type(crop)
+        )
+        raise ValueError(
+            f"crop {index} is a {described}; the classifier needs BGR uint8 HxWx3 images "
+            "(convert with perception.core.images.to_bgr8)"
+        )
+    if crop.shape[0] == 0 or crop.shape[1] == 0:
+        raise ValueError(
+            f"crop {index} is empty (shape {crop.shape}); drop zero-area boxes before classifying"
+        )

@@ -1,0 +1,123 @@
+"""Fragile-glass pipeline glue: re-classify detector boxes of drinking vessels by glass type.
+
+The detector only knows COCO's ``cup`` and ``wine glass``; a robot needs to know whether the
+thing it is about to grasp is fragile glass. Every matching box of a frame is cropped (with a
+little context), classified in one batch, and flagged fragile or not. No rclpy here: the glass
+node calls :meth:`GlassClassifier.classify` and only converts messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from perception.core.classifier import Classifier
+from perception.core.detections import Detection
+
+LOG = logging.getLogger(__name__)
+
+FRAGILE_GLASS_TYPES = frozenset({"beer_glass", "soju_glass", "wine_glass"})
+DEFAULT_DETECTOR_CLASSES = ("cup", "wine glass")
+
+
+@dataclass(frozen=True)
+class GlassResult:
+    """A detection with its glass type, the classifier's confidence, and whether it is fragile."""
+
+    detection: Detection
+    glass_type: str
+    glass_type_id: int
+    score: float
+    fragile: bool
+
+
+def is_fragile(glass_type: str, fragile_types: Collection[str] = FRAGILE_GLASS_TYPES) -> bool:
+    """Glass vessels break; a (ceramic or plastic) cup does not need gentle handling."""
+    return glass_type in fragile_types
+
+
+def padded_box(
+    box: tuple[float, float, float, float], padding: float, width: int, height: int
+) -> tuple[int, int, int, int]:
+    """Grow ``box`` by ``padding`` x its size on every side, round outwards, clip to the image."""
+    x_min, y_min, x_max, y_max = box
+    pad_x, pad_y = (x_max - x_min) * padding, (y_max - y_min) * padding
+    return (
+        min(max(math.floor(x_min - pad_x), 0), width),
+        min(max(math.floor(y_min - pad_y), 0), height),
+        min(max(math.ceil(x_max + pad_x), 0), width),
+        min(max(math.ceil(y_max + pad_y), 0), height),
+    )
+
+
+def crop_with_padding(
+    frame: np.ndarray, box: tuple[float, float, float, float], padding: float
+) -> np.ndarray | None:
+    """The padded, clipped crop of ``box`` (a view of ``frame``), or None when nothing is left."""
+    height, width = frame.shape[:2]
+    x0, y0, x1, y1 = padded_box(box, padding, width, height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return frame[y0:y1, x0:x1]
+
+
+class GlassClassifier:
+    """Classify every cup / wine-glass detection of a frame into a glass type in one batch."""
+
+    def __init__(self, classifier: Classifier, fragile_types: Collection[str] = FRAGILE_GLASS_TYPES) -> None:
+        self.classifier = classifier
+        self.fragile_types = frozenset(fragile_types)
+
+    @classmethod
+    def load(cls, artifact_path: str | Path, device: str = "auto", batch_size: int = 32) -> GlassClassifier:
+        """Load a glass-type classifier artifact (see models/glass/)."""
+        return cls(Classifier.load(artifact_path, device=device, batch_size=batch_size))
+
+    @property
+    def glass_types(self) -> list[str]:
+        return self.classifier.classes
+
+    def classify(
+        self,
+        frame_bgr: np.ndarray,
+        detections: Sequence[Detection],
+        classes: Collection[str] = DEFAULT_DETECTOR_CLASSES,
+        padding: float = 0.1,
+    ) -> list[GlassResult]:
+        """Results for the detections whose class is in ``classes``, in detection order.
+
+        Boxes lying wholly outside the frame are skipped (logged at debug level).
+        """
+        if not isinstance(frame_bgr, np.ndarray) or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
+            shape = getattr(frame_bgr, "shape", type(frame_bgr))
+            raise ValueError(
+                f"glass classification needs a BGR HxWx3 frame, got {shape}; "
+                "convert with perception.core.images.to_bgr8"
+            )
+        kept: list[Detection] = []
+        crops: list[np.ndarray] = []
+        for detection in detections:
+            if detection.class_name not in classes:
+                continue
+            crop = crop_with_padding(frame_bgr, detection.xyxy, padding)
+            if crop is None:
+                LOG.debug("skipping %s: its box lies outside the %s frame", detection, frame_bgr.shape)
+                continue
+            kept.append(detection)
+            crops.append(crop)
+        predictions = self.classifier.predict(crops)
+        return [
+            GlassResult(
+                det,
+                pred.class_name,
+                pred.class_id,
+                pred.score,
+                is_fragile(pred.class_name, self.fragile_types),
+            )
+            for det, pred in zip(kept, predictions, strict=True)
+        ]
