@@ -1,0 +1,17 @@
+"""The seeded synthetic world: scenes with exact ground truth, and writers for public formats."""
+
+from perception_training.synthetic.objects import GLASS_TYPES, OBJECT_TYPES
+from perception_training.synthetic.scene import DETECTOR_CLASSES, Scene, SceneObject
+from perception_training.synthetic.world import KINDS, SceneWorld
+from perception_training.synthetic.writers.yolo import write_yolo_dataset
+
+__all__ = [
+    "DETECTOR_CLASSES",
+    "GLASS_TYPES",
+    "KINDS",
+    "OBJECT_TYPES",
+    "Scene",
+    "SceneObject",
+    "SceneWorld",
+    "write_yolo_dataset",
+]

@@ -1,0 +1,46 @@
+"""Command line: ``python -m perception_training.synthetic <format> --out DIR ...``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from perception_training.synthetic.world import KINDS
+from perception_training.synthetic.writers.yolo import write_yolo_dataset
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"size must look like 640x480, got {text!r}") from error
+    return width, height
+
+
+def _yolo(args: argparse.Namespace) -> None:
+    counts = {"train": args.train, "val": args.val, "test": args.test}
+    path = write_yolo_dataset(args.out, args.seed, counts, args.size, tuple(args.kinds))
+    print(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m perception_training.synthetic",
+        description="Write datasets drawn from the seeded synthetic world.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    yolo = commands.add_parser("yolo", help="YOLO detection dataset (data.yaml, images/, labels/)")
+    yolo.add_argument("--out", required=True, help="output folder")
+    yolo.add_argument("--seed", type=int, default=0)
+    yolo.add_argument("--train", type=int, default=600, help="number of training scenes")
+    yolo.add_argument("--val", type=int, default=100)
+    yolo.add_argument("--test", type=int, default=100)
+    yolo.add_argument("--size", type=_size, default=(640, 480), help="WIDTHxHEIGHT, default 640x480")
+    yolo.add_argument("--kinds", nargs="+", choices=KINDS, default=["mixed", "glass"])
+    yolo.set_defaults(run=_yolo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.run(args)

@@ -1,0 +1,1 @@
+"""Writers that turn synthetic scenes into public dataset formats."""

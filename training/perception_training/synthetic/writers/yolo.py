@@ -1,0 +1,77 @@
+"""Ultralytics/YOLO detection dataset: data.yaml, images/{split}/, labels/{split}/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import cv2
+import yaml
+from tqdm import tqdm
+
+from perception_training.synthetic.scene import DETECTOR_CLASSES, Scene
+from perception_training.synthetic.world import SceneWorld
+
+DEFAULT_COUNTS: Mapping[str, int] = {"train": 600, "val": 100, "test": 100}
+JPEG_QUALITY = 95
+
+
+def yolo_label_lines(scene: Scene) -> list[str]:
+    """One ``class cx cy w h`` line (normalised, 6 decimals) per object of ``scene``."""
+    height, width = scene.image.shape[:2]
+    lines = []
+    for obj in scene.objects:
+        x0, y0, x1, y1 = obj.box
+        lines.append(
+            f"{obj.class_id} {(x0 + x1) / 2 / width:.6f} {(y0 + y1) / 2 / height:.6f} "
+            f"{(x1 - x0) / width:.6f} {(y1 - y0) / height:.6f}"
+        )
+    return lines
+
+
+def write_yolo_dataset(
+    root: str | Path,
+    seed: int = 0,
+    counts: Mapping[str, int] = DEFAULT_COUNTS,
+    size: tuple[int, int] = (640, 480),
+    kinds: Sequence[str] = ("mixed", "glass"),
+) -> Path:
+    """Write a YOLO dataset of synthetic scenes under ``root``; return the data.yaml path.
+
+    Scene i of a split uses kind ``kinds[i % len(kinds)]``. A ``synthetic.json`` beside
+    data.yaml records the generator settings so trained artifacts can cite their data.
+    """
+    root = Path(root).resolve()
+    if not kinds:
+        raise ValueError("kinds must name at least one scene kind, e.g. ('mixed', 'glass')")
+    world = SceneWorld(seed)
+    for split, count in counts.items():
+        image_dir, label_dir = root / "images" / split, root / "labels" / split
+        image_dir.mkdir(parents=True, exist_ok=True)
+        label_dir.mkdir(parents=True, exist_ok=True)
+        for index in tqdm(range(count), desc=f"yolo {split}", unit="img"):
+            scene = world.scene(index, split, kinds[index % len(kinds)], size)
+            stem = f"{split}_{index:06d}"
+            if not cv2.imwrite(
+                str(image_dir / f"{stem}.jpg"), scene.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+            ):
+                raise OSError(f"could not write {image_dir / stem}.jpg; check the disk and permissions")
+            (label_dir / f"{stem}.txt").write_text("".join(f"{line}\n" for line in yolo_label_lines(scene)))
+    data = {
+        "path": str(root),
+        **{split: f"images/{split}" for split in counts},
+        "names": dict(enumerate(DETECTOR_CLASSES)),
+    }
+    data_yaml = root / "data.yaml"
+    data_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+    info = {
+        "generator": "perception_training.synthetic",
+        "format": "yolo",
+        "seed": seed,
+        "counts": dict(counts),
+        "size": list(size),
+        "kinds": list(kinds),
+    }
+    (root / "synthetic.json").write_text(json.dumps(info, indent=2) + "\n")
+    return data_yaml
