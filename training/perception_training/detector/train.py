@@ -1,0 +1,291 @@
+"""Train yolo11n on the synthetic world (or a YOLO dataset), test it, write the artifact.
+
+Steps: write the seeded synthetic YOLO dataset (train/val/test), train ultralytics YOLO from
+its architecture yaml (or from a local ``.pt`` with ``--weights``) fully offline, evaluate the
+best checkpoint on the held-out test split, and save it with
+:func:`perception.core.detector.save_detector` plus everything needed to reproduce it.
+ultralytics' run folders stay under ``.cache``; its plots are copied to ``docs/images``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from perception.core.artifacts import code_version
+from perception.core.detector import save_detector
+from perception.core.ultralytics_env import import_ultralytics
+
+LOG = logging.getLogger("perception_training.detector")
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_OUT = REPO_ROOT / "models" / "detector" / "yolo11n_synthetic.safetensors"
+DEFAULT_DOCS_IMAGES = REPO_ROOT / "docs" / "images"
+# ultralytics output file -> our docs name; test_* come from the held-out test evaluation.
+PLOTS = {
+    "train/results.png": "detector_training_curves.png",
+    "test/confusion_matrix_normalized.png": "detector_confusion_matrix.png",
+    "test/BoxPR_curve.png": "detector_pr_curve.png",
+    "test/val_batch0_pred.jpg": "detector_test_predictions.png",
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides the trained detector; stored in the artifact's metadata."""
+
+    out: Path = DEFAULT_OUT
+    architecture: str = "yolo11n"
+    weights: Path | None = None
+    data: Path | None = None
+    seed: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: {"train": 400, "val": 60, "test": 100})
+    scene_size: tuple[int, int] = (640, 480)
+    imgsz: int = 320
+    epochs: int = 40
+    batch: int = 16
+    workers: int = 2
+    device: str = "cpu"
+    lr0: float = 0.002
+    optimizer: str = "AdamW"
+    mosaic: float = 1.0
+    close_mosaic: int = 5
+    val_each_epoch: bool = False
+    work_dir: Path | None = None
+    docs_images: Path | None = DEFAULT_DOCS_IMAGES
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced: the artifact and its test-split metrics."""
+
+    artifact: Path
+    metrics: dict[str, Any]
+    run_dir: Path
+
+
+def default_work_dir() -> Path:
+    """``$PERCEPTION_ROOT/.cache/detector`` (kept out of git), else a temp folder."""
+    root = os.environ.get("PERCEPTION_ROOT")
+    if root:
+        return Path(root) / ".cache" / "detector"
+    return Path(tempfile.gettempdir()) / "perception-detector"
+
+
+def synthetic_dataset(root: Path, seed: int, counts: dict[str, int], size: tuple[int, int]) -> Path:
+    """Write the synthetic world's YOLO dataset under ``root``; return its data.yaml."""
+    from perception_training.synthetic import write_yolo_dataset
+
+    return Path(write_yolo_dataset(root, seed=seed, counts=counts, size=size))
+
+
+def train(config: TrainConfig, command: str | None = None) -> TrainResult:
+    """Run the whole pipeline for ``config``; ``command`` is recorded (default: this process's argv)."""
+    ultralytics = import_ultralytics()
+    work_dir = Path(config.work_dir or default_work_dir())
+    runs = work_dir / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    if config.data is not None:
+        data_yaml = Path(config.data)
+        dataset = {"path": str(data_yaml)}
+    else:
+        LOG.info("writing synthetic YOLO dataset (seed %d, %s)", config.seed, config.counts)
+        data_yaml = synthetic_dataset(
+            work_dir / f"dataset-seed{config.seed}", config.seed, config.counts, config.scene_size
+        )
+        dataset = {
+            "generator": "perception_training.synthetic.write_yolo_dataset",
+            "seed": config.seed,
+            "counts": dict(config.counts),
+            "size": list(config.scene_size),
+        }
+
+    model = ultralytics.YOLO(
+        str(config.weights) if config.weights else f"{config.architecture}.yaml", task="detect"
+    )
+    started = time.monotonic()
+    model.train(
+        data=str(data_yaml),
+        epochs=config.epochs,
+        imgsz=config.imgsz,
+        batch=config.batch,
+        nbs=config.batch,  # one optimiser step per batch: few hundred images need every step
+        workers=config.workers,
+        device=config.device,
+        seed=config.seed,
+        optimizer=config.optimizer,
+        lr0=config.lr0,
+        mosaic=config.mosaic,
+        close_mosaic=config.close_mosaic,
+        val=config.val_each_epoch,
+        pretrained=bool(config.weights),
+        amp=False,
+        cache="ram",
+        plots=True,
+        project=str(runs),
+        name="train",
+        exist_ok=True,
+        verbose=False,
+    )
+    train_seconds = time.monotonic() - started
+    best = Path(model.trainer.best)
+    metrics = evaluate(best, data_yaml, config, runs)
+    metrics["train_seconds"] = round(train_seconds, 1)
+    LOG.info(
+        "test split: mAP50 %.3f, mAP50-95 %.3f, per class %s",
+        metrics["map50"],
+        metrics["map50_95"],
+        metrics["ap50"],
+    )
+
+    trained = ultralytics.YOLO(str(best), task="detect").model.float()
+    settings = asdict(config)
+    artifact = save_detector(
+        config.out,
+        trained,
+        {
+            "architecture": config.architecture,
+            "input_size": config.imgsz,
+            "metrics": metrics,
+            "command": command or shlex.join(sys.argv),
+            "dataset": dataset,
+            "training": {
+                k: _jsonable(v) for k, v in settings.items() if k not in {"out", "docs_images", "work_dir"}
+            },
+            "code_version": code_version(),
+            "ultralytics_version": ultralytics.__version__,
+            "source_weights": str(config.weights) if config.weights else None,
+        },
+    )
+    LOG.info("wrote %s (%.1f MB)", artifact, artifact.stat().st_size / 1e6)
+    if config.docs_images is not None:
+        copy_plots(runs, Path(config.docs_images))
+    return TrainResult(artifact=artifact, metrics=metrics, run_dir=runs)
+
+
+def evaluate(weights: Path, data_yaml: Path, config: TrainConfig, runs: Path) -> dict[str, Any]:
+    """mAP50, mAP50-95 and per-class AP50 of ``weights`` on the test split (by ultralytics' val)."""
+    ultralytics = import_ultralytics()
+    result = ultralytics.YOLO(str(weights), task="detect").val(
+        data=str(data_yaml),
+        split="test",
+        imgsz=config.imgsz,
+        batch=config.batch,
+        device=config.device,
+        workers=config.workers,
+        plots=True,
+        project=str(runs),
+        name="test",
+        exist_ok=True,
+        verbose=False,
+    )
+    names = result.names
+    ap50 = {
+        names[int(c)]: round(float(v), 4)
+        for c, v in zip(result.box.ap_class_index, result.box.ap50, strict=True)
+    }
+    return {
+        "split": "test",
+        "map50": round(float(result.box.map50), 4),
+        "map50_95": round(float(result.box.map), 4),
+        "precision": round(float(result.box.mp), 4),
+        "recall": round(float(result.box.mr), 4),
+        "ap50": ap50,
+        "images": int(getattr(result, "seen", 0)) or None,
+    }
+
+
+def copy_plots(runs: Path, docs_images: Path) -> list[Path]:
+    """Copy ultralytics' curves, confusion matrix and predictions to ``docs_images`` as PNG."""
+    docs_images.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for source, name in PLOTS.items():
+        image = cv2.imread(str(runs / source))
+        if image is None:
+            LOG.warning("ultralytics did not write %s; skipping %s", runs / source, name)
+            continue
+        target = docs_images / name
+        cv2.imwrite(str(target), image)
+        copied.append(target)
+    return copied
+
+
+def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
+    """Command-line options -> TrainConfig (defaults are the committed demo artifact's)."""
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--out", type=Path, default=defaults.out, help="artifact to write (.safetensors)")
+    add("--architecture", default=defaults.architecture, help="ultralytics architecture yaml stem")
+    add("--weights", type=Path, help="start from this local ultralytics .pt instead of random weights")
+    add(
+        "--data",
+        type=Path,
+        help="train on this YOLO data.yaml (with a test split) instead of the synthetic world",
+    )
+    add("--seed", type=int, default=defaults.seed, help="synthetic world and training seed")
+    add("--train-images", type=int, default=defaults.counts["train"])
+    add("--val-images", type=int, default=defaults.counts["val"])
+    add("--test-images", type=int, default=defaults.counts["test"])
+    add("--imgsz", type=int, default=defaults.imgsz, help="network input size (pixels, long side)")
+    add("--epochs", type=int, default=defaults.epochs)
+    add("--batch", type=int, default=defaults.batch)
+    add("--workers", type=int, default=defaults.workers, help="dataloader worker processes")
+    add("--device", default=defaults.device, help="cpu, cuda:0, mps, ... (passed to ultralytics)")
+    add("--lr0", type=float, default=defaults.lr0)
+    add("--optimizer", default=defaults.optimizer, help="ultralytics optimizer name (AdamW, SGD, auto)")
+    add("--mosaic", type=float, default=defaults.mosaic, help="mosaic augmentation probability")
+    add("--close-mosaic", type=int, default=defaults.close_mosaic, help="final epochs without mosaic")
+    add("--val-each-epoch", action="store_true", help="validate every epoch (slower; picks best.pt by val)")
+    add("--work-dir", type=Path, help="dataset and ultralytics runs folder (default .cache/detector)")
+    add("--docs-images", default=str(defaults.docs_images), help="where plots go ('' to skip)")
+    args = parser.parse_args(argv)
+    return TrainConfig(
+        out=args.out,
+        architecture=args.architecture,
+        weights=args.weights,
+        data=args.data,
+        seed=args.seed,
+        counts={"train": args.train_images, "val": args.val_images, "test": args.test_images},
+        imgsz=args.imgsz,
+        epochs=args.epochs,
+        batch=args.batch,
+        workers=args.workers,
+        device=args.device,
+        lr0=args.lr0,
+        optimizer=args.optimizer,
+        mosaic=args.mosaic,
+        close_mosaic=args.close_mosaic,
+        val_each_epoch=args.val_each_epoch,
+        work_dir=args.work_dir,
+        docs_images=Path(args.docs_images) if args.docs_images else None,
+    )
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "perception-train detector") -> int:
+    """CLI entry: train, print the test metrics, return 0."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config = parse_args(argv, prog)
+    result = train(config, command=shlex.join([*prog.split(), *argv]))
+    metrics = result.metrics
+    print(f"{result.artifact}: test mAP50 {metrics['map50']:.3f}, trained {metrics['train_seconds']:.0f} s")
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
