@@ -33,10 +33,20 @@ def _u(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def _glass_body(p: Painter, outline: np.ndarray, rng: np.random.Generator, size: float) -> None:
-    """Translucent glass: faint tinted fill, brighter rim line and a vertical highlight."""
+    """Translucent glass: faint tinted fill, visible edges, an elliptic rim and a highlight."""
     p.paint(p.polygon_mask(outline), jitter(rng, GLASS_TINT, 8), _u(rng, 0.22, 0.35))
-    p.paint(p.outline_mask(outline, max(1.0, size * 0.018)), (205, 210, 205), _u(rng, 0.6, 0.85))
+    edge, edge_opacity = jitter(rng, (150, 156, 150), 12), _u(rng, 0.7, 0.9)
+    thickness = max(1.0, size * 0.022)
+    p.paint(p.outline_mask(outline, thickness), edge, edge_opacity)
     xs, ys = outline[:, 0], outline[:, 1]
+    rim = xs[ys <= ys.min() + 0.5]
+    minor = max(1.5, (rim.max() - rim.min()) * 0.08)
+    rim_mask = p.ellipse_mask(
+        ((rim.max() + rim.min()) / 2, ys.min() + minor),
+        ((rim.max() - rim.min()) / 2, minor),
+        thickness=max(1, round(thickness)),
+    )
+    p.paint(rim_mask, edge, edge_opacity)
     x = xs.min() + (xs.max() - xs.min()) * _u(rng, 0.18, 0.3)
     p.line(
         (x, ys.min() + size * 0.1), (x, ys.max() - size * 0.15), max(1.0, size * 0.025), (255, 255, 255), 0.55
