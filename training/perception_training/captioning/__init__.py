@@ -1,0 +1,1 @@
+"""Train the image captioner (``perception.core.captioner``) on a captions.txt dataset."""

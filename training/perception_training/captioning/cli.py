@@ -1,0 +1,117 @@
+"""``perception-train caption``: train the captioner from a captions.txt dataset.
+
+Either ``--data ROOT`` (the synthetic-world layout: ``ROOT/images``,
+``ROOT/<lang>/<format>/captions.txt``, ``ROOT/splits/{train,val,test}.txt``) or explicit
+``--captions FILE --images DIR [--splits DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from perception_training.captioning.train import TrainConfig, train
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the ``caption`` subcommand (shared by the dispatcher and ``python -m``)."""
+    source = parser.add_argument_group("data")
+    source.add_argument("--data", type=Path, help="dataset root in the synthetic-world layout")
+    source.add_argument(
+        "--format", default="csv", choices=("csv", "tsv", "flickr"), help="which captions.txt under --data"
+    )
+    source.add_argument(
+        "--captions", type=Path, help="captions.txt (csv, tsv or flickr layout, auto-detected)"
+    )
+    source.add_argument("--images", type=Path, help="folder holding the images named in captions.txt")
+    source.add_argument(
+        "--splits", type=Path, help="folder with train.txt/val.txt/test.txt (else 80/10/10 split)"
+    )
+    source.add_argument(
+        "--language", default="en", choices=("en", "ko"), help="ko tokenizes into Kiwi morphemes"
+    )
+    run = parser.add_argument_group("training")
+    run.add_argument(
+        "--out", type=Path, default=Path("runs/captioner"), help="metrics.csv, loss_curve.png, checkpoints"
+    )
+    run.add_argument("--artifact", type=Path, help="final artifact path (default OUT/captioner.safetensors)")
+    run.add_argument("--epochs", type=int, default=10)
+    run.add_argument("--batch", type=int, default=64)
+    run.add_argument("--lr", type=float, default=4e-4)
+    run.add_argument(
+        "--encoder-lr", type=float, default=1e-4, help="learning rate once the encoder is unfrozen"
+    )
+    run.add_argument("--unfreeze-after", type=int, default=5, help="encoder frozen for this many epochs")
+    run.add_argument("--max-len", type=int, default=50, help="longest caption in tokens, incl. <start>/<end>")
+    run.add_argument("--min-freq", type=int, default=2, help="rarer tokens become <unk>")
+    run.add_argument("--image-size", type=int, default=224)
+    run.add_argument("--embed-dim", type=int, default=300)
+    run.add_argument("--hidden-dim", type=int, default=512)
+    run.add_argument("--attention-dim", type=int, default=256)
+    run.add_argument(
+        "--glove", type=Path, help="local GloVe text file (e.g. glove.6B.300d.txt) for embeddings"
+    )
+    run.add_argument("--encoder-weights", type=Path, help="local torchvision mobilenet_v3_small weights")
+    run.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] | mps")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--beam", type=int, default=3, help="beam size for the extra test-split evaluation")
+    run.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
+    run.add_argument("--no-meteor", action="store_true", help="skip METEOR (it starts a Java process)")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Resolve the data options into paths and build the training configuration."""
+    if args.data:
+        captions = args.data / args.language / args.format / "captions.txt"
+        images, splits = args.data / "images", args.data / "splits"
+        splits = splits if splits.is_dir() else None
+    elif args.captions and args.images:
+        captions, images, splits = args.captions, args.images, args.splits
+    else:
+        raise SystemExit("caption: give --data ROOT, or --captions FILE and --images DIR")
+    return TrainConfig(
+        captions=captions,
+        images=images,
+        splits=splits,
+        out_dir=args.out,
+        artifact=args.artifact,
+        language=args.language,
+        epochs=args.epochs,
+        batch_size=args.batch,
+        lr=args.lr,
+        encoder_lr=args.encoder_lr,
+        unfreeze_after=args.unfreeze_after,
+        max_len=args.max_len,
+        min_freq=args.min_freq,
+        image_size=args.image_size,
+        embed_dim=args.embed_dim,
+        hidden_dim=args.hidden_dim,
+        attention_dim=args.attention_dim,
+        glove=args.glove,
+        encoder_weights=args.encoder_weights,
+        device=args.device,
+        seed=args.seed,
+        resume=args.resume,
+        meteor=not args.no_meteor,
+        beam_size=args.beam,
+        command=shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        dataset={"captions": str(captions), "images": str(images), "splits": str(splits) if splits else None},
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and print where the artifact went."""
+    result = train(config_from_args(args))
+    print(f"captioner artifact: {result.artifact}")
+    print("test metrics (greedy):", result.test_metrics or "no test split")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="perception-train caption", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

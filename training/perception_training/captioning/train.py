@@ -1,0 +1,350 @@
+"""Captioner training loop: frozen-then-fine-tuned encoder, per-epoch validation, resume.
+
+Outputs in ``out_dir``: ``metrics.csv`` (losses and caption metrics per epoch),
+``loss_curve.png``, ``last.safetensors`` (resumable state), ``best.safetensors`` (best
+validation BLEU-4) and the final artifact with validation and test metrics.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from perception.core.captioner import CaptionerConfig, CaptionModel, model_from_artifact, save_captioner
+from perception.core.devices import resolve_device
+from perception.core.text import Tokenizer, Vocabulary, get_tokenizer
+from perception.core.text.embeddings import load_glove
+from perception_training.captioning.checkpoint import load_checkpoint, save_checkpoint
+from perception_training.captioning.data import CaptionSplit, batches, load_splits
+from perception_training.captioning.metrics import CaptionScorer, word_match
+from perception_training.captioning.plots import plot_history
+
+LOG = logging.getLogger(__name__)
+_CSV_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "BLEU-1",
+    "BLEU-2",
+    "BLEU-3",
+    "BLEU-4",
+    "METEOR",
+    "CIDEr",
+    "encoder_trainable",
+    "seconds",
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; defaults are the issue's (LR 4e-4, batch 64, 10 epochs...)."""
+
+    captions: Path
+    images: Path
+    out_dir: Path
+    splits: Path | None = None
+    language: str = "en"
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 4e-4
+    encoder_lr: float = 1e-4
+    max_len: int = 50
+    min_freq: int = 2
+    image_size: int = 224
+    unfreeze_after: int = 5
+    embed_dim: int = 300
+    hidden_dim: int = 512
+    attention_dim: int = 256
+    dropout: float = 0.3
+    glove: Path | None = None
+    encoder_weights: Path | None = None
+    device: str = "auto"
+    seed: int = 0
+    resume: bool = False
+    meteor: bool = True
+    val_samples: int = 5
+    beam_size: int = 3
+    artifact: Path | None = None
+    command: str = ""
+    dataset: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    artifact: Path
+    history: list[dict[str, float]]
+    test_metrics: dict[str, float]
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train, validate every epoch, evaluate the best epoch on the test split, write the artifact."""
+    torch.manual_seed(config.seed)
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    use_amp = device.startswith("cuda")
+    tokenizer = get_tokenizer(config.language)
+    splits = load_splits(
+        config.captions, config.images, tokenizer, config.image_size, config.splits, config.seed
+    )
+    last_path = out_dir / "last.safetensors"
+    resumed = _load_resume(last_path) if config.resume else None
+    vocabulary = (
+        Vocabulary.from_metadata(resumed[2])
+        if resumed
+        else Vocabulary.build(
+            (tokens for refs in splits["train"].references for tokens in refs), config.min_freq
+        )
+    )
+    LOG.info("vocabulary: %d tokens (min frequency %d)", len(vocabulary), config.min_freq)
+    model = CaptionModel(
+        CaptionerConfig(
+            len(vocabulary), config.embed_dim, config.hidden_dim, config.attention_dim, config.dropout
+        ),
+        config.encoder_weights,
+    )
+    extra: dict[str, Any] = {}
+    if config.glove and not resumed:
+        glove = load_glove(config.glove, vocabulary.word_map, config.embed_dim, config.seed)
+        model.decoder.embedding.weight.data.copy_(glove.weights)
+        extra["glove_coverage"] = round(glove.coverage, 4)
+    model.to(device)
+    optimizer = torch.optim.Adam(
+        [
+            {"params": model.decoder.parameters(), "lr": config.lr},
+            {"params": model.encoder.parameters(), "lr": config.encoder_lr},
+        ]
+    )
+    history: list[dict[str, float]] = []
+    start_epoch = 1
+    if resumed:
+        model_state, optimizer_state, metadata = resumed
+        model.load_state_dict(model_state)
+        optimizer.load_state_dict(optimizer_state)
+        history, start_epoch = metadata["history"], int(metadata["epoch"]) + 1
+        extra = metadata.get("extra", {})
+        LOG.info("resumed from %s at epoch %d", last_path, start_epoch)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    scorer = CaptionScorer(meteor=config.meteor)
+    pairs = splits["train"].pairs(vocabulary, config.max_len)
+    val_pairs = splits["val"].pairs(vocabulary, config.max_len)
+    shuffler = random.Random(config.seed + start_epoch)
+    saving = _Saver(config, out_dir, vocabulary, extra)
+    for epoch in range(start_epoch, config.epochs + 1):
+        began = time.monotonic()
+        encoder_trainable = epoch > config.unfreeze_after
+        model.set_encoder_trainable(encoder_trainable)
+        train_loss = _train_epoch(
+            model,
+            splits["train"],
+            batches(pairs, config.batch_size, vocabulary.pad, shuffler),
+            optimizer,
+            scaler,
+            device,
+            use_amp,
+            f"epoch {epoch}/{config.epochs}",
+            encoder_trainable,
+        )
+        val_loss = _loss(
+            model, splits["val"], batches(val_pairs, config.batch_size, vocabulary.pad, None), device
+        )
+        hypotheses = _generate(model, splits["val"], vocabulary, config, device, beam_size=1)
+        scores = scorer.score(splits["val"].references, hypotheses)
+        _log_samples(splits["val"], hypotheses, tokenizer, config.val_samples)
+        row = {
+            "epoch": epoch,
+            "train_loss": round(train_loss, 4),
+            "val_loss": round(val_loss, 4),
+            **{name: round(value, 4) for name, value in scores.items()},
+            "encoder_trainable": int(encoder_trainable),
+            "seconds": round(time.monotonic() - began, 1),
+        }
+        history.append(row)
+        LOG.info("epoch %d: %s", epoch, ", ".join(f"{key}={value}" for key, value in row.items()))
+        _write_csv(history, out_dir / "metrics.csv")
+        plot_history(history, out_dir / "loss_curve.png")
+        if row["BLEU-4"] >= max(previous["BLEU-4"] for previous in history):
+            saving.best(model, row)
+        save_checkpoint(
+            last_path,
+            model,
+            optimizer,
+            {"epoch": epoch, "history": history, "extra": extra, **vocabulary.to_metadata()},
+        )
+    return saving.final(splits.get("test"), scorer, device, history)
+
+
+class _Saver:
+    """Writes best.safetensors during training and the final artifact with test metrics."""
+
+    def __init__(
+        self, config: TrainConfig, out_dir: Path, vocabulary: Vocabulary, extra: dict[str, Any]
+    ) -> None:
+        self.config = config
+        self.best_path = out_dir / "best.safetensors"
+        self.final_path = Path(config.artifact) if config.artifact else out_dir / "captioner.safetensors"
+        self.vocabulary = vocabulary
+        self.extra = extra
+
+    def best(self, model: CaptionModel, row: dict[str, float]) -> Path:
+        return self._save(self.best_path, model, {"val": row}, int(row["epoch"]))
+
+    def final(
+        self, test: CaptionSplit | None, scorer: CaptionScorer, device: str, history: list[dict[str, float]]
+    ) -> TrainResult:
+        if not history:
+            raise ValueError(
+                f"nothing trained: {self.config.epochs} epochs requested and none left to resume"
+            )
+        model, _, metadata = model_from_artifact(self.best_path, device)
+        metrics = dict(metadata["metrics"])
+        if test is not None:
+            for beam in sorted({1, self.config.beam_size}):
+                hypotheses = _generate(model, test, self.vocabulary, self.config, device, beam)
+                metrics[f"test_beam{beam}"] = {
+                    k: round(v, 4) for k, v in scorer.score(test.references, hypotheses).items()
+                }
+                LOG.info(
+                    "test split (%d images, beam %d): %s", len(test.names), beam, metrics[f"test_beam{beam}"]
+                )
+        self._save(self.final_path, model, metrics, int(metrics["val"]["epoch"]))
+        LOG.info("wrote %s", self.final_path)
+        return TrainResult(self.final_path, history, metrics.get("test_beam1", {}))
+
+    def _save(self, path: Path, model: CaptionModel, metrics: dict[str, Any], epoch: int) -> Path:
+        training = {
+            key: value for key, value in asdict(self.config).items() if key not in ("command", "dataset")
+        }
+        return save_captioner(
+            path,
+            model,
+            self.vocabulary,
+            tokenizer=get_tokenizer(self.config.language).name,
+            language=self.config.language,
+            image_size=self.config.image_size,
+            max_len=self.config.max_len,
+            extra={
+                "metrics": metrics,
+                "epoch": epoch,
+                "command": self.config.command,
+                "dataset": self.config.dataset,
+                "training": _json_safe(training),
+                **self.extra,
+            },
+        )
+
+
+def _train_epoch(
+    model: CaptionModel,
+    split: CaptionSplit,
+    epoch_batches: list[tuple[torch.Tensor, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    device: str,
+    use_amp: bool,
+    description: str,
+    encoder_trainable: bool,
+) -> float:
+    model.train()
+    if not encoder_trainable:
+        model.encoder.eval()  # frozen: keep BatchNorm statistics fixed too
+    criterion = nn.CrossEntropyLoss(ignore_index=0)
+    total, count = 0.0, 0
+    progress = tqdm(epoch_batches, desc=description, leave=False)
+    for image_ids, captions in progress:
+        images, captions = split.images[image_ids].to(device), captions.to(device)
+        with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+            logits = model(images, captions)
+            loss = criterion(logits.reshape(-1, logits.size(-1)), captions[:, 1:].reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        scaler.step(optimizer)
+        scaler.update()
+        total += loss.item() * len(image_ids)
+        count += len(image_ids)
+        progress.set_postfix(loss=f"{total / count:.3f}")
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def _loss(
+    model: CaptionModel,
+    split: CaptionSplit,
+    eval_batches: list[tuple[torch.Tensor, torch.Tensor]],
+    device: str,
+) -> float:
+    model.eval()
+    criterion = nn.CrossEntropyLoss(ignore_index=0, reduction="sum")
+    total, tokens = 0.0, 0
+    for image_ids, captions in eval_batches:
+        logits = model(split.images[image_ids].to(device), captions.to(device))
+        targets = captions[:, 1:].to(device)
+        total += float(criterion(logits.reshape(-1, logits.size(-1)), targets.reshape(-1)))
+        tokens += int((targets != 0).sum())
+    return total / max(tokens, 1)
+
+
+def _generate(
+    model: CaptionModel,
+    split: CaptionSplit,
+    vocabulary: Vocabulary,
+    config: TrainConfig,
+    device: str,
+    beam_size: int,
+) -> list[list[str]]:
+    model.eval()
+    results: list[list[str]] = []
+    for start in range(0, len(split.names), config.batch_size):
+        images = split.images[start : start + config.batch_size].to(device)
+        if beam_size > 1:
+            ids = [
+                model.beam_search(image[None], vocabulary.start, vocabulary.end, config.max_len, beam_size)[0]
+                for image in images
+            ]
+        else:
+            ids = model.greedy(images, vocabulary.start, vocabulary.end, config.max_len)[0]
+        results.extend(vocabulary.decode(row) for row in ids)
+    return results
+
+
+def _log_samples(split: CaptionSplit, hypotheses: list[list[str]], tokenizer: Tokenizer, count: int) -> None:
+    for index in range(min(count, len(hypotheses))):
+        reference = split.references[index][0]
+        LOG.info(
+            "  %s\n    generated: %s\n    reference: %s\n    word match: %.0f%%",
+            split.names[index],
+            tokenizer.detokenize(hypotheses[index]),
+            tokenizer.detokenize(reference),
+            word_match(hypotheses[index], reference),
+        )
+
+
+def _write_csv(history: list[dict[str, float]], path: Path) -> None:
+    present = {key for row in history for key in row}
+    fields = [key for key in _CSV_COLUMNS if key in present] + sorted(present - set(_CSV_COLUMNS))
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def _load_resume(path: Path) -> tuple[dict, dict, dict[str, Any]] | None:
+    if not path.is_file():
+        LOG.info("no checkpoint at %s; starting from scratch", path)
+        return None
+    return load_checkpoint(path)
+
+
+def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
