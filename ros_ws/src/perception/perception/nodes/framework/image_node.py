@@ -181,6 +181,9 @@ class ImageModelNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
     def process_frame(self, frame: Frame, context: Any) -> None:
         """Run the model on one frame and publish; runs on the worker thread."""
 
+    def check_parameters(self, params: ParamsT, model: ModelT) -> None:
+        """Checks that need the model (e.g. class names); raise to fail configure or a live change."""
+
     def create_inputs(self, params: ParamsT) -> None:
         """Subscribe extra inputs with ``self.create_input`` (default: none)."""
 
@@ -236,12 +239,12 @@ class ImageModelNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         try:
             declare_parameters(self, self.parameters_spec)
             params = read_parameters(self, self.parameters_spec)
-            self.model = self._model_factory(params)
+            model = self._model_factory(params)
+            self.check_parameters(params, model)
         except Exception as error:  # any load failure must leave us re-configurable
             self.get_logger().error(f"configure failed: {error}")
-            self.model = None
             return TransitionCallbackReturn.FAILURE
-        self.params = params
+        self.params, self.model = params, model
         self.create_outputs(params)
         self._configured = True
         self.get_logger().info(f"configured: {params}")
@@ -341,7 +344,12 @@ class ImageModelNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         except ParameterError as error:
             return SetParametersResult(successful=False, reason=str(error))
         if self._configured and changes:
-            self.params = dataclasses.replace(self.params, **changes)
+            updated = dataclasses.replace(self.params, **changes)
+            try:
+                self.check_parameters(updated, self.model)
+            except Exception as error:  # the model's own error types; report them as the reason
+                return SetParametersResult(successful=False, reason=str(error))
+            self.params = updated
         return SetParametersResult(successful=True)
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:

@@ -159,7 +159,10 @@ def _coerce(field: _Field, value: Any) -> Any:
                 f"parameter '{field.name}' = {value!r}: expected a {_type_name(field)}, "
                 f"e.g. {field.name}: [] or [{_example(field)}]"
             )
-        values = tuple(_scalar(field, item) for item in items)
+        try:
+            values = tuple(_scalar(field, item) for item in items)
+        except ParameterError as error:
+            raise ParameterError(f"parameter '{field.name}' = {value!r}: {error}") from None
         for item in values:
             _check_scalar(field, item, shown=value)
         return values
@@ -177,8 +180,10 @@ def _scalar(field: _Field, value: Any) -> Any:
     if field.element is float and isinstance(value, int) and not is_bool:
         return float(value)
     if not isinstance(value, field.element) or (field.element is not bool and is_bool):
+        what = _TYPE_NAMES[field.element] if field.is_array else _type_name(field)
         raise ParameterError(
-            f"parameter '{field.name}' = {value!r} ({type(value).__name__}): expected a {_type_name(field)}"
+            f"{'element' if field.is_array else f'parameter {field.name!r} ='} {value!r} "
+            f"({type(value).__name__}): expected a {what}"
         )
     return value
 
@@ -210,7 +215,10 @@ def declare_parameters(node: Node, spec: type) -> None:
             node.declare_parameter(field.name, default, _descriptor(field))
         except (InvalidParameterTypeException, InvalidParameterValueException) as error:
             allowed = field.info.constraints_text()
-            hint = " (write whole numbers as 1.0 for a double)" if field.element is float else ""
+            wrong_type = isinstance(error, InvalidParameterTypeException)
+            hint = (
+                " (write whole numbers as 1.0 for a double)" if wrong_type and field.element is float else ""
+            )
             raise ParameterError(
                 f"parameter '{field.name}' has a bad value in the params file or -p override: {error}. "
                 f"Expected a {_type_name(field)}{hint}" + (f", {allowed}" if allowed else "")

@@ -1,0 +1,115 @@
+"""YOLO detector node: camera image -> perception_msgs/DetectionArray (+ markers, debug image).
+
+Thin adapter over ``perception.core.detector.Detector`` on the shared ImageModelNode base.
+Inputs: ``image`` (sensor_msgs/Image) or ``image/compressed``. Outputs: ``detections``
+(perception_msgs/DetectionArray, header copied from the image), ``markers``
+(visualization_msgs/MarkerArray in image pixels), ``debug_image`` (bgr8, when enabled).
+Run: ``ros2 run perception detector_node --ros-args --params-file config/jetson.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sensor_msgs.msg import Image
+from visualization_msgs.msg import MarkerArray
+
+from perception.core.detector import Detector
+from perception.core.images import numpy_to_image
+from perception.nodes.framework.conversions import detection_array_msg, detection_markers, draw_detections
+from perception.nodes.framework.image_node import Frame, ImageModelNode, ImageNodeParameters
+from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
+from perception.nodes.framework.parameters import param
+from perception.nodes.framework.runner import run_node
+from perception_msgs.msg import DetectionArray
+
+NODE_NAME = "detector_node"
+DEVICE_PATTERN = r"auto|cpu|mps|cuda(:[0-9]+)?"
+
+
+@dataclass(frozen=True)
+class DetectorParameters(ImageNodeParameters):
+    """Everything the detector node reads; see config/*.yaml for the deployed values."""
+
+    model_path: str = param(
+        "detector/yolo11n_synthetic.safetensors",
+        f"detector model (.safetensors artifact, .pt or .onnx), absolute or relative to ${MODELS_DIR_ENV}",
+    )
+    confidence: float = param(0.25, "minimum detection score", min_value=0.0, max_value=1.0, live=True)
+    iou: float = param(
+        0.45, "IoU threshold of non-maximum suppression", min_value=0.0, max_value=1.0, live=True
+    )
+    image_size: int = param(
+        0,
+        "network input size, long side [px]; 0 = the size the model was trained at",
+        min_value=0,
+        max_value=4096,
+    )
+    classes: tuple[str, ...] = param((), "publish only these class names; empty = all classes", live=True)
+    device: str = param(
+        "auto", "where the model runs: auto, cpu, cuda, cuda:N or mps", pattern=DEVICE_PATTERN
+    )
+    half: bool = param(False, "FP16 inference (CUDA only; ignored with a warning elsewhere)")
+    debug_image: bool = param(
+        False, "publish the annotated image on debug_image (costs a copy + encode)", live=True
+    )
+    marker_lifetime_s: float = param(
+        0.5,
+        "how long RViz keeps a box marker without an update [s]",
+        min_value=0.0,
+        max_value=60.0,
+        live=True,
+    )
+
+
+class DetectorNode(ImageModelNode[DetectorParameters, Detector]):
+    """Publishes detections of every processed frame, boxes in the source image's pixels."""
+
+    parameters_spec = DetectorParameters
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+
+    def load_model(self, params: DetectorParameters) -> Detector:
+        return Detector.load(
+            resolve_model_path(params.model_path),
+            device=params.device,
+            half=params.half,
+            imgsz=params.image_size or None,
+        )
+
+    def check_parameters(self, params: DetectorParameters, model: Detector) -> None:
+        model.class_ids(params.classes)
+
+    def create_outputs(self, params: DetectorParameters) -> None:
+        self.detections_pub = self.create_output(DetectionArray, "detections")
+        self.markers_pub = self.create_output(MarkerArray, "markers")
+        self.debug_pub = self.create_output(Image, "debug_image")
+
+    def process_frame(self, frame: Frame, context: Any) -> None:
+        params = self.params
+        detections = self.model.detect(
+            frame.bgr, params.confidence, params.iou, _class_filter(params.classes)
+        )
+        self.detections_pub.publish(
+            detection_array_msg(frame.header, detections, frame.width, frame.height, self.model.model_id)
+        )
+        self.markers_pub.publish(detection_markers(frame.header, detections, params.marker_lifetime_s))
+        if params.debug_image:
+            annotated = draw_detections(frame.bgr, detections)
+            self.debug_pub.publish(numpy_to_image(annotated, "bgr8", header=frame.header))
+
+
+def _class_filter(classes: Sequence[str]) -> Sequence[str] | None:
+    """Empty means "all classes" (ultralytics would read an empty list as "none")."""
+    return classes or None
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    run_node(DetectorNode, args)
+
+
+if __name__ == "__main__":
+    main()
