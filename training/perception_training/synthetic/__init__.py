@@ -3,6 +3,7 @@
 from perception_training.synthetic.objects import GLASS_TYPES, OBJECT_TYPES
 from perception_training.synthetic.scene import DETECTOR_CLASSES, Scene, SceneObject
 from perception_training.synthetic.world import KINDS, SceneWorld
+from perception_training.synthetic.writers.glass import write_glass_crops
 from perception_training.synthetic.writers.yolo import write_yolo_dataset
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "Scene",
     "SceneObject",
     "SceneWorld",
+    "write_glass_crops",
     "write_yolo_dataset",
 ]

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from perception_training.synthetic.world import KINDS
+from perception_training.synthetic.writers.glass import write_glass_crops
 from perception_training.synthetic.writers.yolo import write_yolo_dataset
 
 
@@ -23,6 +24,10 @@ def _yolo(args: argparse.Namespace) -> None:
     print(path)
 
 
+def _glass(args: argparse.Namespace) -> None:
+    print(write_glass_crops(args.out, args.seed, {"train": args.train, "test": args.test}, args.size))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m perception_training.synthetic",
@@ -38,6 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     yolo.add_argument("--size", type=_size, default=(640, 480), help="WIDTHxHEIGHT, default 640x480")
     yolo.add_argument("--kinds", nargs="+", choices=KINDS, default=["mixed", "glass"])
     yolo.set_defaults(run=_yolo)
+    glass = commands.add_parser(
+        "glass", help="glass-type crops as an ImageFolder tree (split/glass_type/*.png)"
+    )
+    glass.add_argument("--out", required=True, help="output folder")
+    glass.add_argument("--seed", type=int, default=0)
+    glass.add_argument("--train", type=int, default=300, help="number of training crops")
+    glass.add_argument("--test", type=int, default=90)
+    glass.add_argument(
+        "--size", type=_size, default=(640, 480), help="scene WIDTHxHEIGHT the crops come from"
+    )
+    glass.set_defaults(run=_glass)
     return parser
 
 

@@ -177,10 +177,10 @@ def draw_wine_glass(rng: np.random.Generator, size: float) -> DrawnObject:
     foot_y = top + h - h * 0.02
     p.line((cx, top + depth - 1), (cx, foot_y), max(1.5, h * 0.03), jitter(rng, (210, 215, 210), 6), 0.7)
     p.ellipse((cx, foot_y), (bw * _u(rng, 0.3, 0.42), max(1.5, h * 0.025)), (215, 220, 215), 0.7)
-    return DrawnObject(p.sprite(), CLEAR, {"glass_type": "wine_glass", "liquid": liquid})
+    return DrawnObject(p.sprite(), CLEAR, {"liquid": liquid})
 
 
-def draw_cup(rng: np.random.Generator, size: float) -> DrawnObject:
+def draw_mug(rng: np.random.Generator, size: float) -> DrawnObject:
     """Opaque mug: cylindrical body with a dark opening and a ring handle on one side."""
     h = size
     bw = h * _u(rng, 0.75, 1.0)
@@ -217,7 +217,7 @@ def draw_cup(rng: np.random.Generator, size: float) -> DrawnObject:
         rows = (np.arange(p.height) > y) & (np.arange(p.height) < y + h * 0.1)
         p.paint(p.polygon_mask(outline) * rows[:, None], stripe)
     sprite = p.sprite()
-    return DrawnObject(sprite.flipped() if rng.random() < 0.5 else sprite, name, {"glass_type": "cup"})
+    return DrawnObject(sprite.flipped() if rng.random() < 0.5 else sprite, name)
 
 
 def _tumbler(
@@ -267,7 +267,7 @@ def draw_beer_glass(rng: np.random.Generator, size: float) -> DrawnObject:
         rows = (np.arange(p.height) >= max(foam, top)) & (np.arange(p.height) < level + 1)
         p.paint(p.polygon_mask(outline) * rows[:, None], jitter(rng, (225, 240, 245), 6), 0.95)
     _glass_body(p, outline, rng, h)
-    return DrawnObject(p.sprite(), CLEAR, {"glass_type": "beer_glass", "liquid": liquid})
+    return DrawnObject(p.sprite(), CLEAR, {"liquid": liquid})
 
 
 def draw_soju_glass(rng: np.random.Generator, size: float) -> DrawnObject:
@@ -278,7 +278,7 @@ def draw_soju_glass(rng: np.random.Generator, size: float) -> DrawnObject:
     if liquid == "soju":
         _liquid(p, outline, top + h * _u(rng, 0.2, 0.5), jitter(rng, (225, 215, 190), 8), 0.45)
     _glass_body(p, outline, rng, h)
-    return DrawnObject(p.sprite(), CLEAR, {"glass_type": "soju_glass", "liquid": liquid})
+    return DrawnObject(p.sprite(), CLEAR, {"liquid": liquid})
 
 
 def draw_knife(rng: np.random.Generator, size: float) -> DrawnObject:
@@ -339,6 +339,7 @@ class ObjectType:
     draw: Callable[[np.random.Generator, float], DrawnObject]
     size: tuple[float, float]  # drawn size (height, or length for knives) as a fraction of image height
     on_table: bool
+    glass_type: str | None = None  # the glass classifier's class, for drinking vessels
 
 
 OBJECT_TYPES: dict[str, ObjectType] = {
@@ -346,11 +347,15 @@ OBJECT_TYPES: dict[str, ObjectType] = {
     for t in (
         ObjectType("person", "person", draw_person, (0.25, 0.45), on_table=False),
         ObjectType("bottle", "bottle", draw_bottle, (0.14, 0.42), on_table=True),
-        ObjectType("wine_glass", "wine glass", draw_wine_glass, (0.12, 0.36), on_table=True),
-        ObjectType("cup", "cup", draw_cup, (0.09, 0.26), on_table=True),
-        ObjectType("beer_glass", "cup", draw_beer_glass, (0.14, 0.36), on_table=True),
-        ObjectType("soju_glass", "wine glass", draw_soju_glass, (0.08, 0.16), on_table=True),
+        ObjectType("wine_glass", "wine glass", draw_wine_glass, (0.12, 0.36), True, "wine_glass"),
+        ObjectType("mug", "cup", draw_mug, (0.09, 0.26), True, "cup"),
+        ObjectType("beer_glass", "cup", draw_beer_glass, (0.14, 0.36), True, "beer_glass"),
+        ObjectType("soju_glass", "wine glass", draw_soju_glass, (0.08, 0.16), True, "soju_glass"),
         ObjectType("knife", "knife", draw_knife, (0.2, 0.45), on_table=True),
     )
 }
+# The glass classifier's classes and the object type drawing each.
 GLASS_TYPES: tuple[str, ...] = ("cup", "beer_glass", "soju_glass")
+GLASS_TYPE_OBJECTS: dict[str, str] = {
+    t.glass_type: t.name for t in OBJECT_TYPES.values() if t.glass_type in GLASS_TYPES
+}

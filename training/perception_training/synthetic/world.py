@@ -15,7 +15,7 @@ import numpy as np
 
 from perception_training.synthetic.background import Background, draw_background, plain_background
 from perception_training.synthetic.effects import camera_effects
-from perception_training.synthetic.objects import GLASS_TYPES, OBJECT_TYPES, DrawnObject, ObjectType
+from perception_training.synthetic.objects import GLASS_TYPE_OBJECTS, OBJECT_TYPES, DrawnObject, ObjectType
 from perception_training.synthetic.painter import composite
 from perception_training.synthetic.scene import DETECTOR_CLASSES, Scene, SceneObject
 
@@ -25,13 +25,13 @@ _MIXED_WEIGHTS = {
     "person": 0.16,
     "bottle": 0.18,
     "wine_glass": 0.14,
-    "cup": 0.14,
+    "mug": 0.14,
     "beer_glass": 0.1,
     "soju_glass": 0.1,
     "knife": 0.18,
 }
 _DISTRACTOR_WEIGHTS = {"bottle": 0.4, "knife": 0.3, "wine_glass": 0.2, "person": 0.1}
-_GLASS_WEIGHTS = {name: 1.0 for name in GLASS_TYPES}
+_GLASS_WEIGHTS = {name: 1.0 for name in GLASS_TYPE_OBJECTS.values()}
 _PLACEMENT_TRIES = 30
 
 
@@ -40,13 +40,17 @@ def _code(text: str) -> int:
 
 
 def resolve_types(names: Sequence[str]) -> list[set[str]]:
-    """For each name (COCO class or object type), the object types that satisfy it."""
+    """For each name, the object types that satisfy it.
+
+    A COCO class name ("cup") stands for every type labelled so (mug and beer glass); an
+    object type name ("mug", "beer_glass") for that type only.
+    """
     resolved = []
     for name in names:
-        if name in OBJECT_TYPES and name not in DETECTOR_CLASSES:
-            resolved.append({name})
-        elif name in DETECTOR_CLASSES:
+        if name in DETECTOR_CLASSES:
             resolved.append({t.name for t in OBJECT_TYPES.values() if t.class_name == name})
+        elif name in OBJECT_TYPES:
+            resolved.append({name})
         else:
             raise ValueError(
                 f"unknown object name {name!r}; use a COCO class {list(DETECTOR_CLASSES)} "
@@ -65,6 +69,11 @@ class _Placed:
     @property
     def box(self) -> tuple[int, int, int, int]:
         return self.x, self.y, self.x + self.drawn.sprite.width, self.y + self.drawn.sprite.height
+
+
+def _attributes(item: _Placed) -> dict[str, str]:
+    glass = {"glass_type": item.object_type.glass_type} if item.object_type.glass_type else {}
+    return {**item.drawn.attributes, **glass}
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -133,7 +142,7 @@ class SceneWorld:
                         item.object_type.class_name,
                         tuple(float(v) for v in box),
                         item.drawn.color,
-                        dict(item.drawn.attributes),
+                        _attributes(item),
                     )
                 )
         image = canvas.round().astype(np.uint8) if kind == "plain" else camera_effects(rng, canvas)
