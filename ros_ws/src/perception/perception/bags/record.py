@@ -1,0 +1,139 @@
+"""Record live topics into a rosbag2 bag: raw CDR subscriptions feeding the rosbags Writer.
+
+Like `ros2 bag record`: message types come from the live graph, the subscription QoS is
+adapted to the publishers' offers, each message is stamped with its receive time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from rclpy.node import Node
+from rclpy.subscription import Subscription
+from rosbags.interfaces import Connection
+from rosbags.rosbag2 import Writer, WriterError
+
+from perception.bags.graph import message_class, offer_from_rclpy, rclpy_qos, wait_until
+from perception.bags.qos import Offer, adapted_offer, rosbags_qos
+from perception.bags.storage import create_writer
+from perception.bags.typestore import perception_typestore
+
+LOG = logging.getLogger(__name__)
+
+
+class RecordError(RuntimeError):
+    """Recording cannot start: a topic is not on the graph or its type is unknown."""
+
+
+class BagRecorder:
+    """Records ``topics`` from ``node``'s graph into a new bag at ``out`` until closed.
+
+    Use as a context manager (or call :meth:`close`) so the bag is always finalised. The
+    node must be spun by the caller; ``max_messages`` stops writing once reached and sets
+    :attr:`done`.
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        out: str | Path,
+        topics: Sequence[str],
+        *,
+        storage: str = "mcap",
+        version: int = 9,
+        max_messages: int | None = None,
+        discovery_timeout_s: float = 5.0,
+    ) -> None:
+        writer = create_writer(out, storage, version)
+        self.node = node
+        self.out = Path(out)
+        self.max_messages = max_messages
+        self.count = 0
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+        types = self._discover(topics, discovery_timeout_s)
+        typestore = perception_typestore()
+        unknown = sorted({t for t in types.values() if t not in typestore.types})
+        if unknown:
+            raise RecordError(f"cannot record types {unknown}: not in the typestore (no message definition)")
+        self._writer: Writer | None = writer
+        try:
+            self._writer.open()
+        except WriterError as error:
+            raise RecordError(f"cannot create bag {self.out}: {error}; choose a new output folder") from error
+        self._subscriptions: list[Subscription] = []
+        try:
+            for topic, msgtype in types.items():
+                offer = self._offer_for(topic)
+                connection = self._writer.add_connection(
+                    topic, msgtype, typestore=typestore, offered_qos_profiles=[rosbags_qos(offer)]
+                )
+                self._subscriptions.append(
+                    node.create_subscription(
+                        message_class(msgtype),
+                        topic,
+                        self._writer_callback(connection),
+                        rclpy_qos(offer),
+                        raw=True,
+                    )
+                )
+                LOG.info("recording %s [%s]", topic, msgtype)
+        except BaseException:
+            self.close()
+            raise
+
+    def _discover(self, topics: Sequence[str], timeout_s: float) -> dict[str, str]:
+        """Wait until every topic has a publisher on the graph; return topic -> type."""
+        wanted = [self.node.resolve_topic_name(topic) for topic in topics]
+
+        def missing() -> list[str]:
+            return [topic for topic in wanted if not self.node.get_publishers_info_by_topic(topic)]
+
+        if not wait_until(lambda: not missing(), timeout_s):
+            raise RecordError(
+                f"no publisher found for {missing()} within {timeout_s} s; start the publishers first "
+                "or raise the discovery timeout (check ROS_DOMAIN_ID / ROS_AUTOMATIC_DISCOVERY_RANGE)"
+            )
+        return {topic: self.node.get_publishers_info_by_topic(topic)[0].topic_type for topic in wanted}
+
+    def _offer_for(self, topic: str) -> Offer:
+        return adapted_offer(
+            offer_from_rclpy(info.qos_profile) for info in self.node.get_publishers_info_by_topic(topic)
+        )
+
+    def _writer_callback(self, connection: Connection) -> Callable[[bytes], None]:
+        def write(raw: bytes) -> None:
+            stamp = self.node.get_clock().now().nanoseconds
+            with self._lock:
+                if self._writer is None or self.done.is_set():
+                    return
+                self._writer.write(connection, stamp, raw)
+                self.count += 1
+                if self.max_messages is not None and self.count >= self.max_messages:
+                    self.done.set()
+
+        return write
+
+    def close(self) -> Path:
+        """Stop the subscriptions and finalise the bag (idempotent); return its folder."""
+        for subscription in self._subscriptions:
+            self.node.destroy_subscription(subscription)
+        self._subscriptions = []
+        with self._lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        self.done.set()
+        return self.out
+
+    def __enter__(self) -> BagRecorder:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
