@@ -11,6 +11,7 @@ import argparse
 import logging
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from perception_training.captioning.train import TrainConfig, train
@@ -62,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--no-meteor", action="store_true", help="skip METEOR (it starts a Java process)")
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
+def config_from_args(args: argparse.Namespace, command: str) -> TrainConfig:
     """Resolve the data options into paths and build the training configuration."""
     if args.data:
         captions = args.data / args.language / args.format / "captions.txt"
@@ -97,21 +98,23 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         resume=args.resume,
         meteor=not args.no_meteor,
         beam_size=args.beam,
-        command=shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        command=command,
         dataset={"captions": str(captions), "images": str(images), "splits": str(splits) if splits else None},
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, command: str) -> int:
     """Train and print where the artifact went."""
-    result = train(config_from_args(args))
+    result = train(config_from_args(args, command))
     print(f"captioner artifact: {result.artifact}")
     print("test metrics (greedy):", result.test_metrics or "no test split")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "perception-train caption") -> int:
+    """Entry point with the dispatcher's signature (``perception_training.cli``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="perception-train caption", description=__doc__)
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return run(parser.parse_args(argv), command=shlex.join([*prog.split(), *argv]))
