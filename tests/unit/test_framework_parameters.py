@@ -85,8 +85,8 @@ def test_empty_list_in_params_file_means_empty_tuple(context: rclpy.Context, tmp
 
 def test_declaring_twice_is_harmless(context: rclpy.Context, tmp_path: Path) -> None:
     node = make_node(context, tmp_path, {"mode": "accurate"})
-    declare_parameters(node, Spec)
-    declare_parameters(node, Spec)
+    assert declare_parameters(node, Spec) == {}
+    assert declare_parameters(node, Spec) == {}
     assert read_parameters(node, Spec).mode == "accurate"
     node.destroy_node()
 
@@ -107,9 +107,23 @@ def test_bad_values_name_the_parameter_the_value_and_what_is_allowed(
     context: rclpy.Context, tmp_path: Path, values: dict, expected: str
 ) -> None:
     node = make_node(context, tmp_path, values)
+    rejected = declare_parameters(node, Spec)
     with pytest.raises(ParameterError, match=expected):
-        declare_parameters(node, Spec)
+        if rejected:
+            raise rejected[next(iter(values))]
         read_parameters(node, Spec)
+    node.destroy_node()
+
+
+def test_rejected_overrides_are_reported_and_declared_with_defaults_to_be_fixed(
+    context: rclpy.Context, tmp_path: Path
+) -> None:
+    node = make_node(context, tmp_path, {"confidence": 7.0, "image_size": -1, "mode": "accurate"})
+    rejected = declare_parameters(node, Spec)
+    assert sorted(rejected) == ["confidence", "image_size"]
+    assert node.get_parameter("confidence").value == 0.25
+    assert node.set_parameters([Parameter("confidence", value=0.5)])[0].successful
+    assert read_parameters(node, Spec).confidence == 0.5
     node.destroy_node()
 
 

@@ -157,6 +157,8 @@ class ImageModelNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         self._outputs: list[Publisher] = []
         self._last_accepted = 0.0
         self._counts = {"bad_frames": 0, "throttled": 0, "disabled": 0}
+        # Parameters whose params-file value was rejected; configure fails until they are set.
+        self._unfixed: dict[str, ParameterError] = {}
         self.declare_parameter(
             "autostart",
             True,
@@ -237,7 +239,9 @@ class ImageModelNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
     # ------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            declare_parameters(self, self.parameters_spec)
+            self._unfixed.update(declare_parameters(self, self.parameters_spec))
+            if self._unfixed:
+                raise next(iter(self._unfixed.values()))
             params = read_parameters(self, self.parameters_spec)
             model = self._model_factory(params)
             self.check_parameters(params, model)
@@ -343,6 +347,8 @@ class ImageModelNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
             changes = validate_change(self.parameters_spec, parameters, self._configured)
         except ParameterError as error:
             return SetParametersResult(successful=False, reason=str(error))
+        for name in changes:
+            self._unfixed.pop(name, None)
         if self._configured and changes:
             updated = dataclasses.replace(self.params, **changes)
             try:

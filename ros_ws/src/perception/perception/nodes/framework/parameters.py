@@ -201,12 +201,16 @@ def _check_scalar(field: _Field, value: Any, shown: Any) -> None:
         raise ParameterError(f"parameter '{field.name}' = {shown!r} is not allowed; must be {allowed}")
 
 
-def declare_parameters(node: Node, spec: type) -> None:
+def declare_parameters(node: Node, spec: type) -> dict[str, ParameterError]:
     """Declare every field of ``spec`` on ``node`` (those not declared yet), with descriptors.
 
-    Values from ``--params-file``/``-p`` override the defaults. A value rclpy rejects (wrong
-    type, out of range) raises ParameterError naming the parameter and what is allowed.
+    Values from ``--params-file``/``-p`` override the defaults. An override rclpy rejects
+    (wrong type, out of range, refused by an on-set-parameters check) is replaced by the
+    default so the parameter exists and can be fixed with ``ros2 param set``; the returned
+    dict maps each such parameter to a ParameterError naming it and what is allowed.
+    The caller must not run with those defaults until the parameters were set.
     """
+    rejected = {}
     for field in _fields(spec):
         if node.has_parameter(field.name):
             continue
@@ -214,15 +218,17 @@ def declare_parameters(node: Node, spec: type) -> None:
         try:
             node.declare_parameter(field.name, default, _descriptor(field))
         except (InvalidParameterTypeException, InvalidParameterValueException) as error:
+            node.declare_parameter(field.name, default, _descriptor(field), ignore_override=True)
             allowed = field.info.constraints_text()
             wrong_type = isinstance(error, InvalidParameterTypeException)
             hint = (
                 " (write whole numbers as 1.0 for a double)" if wrong_type and field.element is float else ""
             )
-            raise ParameterError(
+            rejected[field.name] = ParameterError(
                 f"parameter '{field.name}' has a bad value in the params file or -p override: {error}. "
                 f"Expected a {_type_name(field)}{hint}" + (f", {allowed}" if allowed else "")
-            ) from error
+            )
+    return rejected
 
 
 def read_parameters(node: Node, spec: type[SpecT]) -> SpecT:
