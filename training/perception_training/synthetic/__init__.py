@@ -1,8 +1,10 @@
 """The seeded synthetic world: scenes with exact ground truth, and writers for public formats."""
 
+from perception_training.synthetic.captions import LANGUAGES, captions
 from perception_training.synthetic.objects import GLASS_TYPES, OBJECT_TYPES
 from perception_training.synthetic.scene import DETECTOR_CLASSES, Scene, SceneObject
 from perception_training.synthetic.world import KINDS, SceneWorld
+from perception_training.synthetic.writers.captions import write_caption_dataset
 from perception_training.synthetic.writers.glass import write_glass_crops
 from perception_training.synthetic.writers.yolo import write_yolo_dataset
 
@@ -10,10 +12,13 @@ __all__ = [
     "DETECTOR_CLASSES",
     "GLASS_TYPES",
     "KINDS",
+    "LANGUAGES",
     "OBJECT_TYPES",
     "Scene",
     "SceneObject",
     "SceneWorld",
+    "captions",
+    "write_caption_dataset",
     "write_glass_crops",
     "write_yolo_dataset",
 ]

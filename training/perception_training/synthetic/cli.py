@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from perception_training.synthetic.captions import LANGUAGES
 from perception_training.synthetic.world import KINDS
+from perception_training.synthetic.writers.captions import write_caption_dataset
 from perception_training.synthetic.writers.glass import write_glass_crops
 from perception_training.synthetic.writers.yolo import write_yolo_dataset
 
@@ -26,6 +28,11 @@ def _yolo(args: argparse.Namespace) -> None:
 
 def _glass(args: argparse.Namespace) -> None:
     print(write_glass_crops(args.out, args.seed, {"train": args.train, "test": args.test}, args.size))
+
+
+def _captions(args: argparse.Namespace) -> None:
+    counts = {"train": args.train, "val": args.val, "test": args.test}
+    print(write_caption_dataset(args.out, args.seed, counts, args.size, tuple(args.languages)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--size", type=_size, default=(640, 480), help="scene WIDTHxHEIGHT the crops come from"
     )
     glass.set_defaults(run=_glass)
+    caption = commands.add_parser(
+        "captions", help="captioned images: captions.txt in csv, tsv and flickr layouts"
+    )
+    caption.add_argument("--out", required=True, help="output folder")
+    caption.add_argument("--seed", type=int, default=0)
+    caption.add_argument("--train", type=int, default=800, help="number of training images")
+    caption.add_argument("--val", type=int, default=100)
+    caption.add_argument("--test", type=int, default=100)
+    caption.add_argument("--size", type=_size, default=(224, 224), help="WIDTHxHEIGHT, default 224x224")
+    caption.add_argument("--languages", nargs="+", choices=LANGUAGES, default=list(LANGUAGES))
+    caption.set_defaults(run=_captions)
     return parser
 
 

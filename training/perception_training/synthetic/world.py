@@ -19,7 +19,7 @@ from perception_training.synthetic.objects import GLASS_TYPE_OBJECTS, OBJECT_TYP
 from perception_training.synthetic.painter import composite
 from perception_training.synthetic.scene import DETECTOR_CLASSES, Scene, SceneObject
 
-KINDS: tuple[str, ...] = ("mixed", "glass", "plain")
+KINDS: tuple[str, ...] = ("mixed", "glass", "caption", "plain")
 MAX_OVERLAP = 0.3  # intersection over the smaller box
 _MIXED_WEIGHTS = {
     "person": 0.16,
@@ -110,9 +110,10 @@ class SceneWorld:
         """Render scene ``index`` of ``split``.
 
         ``kind``: "mixed" (1-6 objects of every class), "glass" (2-5 glasses and mugs plus a
-        few distractors) or "plain" (the included objects, or one, on a flat colour without
-        camera effects). ``size`` is (width, height). ``include`` forces at least one object
-        of each named COCO class or object type; ``exclude`` forbids them.
+        few distractors), "caption" (1-3 objects, easy to describe in a sentence) or "plain"
+        (the included objects, or one, on a flat colour without camera effects). ``size`` is
+        (width, height). ``include`` forces at least one object of each named COCO class or
+        object type; ``exclude`` forbids them.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown scene kind {kind!r}; choose one of {KINDS}")
@@ -165,7 +166,8 @@ class SceneWorld:
             return sample(_GLASS_WEIGHTS, int(rng.integers(2, 6)) - forced) + sample(
                 _DISTRACTOR_WEIGHTS, int(rng.integers(0, 3))
             )
-        return sample(_MIXED_WEIGHTS, int(rng.integers(1, 7)) - forced)
+        most = 4 if kind == "caption" else 7
+        return sample(_MIXED_WEIGHTS, int(rng.integers(1, most)) - forced)
 
     @staticmethod
     def _place_all(
