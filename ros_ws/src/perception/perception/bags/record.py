@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
 from rclpy.node import Node
 from rclpy.subscription import Subscription
 from rosbags.interfaces import Connection
-from rosbags.rosbag2 import Writer, WriterError
+from rosbags.rosbag2 import WriterError
 
 from perception.bags.graph import message_class, offer_from_rclpy, rclpy_qos, wait_until
 from perception.bags.qos import Offer, adapted_offer, rosbags_qos
@@ -34,7 +35,8 @@ class BagRecorder:
 
     Use as a context manager (or call :meth:`close`) so the bag is always finalised. The
     node must be spun by the caller; ``max_messages`` stops writing once reached and sets
-    :attr:`done`.
+    :attr:`done`. Every Writer call runs on one dedicated thread: sqlite3 connections only
+    work on the thread that opened them, and callbacks never wait for the disk.
     """
 
     def __init__(
@@ -55,23 +57,30 @@ class BagRecorder:
         self.count = 0
         self.done = threading.Event()
         self._lock = threading.Lock()
+        self._subscriptions: list[Subscription] = []
         types = self._discover(topics, discovery_timeout_s)
         typestore = perception_typestore()
         unknown = sorted({t for t in types.values() if t not in typestore.types})
         if unknown:
             raise RecordError(f"cannot record types {unknown}: not in the typestore (no message definition)")
-        self._writer: Writer | None = writer
+        self._io: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="bag-writer")
+        self._writer = writer
         try:
-            self._writer.open()
+            self._io.submit(writer.open).result()
         except WriterError as error:
+            self._io.shutdown()
+            self._io = None
             raise RecordError(f"cannot create bag {self.out}: {error}; choose a new output folder") from error
-        self._subscriptions: list[Subscription] = []
         try:
             for topic, msgtype in types.items():
                 offer = self._offer_for(topic)
-                connection = self._writer.add_connection(
-                    topic, msgtype, typestore=typestore, offered_qos_profiles=[rosbags_qos(offer)]
-                )
+                connection = self._io.submit(
+                    writer.add_connection,
+                    topic,
+                    msgtype,
+                    typestore=typestore,
+                    offered_qos_profiles=[rosbags_qos(offer)],
+                ).result()
                 self._subscriptions.append(
                     node.create_subscription(
                         message_class(msgtype),
@@ -109,9 +118,9 @@ class BagRecorder:
         def write(raw: bytes) -> None:
             stamp = self.node.get_clock().now().nanoseconds
             with self._lock:
-                if self._writer is None or self.done.is_set():
+                if self._io is None or self.done.is_set():
                     return
-                self._writer.write(connection, stamp, raw)
+                self._io.submit(self._writer.write, connection, stamp, raw).add_done_callback(_log_failure)
                 self.count += 1
                 if self.max_messages is not None and self.count >= self.max_messages:
                     self.done.set()
@@ -119,15 +128,16 @@ class BagRecorder:
         return write
 
     def close(self) -> Path:
-        """Stop the subscriptions and finalise the bag (idempotent); return its folder."""
+        """Stop the subscriptions, write what is queued and finalise the bag (idempotent)."""
         for subscription in self._subscriptions:
             self.node.destroy_subscription(subscription)
         self._subscriptions = []
         with self._lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
-        self.done.set()
+            io, self._io = self._io, None
+            self.done.set()
+        if io is not None:
+            io.submit(self._writer.close).result()
+            io.shutdown()
         return self.out
 
     def __enter__(self) -> BagRecorder:
@@ -137,3 +147,8 @@ class BagRecorder:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _log_failure(future: Future) -> None:
+    if future.exception() is not None:
+        LOG.error("writing a message to the bag failed: %s", future.exception())
