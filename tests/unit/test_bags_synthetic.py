@@ -52,6 +52,7 @@ def test_cli_writes_a_bag_whose_ground_truth_is_the_world(tmp_path: Path, capsys
     assert counts[IMAGE_TOPIC] == ("sensor_msgs/msg/Image", 4)
     assert counts[DETECTIONS_TOPIC] == ("perception_msgs/msg/DetectionArray", 4)
     assert counts[GLASSES_TOPIC] == ("perception_msgs/msg/GlassClassificationArray", 4)
+    assert counts[CAPTION_TOPIC] == ("perception_msgs/msg/Caption", 4)
     assert info.start_ns == DEFAULT_START_NS and info.duration_s == pytest.approx(0.15)
 
     messages = grouped(bag)
@@ -87,7 +88,7 @@ def test_storage_plugins_and_versions(tmp_path: Path, storage: str, version: int
     bag = write_synthetic_bag(tmp_path / "bag", 2, size=SIZE, storage=storage, version=version)
     metadata = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
     assert (metadata["storage_identifier"], metadata["version"]) == (storage, version)
-    assert bag_info(bag).message_count == 6
+    assert bag_info(bag).message_count == 8  # image, detections, glasses, caption per frame
     assert len(list(read_messages(bag, [DETECTIONS_TOPIC]))) == 2
 
 
@@ -101,22 +102,27 @@ def test_compressed_frames(tmp_path: Path) -> None:
     assert np.abs(decoded.astype(int) - scene.image).mean() < 8
 
 
-def test_caption_topic_when_the_world_offers_captions(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def captions(scene, language: str) -> list[str]:
-        names = " and ".join(o.class_name for o in scene.objects)
-        return [f"{language}: {names}", "second reference"]
-
-    stand_in = SimpleNamespace(SceneWorld=world_module.SceneWorld, GLASS_TYPES=(), captions=captions)
-    monkeypatch.setattr(synthetic_module, "_synthetic_world", lambda: stand_in)
+def test_caption_is_the_first_english_reference(tmp_path: Path) -> None:
     bag = write_synthetic_bag(tmp_path / "captioned", 3, size=SIZE, seed=2)
     messages = grouped(bag)
     world = world_module.SceneWorld(2)
+    assert len(messages[CAPTION_TOPIC]) == 3
     for index, caption in enumerate(messages[CAPTION_TOPIC]):
-        assert caption.text == captions(world.scene(index, "test", "mixed", SIZE), "en")[0]
-        assert (caption.language, caption.score) == ("en", 1.0)
+        assert caption.text == world_module.captions(world.scene(index, "test", "mixed", SIZE), "en")[0]
+        assert (caption.language, caption.score, caption.model_id) == ("en", 1.0, "ground_truth")
         assert caption.header == messages[IMAGE_TOPIC][index].header
+
+
+def test_no_caption_topic_when_the_world_has_no_captions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without_captions = SimpleNamespace(
+        SceneWorld=world_module.SceneWorld, GLASS_TYPES=world_module.GLASS_TYPES
+    )
+    monkeypatch.setattr(synthetic_module, "_synthetic_world", lambda: without_captions)
+    bag = write_synthetic_bag(tmp_path / "silent", 2, size=SIZE)
+    assert CAPTION_TOPIC not in {topic.name for topic in bag_info(bag).topics}
+    assert bag_info(bag).message_count == 6
 
 
 def test_bad_requests_raise_clear_errors(tmp_path: Path) -> None:
