@@ -6,6 +6,7 @@ from perception_training.synthetic.scene import DETECTOR_CLASSES, Scene, SceneOb
 from perception_training.synthetic.world import KINDS, SceneWorld
 from perception_training.synthetic.writers.captions import write_caption_dataset
 from perception_training.synthetic.writers.glass import write_glass_crops
+from perception_training.synthetic.writers.tiny_imagenet import write_tiny_imagenet
 from perception_training.synthetic.writers.yolo import write_yolo_dataset
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "captions",
     "write_caption_dataset",
     "write_glass_crops",
+    "write_tiny_imagenet",
     "write_yolo_dataset",
 ]

@@ -9,6 +9,7 @@ from perception_training.synthetic.captions import LANGUAGES
 from perception_training.synthetic.world import KINDS
 from perception_training.synthetic.writers.captions import write_caption_dataset
 from perception_training.synthetic.writers.glass import write_glass_crops
+from perception_training.synthetic.writers.tiny_imagenet import CATEGORIES, write_tiny_imagenet
 from perception_training.synthetic.writers.yolo import write_yolo_dataset
 
 
@@ -33,6 +34,10 @@ def _glass(args: argparse.Namespace) -> None:
 def _captions(args: argparse.Namespace) -> None:
     counts = {"train": args.train, "val": args.val, "test": args.test}
     print(write_caption_dataset(args.out, args.seed, counts, args.size, tuple(args.languages)))
+
+
+def _tiny(args: argparse.Namespace) -> None:
+    print(write_tiny_imagenet(args.out, args.seed, args.classes, args.train, args.val, args.test))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("--size", type=_size, default=(224, 224), help="WIDTHxHEIGHT, default 224x224")
     caption.add_argument("--languages", nargs="+", choices=LANGUAGES, default=list(LANGUAGES))
     caption.set_defaults(run=_captions)
+    tiny = commands.add_parser("tiny-imagenet", help="mini Tiny-ImageNet-200 (64x64, wnids, boxes)")
+    tiny.add_argument("--out", required=True, help="output folder")
+    tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--classes", type=int, default=10, help=f"number of classes, 2-{len(CATEGORIES)}")
+    tiny.add_argument("--train", type=int, default=100, help="training images per class")
+    tiny.add_argument("--val", type=int, default=20, help="validation images per class")
+    tiny.add_argument("--test", type=int, default=20, help="test images per class")
+    tiny.set_defaults(run=_tiny)
     return parser
 
 
