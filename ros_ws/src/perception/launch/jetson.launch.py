@@ -1,0 +1,96 @@
+"""Bring up the perception nodes on a robot: `ros2 launch perception jetson.launch.py`.
+
+Arguments: params_file (default config/jetson.yaml), models_dir ($PERCEPTION_MODELS_DIR),
+camera_topic, namespace, nodes (comma-separated, e.g. "detector"), compressed (subscribe
+<camera_topic>/compressed), autostart (nodes configure+activate themselves; false to leave
+them to a lifecycle manager), use_rviz. The graph itself lives in perception.bringup.graph.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+from launch_ros.actions import LifecycleNode, Node
+
+from perception.bringup.graph import (
+    DEFAULT_CAMERA_TOPIC,
+    DEFAULT_NAMESPACE,
+    MODELS_DIR_ENV,
+    GraphOptions,
+    build_graph,
+    launch_node_kwargs,
+    parse_node_list,
+)
+
+SHARE = get_package_share_directory("perception")
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _perception_nodes(context: LaunchContext) -> list[Node]:
+    def arg(name: str) -> str:
+        return LaunchConfiguration(name).perform(context)
+
+    options = GraphOptions(
+        camera_topic=arg("camera_topic"),
+        namespace=arg("namespace"),
+        compressed_input=_truthy(arg("compressed")),
+    )
+    graph = build_graph(parse_node_list(arg("nodes")), options)
+    kwargs = launch_node_kwargs(
+        graph, options, arg("params_file"), arg("models_dir"), _truthy(arg("autostart"))
+    )
+    return [
+        (LifecycleNode if spec.lifecycle else Node)(**node_kwargs)
+        for spec, node_kwargs in zip(graph, kwargs, strict=True)
+    ]
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                "params_file",
+                default_value=os.path.join(SHARE, "config", "jetson.yaml"),
+                description="node parameters (config/jetson.yaml or config/desktop.yaml)",
+            ),
+            DeclareLaunchArgument(
+                "models_dir",
+                default_value=EnvironmentVariable(MODELS_DIR_ENV, default_value=""),
+                description="folder relative model_path parameters are resolved against",
+            ),
+            DeclareLaunchArgument(
+                "camera_topic", default_value=DEFAULT_CAMERA_TOPIC, description="raw image topic"
+            ),
+            DeclareLaunchArgument(
+                "namespace", default_value=DEFAULT_NAMESPACE, description="namespace of all nodes"
+            ),
+            DeclareLaunchArgument(
+                "nodes", default_value="detector", description="comma-separated nodes to start"
+            ),
+            DeclareLaunchArgument(
+                "compressed", default_value="false", description="use <camera_topic>/compressed"
+            ),
+            DeclareLaunchArgument(
+                "autostart", default_value="true", description="nodes configure+activate themselves"
+            ),
+            DeclareLaunchArgument(
+                "use_rviz", default_value="false", description="start RViz with rviz/perception.rviz"
+            ),
+            OpaqueFunction(function=_perception_nodes),
+            Node(
+                package="rviz2",
+                executable="rviz2",
+                arguments=["-d", os.path.join(SHARE, "rviz", "perception.rviz")],
+                condition=IfCondition(LaunchConfiguration("use_rviz")),
+                output="screen",
+            ),
+        ]
+    )
