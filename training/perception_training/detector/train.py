@@ -54,6 +54,7 @@ class TrainConfig:
     scene_size: tuple[int, int] = (640, 480)
     imgsz: int = 320
     epochs: int = 40
+    max_minutes: float | None = None
     batch: int = 16
     workers: int = 2
     device: str = "cpu"
@@ -117,6 +118,7 @@ def train(config: TrainConfig, command: str | None = None) -> TrainResult:
     model.train(
         data=str(data_yaml),
         epochs=config.epochs,
+        time=config.max_minutes / 60 if config.max_minutes else None,
         imgsz=config.imgsz,
         batch=config.batch,
         nbs=config.batch,  # one optimiser step per batch: few hundred images need every step
@@ -239,6 +241,11 @@ def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
     add("--test-images", type=int, default=defaults.counts["test"])
     add("--imgsz", type=int, default=defaults.imgsz, help="network input size (pixels, long side)")
     add("--epochs", type=int, default=defaults.epochs)
+    add(
+        "--max-minutes",
+        type=float,
+        help="training time budget; ultralytics fits the epochs (and LR schedule) to it",
+    )
     add("--batch", type=int, default=defaults.batch)
     add("--workers", type=int, default=defaults.workers, help="dataloader worker processes")
     add("--device", default=defaults.device, help="cpu, cuda:0, mps, ... (passed to ultralytics)")
@@ -259,6 +266,7 @@ def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
         counts={"train": args.train_images, "val": args.val_images, "test": args.test_images},
         imgsz=args.imgsz,
         epochs=args.epochs,
+        max_minutes=args.max_minutes,
         batch=args.batch,
         workers=args.workers,
         device=args.device,
