@@ -257,7 +257,14 @@ def _build(factory: Callable[..., Any], fields: dict[str, Any], header: Any) -> 
             f"{getattr(factory, '__name__', factory)} needs an explicit header (rosbags messages "
             "have no defaults); pass header=..."
         )
-    return factory(**fields)
+    if not _is_rclpy_class(factory):
+        return factory(**fields)
+    data = fields.pop("data")
+    msg = factory(**fields)
+    # The rclpy setter keeps/memcpys an array.array; the constructor copies it element by
+    # element (20 ms instead of 0.2 ms for a 1080p frame).
+    msg.data = data
+    return msg
 
 
 def _rclpy_class(name: str) -> Callable[..., Any]:
