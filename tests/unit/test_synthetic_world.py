@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 
 from perception_training.synthetic import DETECTOR_CLASSES, OBJECT_TYPES, SceneWorld
+from perception_training.synthetic.contact_sheet import annotate, write_contact_sheet
 
 SIZE = (320, 240)
 
@@ -99,3 +103,12 @@ def test_glass_scenes_are_dominated_by_glasses() -> None:
 def test_bad_arguments_raise_clear_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SceneWorld(0).scene(0, size=SIZE, **kwargs)
+
+
+def test_contact_sheet_tiles_annotated_scenes(tmp_path: Path) -> None:
+    path = write_contact_sheet(tmp_path / "sheet.png", seed=0, columns=3, rows=2, size=(96, 64))
+    sheet = cv2.imread(str(path))
+    assert sheet.shape == (2 * 64, 3 * 96, 3)
+    first = SceneWorld(0).scene(0, "train", "mixed", (96, 64))
+    assert np.array_equal(sheet[:64, :96], annotate(first))
+    assert not np.array_equal(annotate(first), first.image)

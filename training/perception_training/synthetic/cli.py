@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from perception_training.synthetic.captions import LANGUAGES
+from perception_training.synthetic.contact_sheet import write_contact_sheet
 from perception_training.synthetic.world import KINDS
 from perception_training.synthetic.writers.captions import write_caption_dataset
 from perception_training.synthetic.writers.glass import write_glass_crops
@@ -38,6 +39,10 @@ def _captions(args: argparse.Namespace) -> None:
 
 def _tiny(args: argparse.Namespace) -> None:
     print(write_tiny_imagenet(args.out, args.seed, args.classes, args.train, args.val, args.test))
+
+
+def _sheet(args: argparse.Namespace) -> None:
+    print(write_contact_sheet(args.out, args.seed, args.columns, args.rows, args.size))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--val", type=int, default=20, help="validation images per class")
     tiny.add_argument("--test", type=int, default=20, help="test images per class")
     tiny.set_defaults(run=_tiny)
+    sheet = commands.add_parser("contact-sheet", help="PNG grid of annotated sample scenes")
+    sheet.add_argument("--out", required=True, help="PNG file to write")
+    sheet.add_argument("--seed", type=int, default=0)
+    sheet.add_argument("--columns", type=int, default=4)
+    sheet.add_argument("--rows", type=int, default=3)
+    sheet.add_argument("--size", type=_size, default=(320, 240), help="tile WIDTHxHEIGHT")
+    sheet.set_defaults(run=_sheet)
     return parser
 
 
