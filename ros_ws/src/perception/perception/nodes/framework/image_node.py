@@ -236,6 +236,16 @@ class ImageModelNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
     def finalized(self) -> bool:
         return self._finalized
 
+    def teardown(self) -> None:
+        """Stop inputs and the worker, drop outputs and the model (idempotent).
+
+        The shutdown transition calls it; after Ctrl-C the context is gone and transitions
+        cannot publish their events, so ``run_node`` calls it directly instead.
+        """
+        self._stop_inputs()
+        self._release()
+        self._finalized = True
+
     # ------------------------------------------------------------- lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
@@ -284,9 +294,7 @@ class ImageModelNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         return super().on_cleanup(state)
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_inputs()
-        self._release()
-        self._finalized = True
+        self.teardown()
         return super().on_shutdown(state)
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -9,18 +9,44 @@ it can still be fixed (``ros2 param set``) and configured through its lifecycle 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-
-from perception.nodes.framework.image_node import ImageModelNode
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 
 
-def run_node(factory: Callable[[], ImageModelNode], args: Sequence[str] | None = None) -> None:
-    """Create the node with ``factory`` after ``rclpy.init(args)`` and spin it until shutdown."""
+class AutostartNode(Protocol):
+    """What ``run_node`` needs: a LifecycleNode with an ``autostart`` parameter (ImageModelNode,
+    HazardNode) that can configure + activate itself and says when it reached finalized."""
+
+    finalized: bool
+
+    def autostart(self) -> bool: ...
+
+    def teardown(self) -> None: ...
+
+    def get_parameter(self, name: str) -> Any: ...
+
+    def get_logger(self) -> Any: ...
+
+    def trigger_shutdown(self) -> Any: ...
+
+    def destroy_node(self) -> None: ...
+
+
+def run_node(
+    factory: Callable[[], AutostartNode],
+    args: Sequence[str] | None = None,
+    executor_factory: Callable[[], Executor] = SingleThreadedExecutor,
+) -> None:
+    """Create the node with ``factory`` after ``rclpy.init(args)`` and spin it until shutdown.
+
+    ``executor_factory`` lets a node that serves slow requests in their own callback group
+    (the caption node's CaptionImage) spin on a MultiThreadedExecutor.
+    """
     rclpy.init(args=args)
     node = factory()
-    executor = SingleThreadedExecutor()
+    executor = executor_factory()
     executor.add_node(node)
     try:
         if node.get_parameter("autostart").value and not node.autostart():
@@ -29,8 +55,12 @@ def run_node(factory: Callable[[], ImageModelNode], args: Sequence[str] | None =
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        if not node.finalized:
+        if node.finalized:
+            pass
+        elif rclpy.ok():
             node.trigger_shutdown()
+        else:
+            node.teardown()
         executor.remove_node(node)
         node.destroy_node()
         rclpy.try_shutdown()
