@@ -8,8 +8,6 @@ mentioned. The vocabulary is small on purpose: a small CNN+GRU can learn to say 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from perception_training.synthetic.scene import Scene
 from perception_training.synthetic.scene_graph import NEXT_TO_GAP, Group, groups_of, horizontal_gap, third
 
@@ -242,7 +240,6 @@ _LANGUAGE = {
     "en": (_EN_TEMPLATES, _en_fields, _en_spatial),
     "ko": (_KO_TEMPLATES, _ko_fields, _ko_spatial),
 }
-Spatial = Callable[[list[Group], list[Group], int], str]
 
 
 def captions(scene: Scene, language: str = "en") -> list[str]:

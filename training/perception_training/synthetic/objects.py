@@ -28,14 +28,15 @@ class DrawnObject:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
-def _u(rng: np.random.Generator, low: float, high: float) -> float:
+def uniform(rng: np.random.Generator, low: float, high: float) -> float:
+    """A float drawn uniformly from [low, high) (drawers sample dozens of these)."""
     return float(rng.uniform(low, high))
 
 
 def _glass_body(p: Painter, outline: np.ndarray, rng: np.random.Generator, size: float) -> None:
     """Translucent glass: faint tinted fill, visible edges, an elliptic rim and a highlight."""
-    p.paint(p.polygon_mask(outline), jitter(rng, GLASS_TINT, 8), _u(rng, 0.22, 0.35))
-    edge, edge_opacity = jitter(rng, (150, 156, 150), 12), _u(rng, 0.7, 0.9)
+    p.paint(p.polygon_mask(outline), jitter(rng, GLASS_TINT, 8), uniform(rng, 0.22, 0.35))
+    edge, edge_opacity = jitter(rng, (150, 156, 150), 12), uniform(rng, 0.7, 0.9)
     thickness = max(1.0, size * 0.022)
     p.paint(p.outline_mask(outline, thickness), edge, edge_opacity)
     xs, ys = outline[:, 0], outline[:, 1]
@@ -47,7 +48,7 @@ def _glass_body(p: Painter, outline: np.ndarray, rng: np.random.Generator, size:
         thickness=max(1, round(thickness)),
     )
     p.paint(rim_mask, edge, edge_opacity)
-    x = xs.min() + (xs.max() - xs.min()) * _u(rng, 0.18, 0.3)
+    x = xs.min() + (xs.max() - xs.min()) * uniform(rng, 0.18, 0.3)
     p.line(
         (x, ys.min() + size * 0.1), (x, ys.max() - size * 0.15), max(1.0, size * 0.025), (255, 255, 255), 0.55
     )
@@ -67,17 +68,17 @@ def draw_person(rng: np.random.Generator, size: float) -> DrawnObject:
     skin = jitter(rng, SKIN_TONES[int(rng.integers(len(SKIN_TONES)))], 8)
     shirt_name, shirt = pick(rng, tuple(COLORS))
     _, pants = pick(rng, ("blue", "black", "brown", "gray", "green"))
-    r = h * _u(rng, 0.065, 0.08)
-    shoulder_w, hip_w = h * _u(rng, 0.12, 0.16), h * _u(rng, 0.09, 0.11)
-    y_sh, y_hip = top + 2.4 * r, top + h * _u(rng, 0.52, 0.58)
-    limb = h * _u(rng, 0.055, 0.07)
+    r = h * uniform(rng, 0.065, 0.08)
+    shoulder_w, hip_w = h * uniform(rng, 0.12, 0.16), h * uniform(rng, 0.09, 0.11)
+    y_sh, y_hip = top + 2.4 * r, top + h * uniform(rng, 0.52, 0.58)
+    limb = h * uniform(rng, 0.055, 0.07)
     for side in (-1, 1):
-        spread = np.radians(_u(rng, 5, 25) if rng.random() < 0.8 else _u(rng, 60, 150))
+        spread = np.radians(uniform(rng, 5, 25) if rng.random() < 0.8 else uniform(rng, 60, 150))
         arm_len = h * 0.36
         hand = (cx + side * (shoulder_w + np.sin(spread) * arm_len), y_sh + np.cos(spread) * arm_len)
         p.line((cx + side * shoulder_w * 0.9, y_sh + limb * 0.4), hand, limb, shirt)
         p.ellipse(hand, (limb * 0.6, limb * 0.6), skin)
-        leg = np.radians(_u(rng, 2, 14))
+        leg = np.radians(uniform(rng, 2, 14))
         foot = (cx + side * (hip_w * 0.6 + np.sin(leg) * h * 0.4), top + h - limb * 0.5)
         p.line((cx + side * hip_w * 0.55, y_hip), foot, limb * 1.2, pants)
         p.ellipse((foot[0] + side * limb * 0.3, foot[1]), (limb * 0.9, limb * 0.5), (25, 25, 25))
@@ -100,14 +101,14 @@ def draw_person(rng: np.random.Generator, size: float) -> DrawnObject:
 def draw_bottle(rng: np.random.Generator, size: float) -> DrawnObject:
     """Bottle: tall cylindrical body, rounded shoulders, narrow neck, cap and a paper label."""
     h = size
-    w = h * _u(rng, 0.22, 0.32)
-    neck = w * _u(rng, 0.28, 0.4)
+    w = h * uniform(rng, 0.22, 0.32)
+    neck = w * uniform(rng, 0.28, 0.4)
     p = Painter(w + 8, h + 8)
     cx, top = p.width / 2.0, 4.0
     y_cap, y_neck, y_sh = (
-        top + h * _u(rng, 0.05, 0.08),
-        top + h * _u(rng, 0.2, 0.3),
-        top + h * _u(rng, 0.35, 0.45),
+        top + h * uniform(rng, 0.05, 0.08),
+        top + h * uniform(rng, 0.2, 0.3),
+        top + h * uniform(rng, 0.35, 0.45),
     )
     angles = np.linspace(0, np.pi / 2, 8)
     right_shoulder = [
@@ -129,11 +130,11 @@ def draw_bottle(rng: np.random.Generator, size: float) -> DrawnObject:
     name = ("green", "brown", "blue", "white", CLEAR)[int(rng.integers(5))]
     if name == CLEAR:
         body, opacity = jitter(rng, GLASS_TINT, 8), 0.45
-        _liquid(p, outline, _u(rng, y_sh, top + h * 0.8), jitter(rng, (60, 170, 200), 25), 0.7)
+        _liquid(p, outline, uniform(rng, y_sh, top + h * 0.8), jitter(rng, (60, 170, 200), 25), 0.7)
     else:
-        body, opacity = jitter(rng, COLORS[name]), _u(rng, 0.85, 0.97)
+        body, opacity = jitter(rng, COLORS[name]), uniform(rng, 0.85, 0.97)
     p.paint(p.polygon_mask(outline), p.cylinder(body, cx - w / 2, cx + w / 2), opacity)
-    label_top = top + h * _u(rng, 0.5, 0.6)
+    label_top = top + h * uniform(rng, 0.5, 0.6)
     label = np.array(
         [
             (cx - w / 2, label_top),
@@ -160,11 +161,11 @@ def draw_bottle(rng: np.random.Generator, size: float) -> DrawnObject:
 def draw_wine_glass(rng: np.random.Generator, size: float) -> DrawnObject:
     """Stemmed wine glass: translucent bowl (maybe with wine), thin stem, round foot."""
     h = size
-    bw = h * _u(rng, 0.36, 0.5)
+    bw = h * uniform(rng, 0.36, 0.5)
     p = Painter(bw + 8, h + 8)
     cx, top = p.width / 2.0, 4.0
-    depth = h * _u(rng, 0.4, 0.52)
-    rim = bw / 2 * _u(rng, 0.8, 0.95)
+    depth = h * uniform(rng, 0.4, 0.52)
+    rim = bw / 2 * uniform(rng, 0.8, 0.95)
     theta = np.linspace(0, np.pi, 24)
     curve = [(cx + bw / 2 * np.cos(t), top + depth * 0.35 + depth * 0.65 * np.sin(t)) for t in theta]
     bowl = np.array([(cx + rim, top), *curve, (cx - rim, top)])
@@ -172,24 +173,24 @@ def draw_wine_glass(rng: np.random.Generator, size: float) -> DrawnObject:
         int(rng.integers(3))
     ]
     if color is not None:
-        _liquid(p, bowl, top + depth * _u(rng, 0.35, 0.7), jitter(rng, color, 10), 0.85)
+        _liquid(p, bowl, top + depth * uniform(rng, 0.35, 0.7), jitter(rng, color, 10), 0.85)
     _glass_body(p, bowl, rng, h)
     foot_y = top + h - h * 0.02
     p.line((cx, top + depth - 1), (cx, foot_y), max(1.5, h * 0.03), jitter(rng, (210, 215, 210), 6), 0.7)
-    p.ellipse((cx, foot_y), (bw * _u(rng, 0.3, 0.42), max(1.5, h * 0.025)), (215, 220, 215), 0.7)
+    p.ellipse((cx, foot_y), (bw * uniform(rng, 0.3, 0.42), max(1.5, h * 0.025)), (215, 220, 215), 0.7)
     return DrawnObject(p.sprite(), CLEAR, {"liquid": liquid})
 
 
 def draw_mug(rng: np.random.Generator, size: float) -> DrawnObject:
     """Opaque mug: cylindrical body with a dark opening and a ring handle on one side."""
     h = size
-    bw = h * _u(rng, 0.75, 1.0)
+    bw = h * uniform(rng, 0.75, 1.0)
     p = Painter(bw * 1.45 + 8, h + 8)
     x0, top = 4.0, 4.0
     cx = x0 + bw / 2
-    rim_h = h * _u(rng, 0.06, 0.1)
+    rim_h = h * uniform(rng, 0.06, 0.1)
     name, body = pick(rng, tuple(COLORS))
-    handle_h = h * _u(rng, 0.25, 0.32)
+    handle_h = h * uniform(rng, 0.25, 0.32)
     p.ellipse(
         (x0 + bw, top + h * 0.48),
         (bw * 0.25, handle_h),
@@ -213,7 +214,7 @@ def draw_mug(rng: np.random.Generator, size: float) -> DrawnObject:
     p.ellipse((cx, top + rim_h), (bw / 2 * 0.88, rim_h * 0.75), scale(body, 0.35))
     if rng.random() < 0.4:
         _, stripe = pick(rng, ("white", "black", "red", "yellow", "blue"))
-        y = top + h * _u(rng, 0.4, 0.7)
+        y = top + h * uniform(rng, 0.4, 0.7)
         rows = (np.arange(p.height) > y) & (np.arange(p.height) < y + h * 0.1)
         p.paint(p.polygon_mask(outline) * rows[:, None], stripe)
     sprite = p.sprite()
@@ -251,12 +252,12 @@ def _tumbler(
 
 def draw_beer_glass(rng: np.random.Generator, size: float) -> DrawnObject:
     """Tall clear pint glass, no handle: amber beer under a white head, or empty."""
-    p, outline = _tumbler(rng, size, _u(rng, 0.48, 0.62), _u(rng, 0.72, 0.85), 0.06)
+    p, outline = _tumbler(rng, size, uniform(rng, 0.48, 0.62), uniform(rng, 0.72, 0.85), 0.06)
     top, h = 4.0, size
     liquid = "beer" if rng.random() < 0.75 else "empty"
     if liquid == "beer":
-        level = top + h * _u(rng, 0.08, 0.45)
-        foam = level - h * _u(rng, 0.04, 0.1)
+        level = top + h * uniform(rng, 0.08, 0.45)
+        foam = level - h * uniform(rng, 0.04, 0.1)
         _liquid(
             p,
             outline,
@@ -272,11 +273,11 @@ def draw_beer_glass(rng: np.random.Generator, size: float) -> DrawnObject:
 
 def draw_soju_glass(rng: np.random.Generator, size: float) -> DrawnObject:
     """Small clear shot glass with a thick base, often holding clear soju."""
-    p, outline = _tumbler(rng, size, _u(rng, 0.8, 1.05), _u(rng, 0.62, 0.75), 0.2)
+    p, outline = _tumbler(rng, size, uniform(rng, 0.8, 1.05), uniform(rng, 0.62, 0.75), 0.2)
     top, h = 4.0, size
     liquid = "soju" if rng.random() < 0.7 else "empty"
     if liquid == "soju":
-        _liquid(p, outline, top + h * _u(rng, 0.2, 0.5), jitter(rng, (225, 215, 190), 8), 0.45)
+        _liquid(p, outline, top + h * uniform(rng, 0.2, 0.5), jitter(rng, (225, 215, 190), 8), 0.45)
     _glass_body(p, outline, rng, h)
     return DrawnObject(p.sprite(), CLEAR, {"liquid": liquid})
 
@@ -284,12 +285,12 @@ def draw_soju_glass(rng: np.random.Generator, size: float) -> DrawnObject:
 def draw_knife(rng: np.random.Generator, size: float) -> DrawnObject:
     """Kitchen knife at any rotation: long thin metallic blade, darker riveted handle."""
     length = size
-    handle_len = length * _u(rng, 0.3, 0.4)
-    blade_w, handle_w = length * _u(rng, 0.08, 0.12), length * _u(rng, 0.065, 0.09)
+    handle_len = length * uniform(rng, 0.3, 0.4)
+    blade_w, handle_w = length * uniform(rng, 0.08, 0.12), length * uniform(rng, 0.065, 0.09)
     p = Painter(length + 8, blade_w * 1.6 + 8)
     x0, mid = 4.0, p.height / 2.0
     spine = mid - blade_w * 0.45
-    tip = length * _u(rng, 0.1, 0.2)
+    tip = length * uniform(rng, 0.1, 0.2)
     edge = [(x0 + length - tip * t, spine + blade_w * np.sin(t * np.pi / 2)) for t in np.linspace(0, 1, 8)]
     blade = np.array(
         [
@@ -327,7 +328,7 @@ def draw_knife(rng: np.random.Generator, size: float) -> DrawnObject:
         p.ellipse(
             (x0 + handle_len * t, top + handle_w / 2), (handle_w * 0.15, handle_w * 0.15), (200, 200, 200)
         )
-    return DrawnObject(p.sprite().rotated(_u(rng, 0, 360)).cropped(), name)
+    return DrawnObject(p.sprite().rotated(uniform(rng, 0, 360)).cropped(), name)
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from perception_training.synthetic.objects import DrawnObject
+from perception_training.synthetic.objects import DrawnObject, uniform
 from perception_training.synthetic.painter import Painter
 from perception_training.synthetic.palette import COLORS, jitter, pick, scale
-
-
-def _u(rng: np.random.Generator, low: float, high: float) -> float:
-    return float(rng.uniform(low, high))
 
 
 def _regular_polygon(cx: float, cy: float, radius: float, sides: int, phase: float) -> np.ndarray:
@@ -27,7 +23,7 @@ def draw_soccer_ball(rng: np.random.Generator, size: float) -> DrawnObject:
     c, r = p.width / 2.0, size / 2.0
     disc = p.ellipse_mask((c, c), (r, r))
     p.paint(disc, jitter(rng, COLORS["white"], 6))
-    phase = _u(rng, 0, 2 * np.pi)
+    phase = uniform(rng, 0, 2 * np.pi)
     patches = [_regular_polygon(c, c, r * 0.3, 5, phase)]
     patches += [
         _regular_polygon(c + r * 0.85 * np.cos(a), c + r * 0.85 * np.sin(a), r * 0.28, 5, a)
@@ -56,7 +52,7 @@ def draw_analog_clock(rng: np.random.Generator, size: float) -> DrawnObject:
             (30, 30, 30),
         )
     for length, width in ((0.45, 0.06), (0.68, 0.035)):
-        a = _u(rng, 0, 2 * np.pi)
+        a = uniform(rng, 0, 2 * np.pi)
         p.line(
             (c, c),
             (c + r * length * np.cos(a), c + r * length * np.sin(a)),
@@ -69,10 +65,10 @@ def draw_analog_clock(rng: np.random.Generator, size: float) -> DrawnObject:
 
 def draw_umbrella(rng: np.random.Generator, size: float) -> DrawnObject:
     """Open umbrella from the side: scalloped dome canopy, straight shaft, hooked handle."""
-    w = size * _u(rng, 0.9, 1.1)
+    w = size * uniform(rng, 0.9, 1.1)
     p = Painter(w + 8, size + 8)
     c, top = p.width / 2.0, 4.0
-    canopy_h = size * _u(rng, 0.35, 0.45)
+    canopy_h = size * uniform(rng, 0.35, 0.45)
     name, cloth = pick(rng, ("red", "blue", "black", "yellow", "green", "purple", "pink"))
     dome = p.ellipse_mask((c, top + canopy_h), (w / 2, canopy_h), start=180, end=360)
     scallops = sum(
@@ -96,7 +92,7 @@ def draw_umbrella(rng: np.random.Generator, size: float) -> DrawnObject:
 
 def draw_traffic_light(rng: np.random.Generator, size: float) -> DrawnObject:
     """Dark housing with red, amber and green lamps, one of them lit."""
-    w = size * _u(rng, 0.34, 0.42)
+    w = size * uniform(rng, 0.34, 0.42)
     p = Painter(w + 8, size + 8)
     c, top = p.width / 2.0, 4.0
     p.polygon(
@@ -113,17 +109,18 @@ def draw_traffic_light(rng: np.random.Generator, size: float) -> DrawnObject:
 def draw_orange(rng: np.random.Generator, size: float) -> DrawnObject:
     """Orange fruit: shaded round body, a dimple and a small green leaf."""
     p = Painter(size + 8, size + 8)
-    c, r = p.width / 2.0, size / 2.0 * _u(rng, 0.85, 0.95)
+    c, r = p.width / 2.0, size / 2.0 * uniform(rng, 0.85, 0.95)
     body = jitter(rng, COLORS["orange"], 12)
     p.paint(
-        p.ellipse_mask((c, c + size * 0.04), (r, r * _u(rng, 0.9, 1.0))), p.cylinder(body, c - r, c + r, 0.5)
+        p.ellipse_mask((c, c + size * 0.04), (r, r * uniform(rng, 0.9, 1.0))),
+        p.cylinder(body, c - r, c + r, 0.5),
     )
     p.ellipse((c, c - r * 0.82), (size * 0.04, size * 0.03), scale(body, 0.5))
     p.ellipse(
         (c + size * 0.1, c - r * 0.95),
         (size * 0.12, size * 0.05),
         jitter(rng, COLORS["green"], 10),
-        angle=_u(rng, -30, 10),
+        angle=uniform(rng, -30, 10),
     )
     return DrawnObject(p.sprite(), "orange")
 
@@ -141,4 +138,4 @@ def draw_banana(rng: np.random.Generator, size: float) -> DrawnObject:
     p.polygon(np.array(outer + inner), body)
     for end in (outer[0], outer[-1]):
         p.ellipse(end, (size * 0.04, size * 0.04), (30, 60, 90))
-    return DrawnObject(p.sprite().rotated(_u(rng, 0, 360)).cropped(), "yellow")
+    return DrawnObject(p.sprite().rotated(uniform(rng, 0, 360)).cropped(), "yellow")
