@@ -27,6 +27,9 @@ setup(
     entry_points={
         "console_scripts": [
             "detector_node = perception.nodes.detector_node:main",
+            "caption_node = perception.nodes.caption_node:main",
+            "hazard_node = perception.nodes.hazard_node:main",
+            "glass_node = perception.nodes.glass_node:main",
             "perception_bag = perception.bags.cli:main",
         ],
     },

@@ -67,8 +67,45 @@ def detector_spec(options: GraphOptions) -> NodeSpec:
     )
 
 
+def glass_spec(options: GraphOptions) -> NodeSpec:
+    return NodeSpec(
+        name="glass_node",
+        executable="glass_node",
+        parameters_spec="perception.nodes.glass_node:GlassParameters",
+        subscribes=(image_input(options), "detections"),
+        publishes=("glasses", "glass_markers", "glass_debug_image", DIAGNOSTICS_TOPIC),
+        remaps=image_remaps(options),
+        extra_parameters={"compressed_input": options.compressed_input},
+    )
+
+
+def caption_spec(options: GraphOptions) -> NodeSpec:
+    return NodeSpec(
+        name="caption_node",
+        executable="caption_node",
+        parameters_spec="perception.nodes.caption_node:CaptionParameters",
+        subscribes=(image_input(options),),
+        publishes=("caption", DIAGNOSTICS_TOPIC),  # and serves caption_image (CaptionImage)
+        remaps=image_remaps(options),
+        extra_parameters={"compressed_input": options.compressed_input},
+    )
+
+
+def hazard_spec(options: GraphOptions) -> NodeSpec:
+    return NodeSpec(
+        name="hazard_node",
+        executable="hazard_node",
+        parameters_spec="perception.nodes.hazard_node:HazardParameters",
+        subscribes=("caption", "detections"),  # detections only while use_detections is true
+        publishes=("hazard_alerts",),
+    )
+
+
 NODE_FACTORIES: dict[str, Callable[[GraphOptions], NodeSpec]] = {
     "detector": detector_spec,
+    "caption": caption_spec,
+    "hazard": hazard_spec,
+    "glass": glass_spec,
 }
 
 

@@ -1,0 +1,204 @@
+"""Glass node: camera image + detector's DetectionArray -> perception_msgs/GlassClassificationArray.
+
+Thin adapter over ``perception.core.glass.GlassClassifier`` on the shared ImageModelNode base.
+The detector's boxes of the configured classes (default ``cup`` and ``wine glass``) are cropped
+from the *same* frame (image and detections paired by header stamp in bounded caches), classified
+in one batch, and published with the glass type, its score and the fragile flag.
+Inputs: ``image`` (sensor_msgs/Image) or ``image/compressed``, and ``detections``
+(perception_msgs/DetectionArray). Outputs: ``glasses`` (GlassClassificationArray, header copied
+from the image), ``glass_markers`` (MarkerArray in image pixels), ``glass_debug_image`` (bgr8,
+when enabled). A half whose partner never arrives (an image the detector skipped, detections
+whose image was dropped) is evicted from its cache and counted on /diagnostics, not an error.
+Run: ``ros2 run perception glass_node --ros-args --params-file config/jetson.yaml``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from sensor_msgs.msg import CompressedImage, Image
+from visualization_msgs.msg import MarkerArray
+
+from perception.core.classifier import Classifier
+from perception.core.detections import Detection
+from perception.core.glass import DEFAULT_DETECTOR_CLASSES, GlassClassifier, GlassResult
+from perception.core.images import numpy_to_image
+from perception.nodes.framework.conversions import (
+    copy_header,
+    detection_from_msg,
+    detection_markers,
+    detection_to_msg,
+    draw_detections,
+)
+from perception.nodes.framework.image_node import Frame, ImageModelNode, ImageNodeParameters
+from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
+from perception.nodes.framework.parameters import param
+from perception.nodes.framework.qos import output_qos
+from perception.nodes.framework.runner import run_node
+from perception.nodes.framework.stamp_cache import StampCache, stamp_key
+from perception_msgs.msg import DetectionArray, GlassClassification, GlassClassificationArray
+
+NODE_NAME = "glass_node"
+DEVICE_PATTERN = r"auto|cpu|mps|cuda(:[0-9]+)?"
+MARKER_NAMESPACE = "glasses"
+
+
+@dataclass(frozen=True)
+class GlassParameters(ImageNodeParameters):
+    """Everything the glass node reads; see config/*.yaml for the deployed values."""
+
+    model_path: str = param(
+        "glass/mobilenet_v2_glass.safetensors",
+        f"glass-type classifier artifact (.safetensors), absolute or relative to ${MODELS_DIR_ENV}",
+    )
+    classes: tuple[str, ...] = param(
+        DEFAULT_DETECTOR_CLASSES, "detector classes whose boxes are classified (at least one)", live=True
+    )
+    padding: float = param(
+        0.1,
+        "context added around each box, as a fraction of its size per side",
+        min_value=0.0,
+        max_value=1.0,
+        live=True,
+    )
+    device: str = param(
+        "auto", "where the model runs: auto, cpu, cuda, cuda:N or mps", pattern=DEVICE_PATTERN
+    )
+    batch_size: int = param(32, "most crops per forward pass", min_value=1, max_value=1024)
+    pair_cache_size: int = param(
+        30,
+        "frames kept per input while waiting for the other half (image or detections)",
+        min_value=1,
+        max_value=1000,
+    )
+    debug_image: bool = param(
+        False, "publish the annotated image on glass_debug_image (costs a copy + encode)", live=True
+    )
+    marker_lifetime_s: float = param(
+        0.5,
+        "how long RViz keeps a glass marker without an update [s]",
+        min_value=0.0,
+        max_value=60.0,
+        live=True,
+    )
+
+
+class GlassNode(ImageModelNode[GlassParameters, GlassClassifier]):
+    """Publishes the glass type of every configured detection of each paired frame."""
+
+    parameters_spec = GlassParameters
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._images: StampCache[Image | CompressedImage] = StampCache()
+        self._early_detections: StampCache[DetectionArray] = StampCache()
+
+    def load_model(self, params: GlassParameters) -> GlassClassifier:
+        classifier = Classifier.load(
+            resolve_model_path(params.model_path), device=params.device, batch_size=params.batch_size
+        )
+        return GlassClassifier(classifier)
+
+    def check_parameters(self, params: GlassParameters, model: GlassClassifier) -> None:
+        if not params.classes:
+            raise ValueError(
+                "parameter 'classes' is empty, so nothing would be classified; list the detector "
+                f"classes to crop, e.g. {list(DEFAULT_DETECTOR_CLASSES)}"
+            )
+
+    def create_outputs(self, params: GlassParameters) -> None:
+        self.glasses_pub = self.create_output(GlassClassificationArray, "glasses")
+        self.markers_pub = self.create_output(MarkerArray, "glass_markers")
+        self.debug_pub = self.create_output(Image, "glass_debug_image")
+
+    def create_inputs(self, params: GlassParameters) -> None:
+        self._images = StampCache(params.pair_cache_size)
+        self._early_detections = StampCache(params.pair_cache_size)
+        self.create_input(DetectionArray, "detections", self._on_detections, output_qos())
+
+    def on_image(self, msg: Image | CompressedImage) -> None:
+        key = stamp_key(msg.header)
+        detections = self._early_detections.pop(key)
+        if detections is None:
+            self._images.put(key, msg)
+        else:
+            self.submit(msg, context=detections)
+
+    def _on_detections(self, msg: DetectionArray) -> None:
+        key = stamp_key(msg.header)
+        image = self._images.pop(key)
+        if image is None:
+            self._early_detections.put(key, msg)
+        else:
+            self.submit(image, context=msg)
+
+    def extra_counters(self) -> Mapping[str, int]:
+        return {
+            "images_waiting": len(self._images),
+            "detections_waiting": len(self._early_detections),
+            "images_unpaired": self._images.evicted,
+            "detections_unpaired": self._early_detections.evicted,
+        }
+
+    def process_frame(self, frame: Frame, context: DetectionArray) -> None:
+        _check_sizes(frame, context)
+        params = self.params
+        detections = [detection_from_msg(d) for d in context.detections]
+        results = self.model.classify(frame.bgr, detections, params.classes, params.padding)
+        self.glasses_pub.publish(
+            GlassClassificationArray(
+                header=copy_header(frame.header),
+                model_id=Path(params.model_path).stem,
+                glasses=[_result_to_msg(r) for r in results],
+            )
+        )
+        labelled = [_labelled_box(r) for r in results]
+        self.markers_pub.publish(
+            detection_markers(frame.header, labelled, params.marker_lifetime_s, MARKER_NAMESPACE)
+        )
+        if params.debug_image:
+            annotated = draw_detections(frame.bgr, labelled)
+            self.debug_pub.publish(numpy_to_image(annotated, "bgr8", header=frame.header))
+
+
+def _check_sizes(frame: Frame, detections: DetectionArray) -> None:
+    """Boxes are in the detector's source pixels; a differently sized image would crop nonsense."""
+    declared = (int(detections.image_width), int(detections.image_height))
+    if declared != (0, 0) and declared != (frame.width, frame.height):
+        raise ValueError(
+            f"detections of stamp {detections.header.stamp.sec}.{detections.header.stamp.nanosec:09d} "
+            f"are for a {declared[0]}x{declared[1]} image but the image is {frame.width}x{frame.height}; "
+            "remap 'image' to the same camera topic the detector reads"
+        )
+
+
+def _result_to_msg(result: GlassResult) -> GlassClassification:
+    return GlassClassification(
+        detection=detection_to_msg(result.detection),
+        glass_type=result.glass_type,
+        glass_type_id=int(result.glass_type_id),
+        score=float(result.score),
+        fragile=bool(result.fragile),
+    )
+
+
+def _labelled_box(result: GlassResult) -> Detection:
+    """The detection relabelled with its glass type, so the shared marker/drawing helpers show it."""
+    suffix = " FRAGILE" if result.fragile else ""
+    return replace(
+        result.detection,
+        class_id=result.glass_type_id,
+        class_name=f"{result.glass_type}{suffix}",
+        score=result.score,
+    )
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    run_node(GlassNode, args)
+
+
+if __name__ == "__main__":
+    main()
