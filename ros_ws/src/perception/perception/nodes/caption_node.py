@@ -1,0 +1,165 @@
+"""Caption node: camera image -> perception_msgs/Caption, plus the CaptionImage service.
+
+Thin adapter over ``perception.core.captioner.Captioner`` on the shared ImageModelNode base.
+Inputs: ``image`` (sensor_msgs/Image) or ``image/compressed``, at most ``max_rate_hz``
+frames per second (captions change slowly; the GPU has other work). Output: ``caption``
+(header copied from the image, text, score, language, model id). Service: ``caption_image``
+(perception_msgs/CaptionImage) captions a frame sent in the request.
+
+The service runs in its own callback group, so under ``main()``'s MultiThreadedExecutor a
+request never holds up image callbacks or lifecycle transitions. It shares the model with
+the frame worker through a lock: a request waits for at most the one frame being captioned.
+Under a single-threaded executor (as in-process tests use) a request blocks that executor
+for one inference (tens of ms on a CPU).
+Run: ``ros2 run perception caption_node --ros-args --params-file config/jetson.yaml``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+
+from perception.core.artifacts import sha256_of
+from perception.core.captioner import Captioner
+from perception.core.images import ImageConversionError
+from perception.nodes.detector_node import DEVICE_PATTERN
+from perception.nodes.framework.conversions import copy_header
+from perception.nodes.framework.image_node import (
+    LOG_THROTTLE_S,
+    Frame,
+    ImageModelNode,
+    ImageNodeParameters,
+    decode_image,
+)
+from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
+from perception.nodes.framework.parameters import param
+from perception.nodes.framework.runner import run_node
+from perception_msgs.msg import Caption
+from perception_msgs.srv import CaptionImage
+
+NODE_NAME = "caption_node"
+CAPTION_TOPIC = "caption"
+SERVICE_NAME = "caption_image"
+EXECUTOR_THREADS = 2  # one for image callbacks and transitions, one for CaptionImage requests
+
+
+class FrameCaptioner(Protocol):
+    """What the node needs from a model: ``Captioner`` fits, and so do test doubles."""
+
+    def caption(self, image_bgr: Any) -> tuple[str, float]: ...
+
+
+@dataclass(frozen=True)
+class LoadedCaptioner:
+    """A captioner plus what every Caption message says about it."""
+
+    captioner: FrameCaptioner
+    model_id: str
+    language: str
+
+
+@dataclass(frozen=True)
+class CaptionParameters(ImageNodeParameters):
+    """Everything the caption node reads; see config/*.yaml for the deployed values."""
+
+    model_path: str = param(
+        "captioner/mnv3_gru_en.safetensors",
+        f"captioner artifact (.safetensors), absolute or relative to ${MODELS_DIR_ENV}",
+    )
+    device: str = param(
+        "auto", "where the model runs: auto, cpu, cuda, cuda:N or mps", pattern=DEVICE_PATTERN
+    )
+    beam_size: int = param(
+        1, "beam width of decoding; 1 = greedy (fastest), 3 = better captions", min_value=1, max_value=10
+    )
+
+
+def load_captioner(params: CaptionParameters) -> LoadedCaptioner:
+    """The artifact ``model_path`` names, identified as ``<file>@<sha256 prefix>`` like the detector."""
+    path = resolve_model_path(params.model_path)
+    captioner = Captioner.load(path, device=params.device, beam_size=params.beam_size)
+    model_id = f"{path.name}@{sha256_of(path)[:12]}"
+    return LoadedCaptioner(captioner, model_id, str(captioner.metadata["language"]))
+
+
+class CaptionNode(ImageModelNode[CaptionParameters, LoadedCaptioner]):
+    """Publishes a caption of every processed frame and answers CaptionImage requests."""
+
+    parameters_spec = CaptionParameters
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._model_lock = threading.Lock()
+        self._serving = False
+        self._service = self.create_service(
+            CaptionImage,
+            SERVICE_NAME,
+            self._on_caption_request,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
+
+    def load_model(self, params: CaptionParameters) -> LoadedCaptioner:
+        return load_captioner(params)
+
+    def create_outputs(self, params: CaptionParameters) -> None:
+        self.caption_pub = self.create_output(Caption, CAPTION_TOPIC)
+
+    def process_frame(self, frame: Frame, context: Any) -> None:
+        self.caption_pub.publish(self._caption(self.model, frame))
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_activate(state)
+        self._serving = result == TransitionCallbackReturn.SUCCESS
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._serving = False
+        return super().on_deactivate(state)
+
+    def _caption(self, model: LoadedCaptioner, frame: Frame) -> Caption:
+        with self._model_lock:
+            text, score = model.captioner.caption(frame.bgr)
+        return Caption(
+            header=copy_header(frame.header),
+            text=text,
+            score=float(score),
+            language=model.language,
+            model_id=model.model_id,
+        )
+
+    def _on_caption_request(
+        self, request: CaptionImage.Request, response: CaptionImage.Response
+    ) -> CaptionImage.Response:
+        model = self.model  # cleanup/shutdown may drop it meanwhile; this request keeps its own
+        if not self._serving or model is None:
+            response.success = False
+            response.message = "caption node is not active; configure and activate it first"
+            return response
+        try:
+            response.caption = self._caption(model, decode_image(request.image))
+        except ImageConversionError as error:
+            response.success = False
+            response.message = f"cannot caption this image: {error}"
+            self.get_logger().warning(response.message, throttle_duration_sec=LOG_THROTTLE_S)
+            return response
+        except Exception as error:  # a service callback that raises would take the node down
+            response.success = False
+            response.message = f"captioning failed: {type(error).__name__}: {error}"
+            self.get_logger().error(response.message, throttle_duration_sec=LOG_THROTTLE_S)
+            return response
+        response.success = True
+        return response
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    run_node(CaptionNode, args, lambda: MultiThreadedExecutor(num_threads=EXECUTOR_THREADS))
+
+
+if __name__ == "__main__":
+    main()
