@@ -17,14 +17,18 @@ import yaml
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
+from rclpy.serialization import deserialize_message
 from rosbags.rosbag2 import Reader
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from sensor_msgs.msg import Image
+from std_msgs.msg import String
 
 from perception.bags.cli import main
 from perception.bags.graph import wait_until
-from perception.bags.reading import bag_info, read_messages
+from perception.bags.reading import BagError, bag_info, read_messages
 from perception.bags.record import BagRecorder, RecordError
 from perception.bags.replay import replay_bag
+from perception.bags.storage import create_writer
 from perception.bags.synthetic import IMAGE_TOPIC, write_synthetic_bag
 from perception.bags.typestore import perception_typestore
 from perception_msgs.msg import Caption
@@ -315,3 +319,29 @@ def test_cli_record_finalises_the_bag_on_sigint(
 def _recording(out: Path) -> bool:
     """The recorder created its bag folder and storage file (metadata.yaml is written at close)."""
     return out.is_dir() and any(out.iterdir())
+
+
+def test_replay_skips_types_this_environment_lacks(tmp_path: Path, ros: Callable[[str], Node]) -> None:
+    """A user's bag may hold messages of packages not installed here: replay the rest."""
+    typestore = get_typestore(Stores.ROS2_KILTED)
+    typestore.register(get_types_from_msg("int32 value", "absent_msgs/msg/Thing"))
+    types = typestore.types
+    bag = tmp_path / "foreign"
+    with create_writer(bag, "mcap", 9) as writer:
+        thing = writer.add_connection("/thing", "absent_msgs/msg/Thing", typestore=typestore)
+        words = writer.add_connection("/words", "std_msgs/msg/String", typestore=typestore)
+        for i in range(3):
+            writer.write(
+                thing, i, typestore.serialize_cdr(types["absent_msgs/msg/Thing"](value=i), thing.msgtype)
+            )
+            text = types["std_msgs/msg/String"](data=f"word {i}")
+            writer.write(words, i, typestore.serialize_cdr(text, words.msgtype))
+    collector = Collector(ros("viewer"), "/words", String)
+    player = ros("player")
+    assert replay_bag(bag, player, wait_for_subscribers_s=10).published == 3
+    received = [deserialize_message(raw, String).data for raw in collector.wait_for(3)]
+    assert received == ["word 0", "word 1", "word 2"]
+    with pytest.raises(LookupError, match="absent_msgs/msg/Thing is not importable"):
+        replay_bag(bag, player, topics=["/thing"])
+    with pytest.raises(BagError, match="past the end"):
+        replay_bag(bag, player, start_offset_s=1.0)

@@ -193,3 +193,10 @@ def test_to_bgr8_scales_high_depth() -> None:
     out = to_bgr8(metres, "32FC1")
     assert out.shape == (1, 4, 3) and out.dtype == np.uint8
     assert out[0, :, 2].tolist() == [0, 0, 255, 0]
+
+
+def test_to_bgr8_flat_depth_is_black_not_nan() -> None:
+    flat = np.full((3, 4), 1234, np.uint16)
+    out = to_bgr8(flat, "16UC1")
+    assert out.shape == (3, 4, 3) and not out.any()
+    assert not to_bgr8(np.full((2, 2), np.nan, np.float32), "32FC1").any()

@@ -49,6 +49,8 @@ def replay_bag(
 
     Waits up to ``wait_for_subscribers_s`` for every replayed topic to have a subscriber (then
     starts anyway, logging the unmatched ones). ``stop`` ends a replay (e.g. a loop) early.
+    Topics whose message type is not importable here are skipped with a warning, unless they
+    were asked for by name in ``topics``.
     """
     if rate <= 0:
         raise ValueError(f"rate must be > 0, got {rate}; use 1.0 for recorded speed")
@@ -61,8 +63,16 @@ def replay_bag(
         start_ns = reader.start_time + int(start_offset_s * 1e9)
         if start_ns >= reader.end_time:
             raise BagError(f"start offset {start_offset_s} s is past the end of {reader.path}")
-        publishers = {c.topic: _publisher(node, c, remap) for c in _one_per_topic(connections)}
+        publishers: dict[str, Publisher] = {}
         try:
+            for connection in _one_per_topic(connections):
+                try:
+                    publishers[connection.topic] = _publisher(node, connection, remap)
+                except LookupError as error:
+                    if topics is not None:
+                        raise
+                    LOG.warning("skipping %s: %s", connection.topic, error)
+            connections = [c for c in connections if c.topic in publishers]
             if wait_for_subscribers_s > 0 and not wait_until(
                 lambda: not unmatched(publishers), wait_for_subscribers_s
             ):
