@@ -7,7 +7,6 @@ against pixels the test drew. The last test runs the committed YOLO artifact.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -295,28 +294,53 @@ def test_invalid_params_file_fails_configure_naming_the_parameter(ros, tmp_path,
     assert node.trigger_configure() == SUCCESS
 
 
-@pytest.mark.skipif(not ARTIFACT.is_file(), reason=f"detector artifact {ARTIFACT} not trained yet")
-def test_real_model_boxes_are_in_source_pixels_for_any_frame_size(ros, monkeypatch) -> None:
-    from perception.core.detector import Detector
+@pytest.fixture
+def detector_artifact(tmp_path: Path) -> tuple[Path, float]:
+    """The committed artifact, or (until it is trained) an untrained yolo11n at 160 px.
+
+    Returns the path and a confidence threshold that yields boxes from it.
+    """
+    if ARTIFACT.is_file():
+        return ARTIFACT, 0.25
+    from perception.core.detector import build_model, save_detector
+    from perception_training.synthetic.scene import DETECTOR_CLASSES
+
+    path = tmp_path / "untrained.safetensors"
+    save_detector(
+        path, build_model("yolo11n", DETECTOR_CLASSES), {"architecture": "yolo11n", "input_size": 160}
+    )
+    return path, 0.0
+
+
+def test_real_model_boxes_are_in_source_pixels_for_any_frame_size(ros, detector_artifact) -> None:
     from perception_training.synthetic.world import SceneWorld
 
-    monkeypatch.setenv("PERCEPTION_MODELS_DIR", str(REPO / "models"))
-    node = ros.add(DetectorNode(context=ros.context, parameter_overrides=[Parameter("device", value="cpu")]))
+    path, confidence = detector_artifact
+    overrides = {"model_path": str(path), "device": "cpu", "confidence": confidence}
+    node = ros.add(
+        DetectorNode(
+            context=ros.context, parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()]
+        )
+    )
     detections = ros.collect(DetectionArray, "detections")
     assert node.autostart()
-    reference = Detector.load(ARTIFACT, device="cpu")
+    reference = node.model  # the same weights, called directly, while the worker is idle
     images = ros.publisher(Image, "image")
     ros.wait_matched(images)
-    world = SceneWorld(seed=int(os.environ.get("PERCEPTION_TEST_SEED", "7")))
+    world = SceneWorld(seed=7)
     for sec, size in enumerate([(640, 480), (1280, 720), (300, 500)], start=1):
         frame = world.scene(sec, "test", "plain", size=size).image
         images.publish(image_msg(frame, sec=sec))
         assert ros.wait_for(lambda sec=sec: stamps(detections)[-1:] == [sec], timeout=30.0)
         result = detections[-1]
         assert (result.image_width, result.image_height) == size
-        expected = reference.detect(frame, 0.25, 0.45)
-        got = [(d.class_name, d.x_min, d.y_min, d.x_max, d.y_max) for d in result.detections]
-        assert [g[0] for g in got] == [e.class_name for e in expected]
-        np.testing.assert_allclose([g[1:] for g in got], [e.xyxy for e in expected], atol=0.5)
-        for d in result.detections:
-            assert 0 <= d.x_min < d.x_max <= size[0] and 0 <= d.y_min < d.y_max <= size[1]
+        assert result.model_id == reference.model_id
+        expected = reference.detect(frame, confidence, 0.45)
+        assert expected, "the reference run must produce boxes for the comparison to mean anything"
+        assert [d.class_name for d in result.detections] == [e.class_name for e in expected]
+        got = [(d.x_min, d.y_min, d.x_max, d.y_max) for d in result.detections]
+        np.testing.assert_allclose(got, [e.xyxy for e in expected], atol=0.5)
+        boxes = np.array(got)
+        assert boxes[:, [0, 2]].max() <= size[0] and boxes[:, [1, 3]].max() <= size[1]
+        assert boxes.min() >= 0
+        assert boxes[:, 2].max() > 0.5 * size[0] or boxes[:, 3].max() > 0.5 * size[1], "boxes span the frame"
