@@ -345,3 +345,13 @@ def test_replay_skips_types_this_environment_lacks(tmp_path: Path, ros: Callable
         replay_bag(bag, player, topics=["/thing"])
     with pytest.raises(BagError, match="past the end"):
         replay_bag(bag, player, start_offset_s=1.0)
+
+
+def test_replay_of_an_empty_recording_says_so(tmp_path: Path, ros: Callable[[str], Node]) -> None:
+    node = ros("recorder")
+    node.create_publisher(String, "/quiet", 10)
+    with BagRecorder(node, tmp_path / "empty", ["/quiet"]):
+        pass
+    assert bag_info(tmp_path / "empty").message_count == 0
+    with pytest.raises(BagError, match=r"has no messages on \['/quiet'\]"):
+        replay_bag(tmp_path / "empty", node)

@@ -60,6 +60,8 @@ def replay_bag(
     began = time.monotonic()
     with open_bag(path) as reader:
         connections = select_connections(reader, topics)
+        if not any(c.msgcount for c in connections):
+            raise BagError(f"{reader.path} has no messages on {sorted({c.topic for c in connections})}")
         start_ns = reader.start_time + int(start_offset_s * 1e9)
         if start_ns >= reader.end_time:
             raise BagError(f"start offset {start_offset_s} s is past the end of {reader.path}")
