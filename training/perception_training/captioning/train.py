@@ -152,7 +152,6 @@ def train(config: TrainConfig) -> TrainResult:
             device,
             use_amp,
             f"epoch {epoch}/{config.epochs}",
-            encoder_trainable,
         )
         val_loss = _loss(
             model, splits["val"], batches(val_pairs, config.batch_size, vocabulary.pad, None), device
@@ -252,11 +251,10 @@ def _train_epoch(
     device: str,
     use_amp: bool,
     description: str,
-    encoder_trainable: bool,
 ) -> float:
+    # A frozen encoder still runs in training mode: its BatchNorm statistics must adapt, because
+    # a randomly initialised MobileNetV3 with its initial statistics outputs features near zero.
     model.train()
-    if not encoder_trainable:
-        model.encoder.eval()  # frozen: keep BatchNorm statistics fixed too
     criterion = nn.CrossEntropyLoss(ignore_index=0)
     total, count = 0.0, 0
     progress = tqdm(epoch_batches, desc=description, leave=False)

@@ -1,0 +1,163 @@
+"""Captioner model: shapes, greedy and beam decoding, artifact round trip, inference API, GloVe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from perception.core.artifacts import ArtifactError, save_artifact
+from perception.core.captioner import Captioner, CaptionerConfig, CaptionModel, preprocess, save_captioner
+from perception.core.text import Vocabulary
+from perception.core.text.embeddings import load_glove
+
+SIZE = 64
+DARK = np.full((48, 80, 3), 30, np.uint8)
+BRIGHT = np.full((48, 80, 3), 220, np.uint8)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """On a loaded 2-core machine two torch threads spin against each other (60x slower here)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def vocabulary() -> Vocabulary:
+    return Vocabulary.build([["a", "red", "cup"], ["a", "blue", "cup"]] * 2)
+
+
+@pytest.fixture(scope="module")
+def model(vocabulary) -> CaptionModel:
+    torch.manual_seed(0)
+    return CaptionModel(
+        CaptionerConfig(len(vocabulary), embed_dim=16, hidden_dim=32, attention_dim=16)
+    ).eval()
+
+
+def test_forward_shapes(model, vocabulary):
+    images = torch.randn(3, 3, SIZE, SIZE)
+    assert model.encoder(images).shape == (3, 4, 576)  # 64 px -> 2x2 grid of MobileNetV3-Small features
+    captions = torch.tensor([vocabulary.encode(["a", "red", "cup"])] * 3)
+    assert model(images, captions).shape == (3, captions.size(1) - 1, len(vocabulary))
+
+
+def test_encoder_freeze_toggles_gradients(model):
+    model.set_encoder_trainable(False)
+    assert not any(p.requires_grad for p in model.encoder.parameters())
+    assert all(p.requires_grad for p in model.decoder.parameters())
+    model.set_encoder_trainable(True)
+    assert all(p.requires_grad for p in model.encoder.parameters())
+
+
+def _overfit(vocabulary: Vocabulary) -> tuple[CaptionModel, torch.Tensor]:
+    """A tiny model taught one caption per image: decoding must reproduce them."""
+    torch.manual_seed(0)
+    model = CaptionModel(
+        CaptionerConfig(len(vocabulary), embed_dim=16, hidden_dim=32, attention_dim=16, dropout=0)
+    )
+    images = preprocess([DARK, BRIGHT], SIZE)
+    captions = torch.tensor([vocabulary.encode(["a", "red", "cup"]), vocabulary.encode(["a", "blue", "cup"])])
+    model.set_encoder_trainable(False)
+    optimizer = torch.optim.Adam(model.decoder.parameters(), lr=1e-2)
+    model.train()  # frozen encoder weights, but BatchNorm statistics adapt to these images
+    for layer in model.encoder.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.momentum = None  # exact running averages after few steps (torchvision uses 0.01)
+    for _ in range(40):
+        logits = model(images, captions)
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.size(-1)), captions[:, 1:].reshape(-1)
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval(), images
+
+
+def test_greedy_and_beam_decode_the_learned_captions(vocabulary):
+    model, images = _overfit(vocabulary)
+    ids, scores = model.greedy(images, vocabulary.start, vocabulary.end, max_len=10)
+    assert [vocabulary.decode(row) for row in ids] == [["a", "red", "cup"], ["a", "blue", "cup"]]
+    assert all(0.5 < score <= 1.0 for score in scores)
+    for index, expected in enumerate(["a red cup", "a blue cup"]):
+        beam_ids, beam_score = model.beam_search(
+            images[index : index + 1], vocabulary.start, vocabulary.end, 10, 3
+        )
+        assert vocabulary.decode(beam_ids) == expected.split()
+        assert 0.5 < beam_score <= 1.0
+        assert model.generate(images[index], vocabulary.word_map, vocabulary.rev_word_map, 10) == expected
+        assert (
+            model.generate(images[index], vocabulary.word_map, vocabulary.rev_word_map, 10, beam_size=3)
+            == expected
+        )
+
+
+def test_decoding_stops_at_max_len(model, vocabulary):
+    ids, _ = model.greedy(torch.randn(2, 3, SIZE, SIZE), vocabulary.start, vocabulary.end, max_len=4)
+    assert all(len(row) <= 3 for row in ids)
+
+
+def test_artifact_round_trip_and_captioner_api(tmp_path, vocabulary):
+    model, _ = _overfit(vocabulary)
+    path = save_captioner(
+        tmp_path / "cap.safetensors",
+        model,
+        vocabulary,
+        tokenizer="english",
+        language="en",
+        image_size=SIZE,
+        max_len=10,
+        extra={"metrics": {"BLEU-4": 0.1}},
+    )
+    captioner = Captioner.load(path, device="cpu")
+    assert captioner.metadata["vocab_size"] == len(vocabulary)
+    assert captioner.metadata["word_map"] == vocabulary.word_map
+    assert captioner.metadata["rev_word_map"]["4"] == vocabulary.rev_word_map[4]
+    text, score = captioner.caption(DARK)
+    assert text == "a red cup" and 0.0 < score <= 1.0
+    batch = captioner.caption_batch([BRIGHT, DARK])
+    assert [caption for caption, _ in batch] == ["a blue cup", "a red cup"]
+    captioner.beam_size = 3
+    assert captioner.caption(BRIGHT)[0] == "a blue cup"
+    assert captioner.caption_batch([]) == []
+
+
+@pytest.mark.parametrize(
+    ("frame", "problem"),
+    [
+        (np.zeros((0, 10, 3), np.uint8), "empty"),
+        (np.zeros((10, 10), np.uint8), "HxWx3"),
+        (np.zeros((10, 10, 3), np.float32), "uint8"),
+    ],
+)
+def test_bad_frames_raise_clear_errors(frame, problem):
+    with pytest.raises(ValueError, match=problem):
+        preprocess([frame], SIZE)
+
+
+def test_wrong_or_corrupt_artifact_is_rejected(tmp_path):
+    wrong = save_artifact(
+        tmp_path / "det.safetensors", {"w": torch.zeros(1)}, {"kind": "detector", "architecture": "x"}
+    )
+    with pytest.raises(ArtifactError, match="expected 'captioner'"):
+        Captioner.load(wrong, device="cpu")
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"not a model")
+    with pytest.raises(ArtifactError):
+        Captioner.load(corrupt, device="cpu")
+
+
+def test_glove_initialisation_and_coverage(tmp_path, vocabulary):
+    glove = tmp_path / "glove.txt"
+    glove.write_text("the 0.1 0.2 0.3\ncup 1.0 2.0 3.0\nred -1 -2 -3\n", encoding="utf-8")
+    result = load_glove(glove, vocabulary.word_map, dim=3)
+    assert result.weights.shape == (len(vocabulary), 3)
+    assert torch.equal(result.weights[vocabulary.word_map["cup"]], torch.tensor([1.0, 2.0, 3.0]))
+    assert result.found == 2 and result.total == len(vocabulary) - 4  # a, blue are not in the file
+    assert result.coverage == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="expected 4"):
+        load_glove(glove, vocabulary.word_map, dim=4)
