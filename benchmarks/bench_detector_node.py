@@ -1,0 +1,123 @@
+"""End-to-end latency of the detector node in one process: publish Image -> DetectionArray.
+
+    python benchmarks/bench_detector_node.py [--model PATH] [--frames 30] [--debug-image]
+
+Without ``--model`` the node runs a constant model returning 10 boxes, so the figure is the
+framework's own cost (DDS transfer, decode, conversion, markers, publish); with ``--model``
+it runs the real Detector on CPU. Frames are sent one at a time (the next after the result
+arrives), so nothing is dropped. Prints a Markdown table of median / p90 milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+from perception.core.detections import Detection
+from perception.core.images import numpy_to_image
+from perception.nodes.detector_node import DetectorNode
+from perception_msgs.msg import DetectionArray
+
+SIZES = ((640, 480), (1280, 720), (1920, 1080))
+
+
+class ConstantModel:
+    """Ten fixed boxes per frame: isolates the node's cost from the model's."""
+
+    model_id = "constant"
+
+    def detect(
+        self, bgr: np.ndarray, conf: float, iou: float, classes: Sequence[str] | None
+    ) -> list[Detection]:
+        return [Detection(i, f"class{i}", 0.9, 10.0 * i, 10.0, 10.0 * i + 50, 80.0) for i in range(10)]
+
+    def class_ids(self, names: Sequence[str]) -> list[int]:
+        return []
+
+
+def run(model: str | None, frames: int, debug_image: bool) -> list[tuple[str, float, float, float]]:
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    overrides = [Parameter("debug_image", value=debug_image), Parameter("device", value="cpu")]
+    if model:
+        node = DetectorNode(
+            context=context, parameter_overrides=[*overrides, Parameter("model_path", value=model)]
+        )
+    else:
+        node = DetectorNode(
+            context=context, parameter_overrides=overrides, model_factory=lambda p: ConstantModel()
+        )
+    io = Node("bench_io", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    for n in (node, io):
+        executor.add_node(n)
+    arrived = threading.Event()
+    received: list[float] = []
+
+    def on_result(msg: DetectionArray) -> None:
+        received.append(time.perf_counter())
+        arrived.set()
+
+    io.create_subscription(DetectionArray, "detections", on_result, 10)
+    publisher = io.create_publisher(
+        Image, "image", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+    )
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    rows = []
+    try:
+        if not node.autostart():
+            raise SystemExit("detector node did not start; see the log above")
+        while publisher.get_subscription_count() == 0:
+            time.sleep(0.01)
+        for width, height in SIZES:
+            frame = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
+            msg = numpy_to_image(frame, "bgr8")
+            latencies = []
+            for index in range(frames + 1):
+                arrived.clear()
+                sent = time.perf_counter()
+                publisher.publish(msg)
+                if not arrived.wait(30.0):
+                    raise SystemExit(f"no result for frame {index} at {width}x{height}")
+                if index:  # the first frame warms up
+                    latencies.append((received[-1] - sent) * 1e3)
+            latencies.sort()
+            p90 = latencies[int(0.9 * (len(latencies) - 1))]
+            rows.append((f"{width}x{height}", statistics.median(latencies), p90, node.counters["dropped"]))
+    finally:
+        node.trigger_shutdown()
+        executor.shutdown(timeout_sec=5.0)
+        spinner.join(5.0)
+        node.destroy_node()
+        io.destroy_node()
+        rclpy.shutdown(context=context)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", help="detector model file; default: a constant 10-box model")
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--debug-image", action="store_true", help="also draw and publish debug_image")
+    args = parser.parse_args()
+    rows = run(args.model, args.frames, args.debug_image)
+    print(f"model: {args.model or 'constant (framework only)'}, debug_image: {args.debug_image}")
+    print("| frame | median ms | p90 ms | dropped |\n|---|---|---|---|")
+    for size, median, p90, dropped in rows:
+        print(f"| {size} | {median:.1f} | {p90:.1f} | {dropped} |")
+
+
+if __name__ == "__main__":
+    main()
