@@ -1,0 +1,52 @@
+"""The perception package builds with colcon as on a ROS install, data files included."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def install(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`colcon build` of perception alone; perception_msgs comes from the venv prefix (bootstrap)."""
+    work = tmp_path_factory.mktemp("colcon")
+    prefix = sys.prefix
+    env = {**os.environ, "CMAKE_PREFIX_PATH": prefix, "AMENT_PREFIX_PATH": prefix}
+    env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
+    result = subprocess.run(
+        [
+            sys.executable, "-m", "colcon", "--log-base", str(work / "log"), "build",
+            "--base-paths", str(REPO / "ros_ws" / "src" / "perception"),
+            "--build-base", str(work / "build"), "--install-base", str(work / "install"),
+        ],
+        cwd=work, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return work / "install" / "perception"
+
+
+def test_share_holds_launch_config_rviz_and_index(install: Path) -> None:
+    share = install / "share" / "perception"
+    for relative in ("package.xml", "launch/jetson.launch.py", "config/jetson.yaml", "rviz/perception.rviz"):
+        assert (share / relative).is_file(), f"colcon did not install {relative}"
+    assert (install / "share" / "ament_index" / "resource_index" / "packages" / "perception").is_file()
+
+
+def test_console_scripts_land_where_ros2_run_looks(install: Path) -> None:
+    scripts = {p.name for p in (install / "lib" / "perception").iterdir()}
+    assert {"detector_node", "perception_bag"} <= scripts
+
+
+def test_package_share_directory_resolves(install: Path) -> None:
+    env = {**os.environ, "AMENT_PREFIX_PATH": f"{install}{os.pathsep}{sys.prefix}"}
+    env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
+    code = "from ament_index_python.packages import get_package_share_directory as g; print(g('perception'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert Path(out.stdout.strip()) == install / "share" / "perception"
