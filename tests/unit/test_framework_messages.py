@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 from rclpy.qos import ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
 from perception.core.detections import Detection
+from perception.core.images import ImageConversionError, numpy_to_image
 from perception.nodes.framework.conversions import (
     class_color,
     copy_header,
@@ -22,6 +25,7 @@ from perception.nodes.framework.conversions import (
     draw_detections,
 )
 from perception.nodes.framework.diagnostics import PeriodSummary, build_status
+from perception.nodes.framework.image_node import decode_image
 from perception.nodes.framework.latest_frame import WorkerCounters
 from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
 from perception.nodes.framework.qos import image_qos, output_qos
@@ -146,3 +150,36 @@ def test_model_path_resolves_relative_to_the_models_dir(
     monkeypatch.delenv(MODELS_DIR_ENV)
     with pytest.raises(FileNotFoundError, match=r"relative but \$PERCEPTION_MODELS_DIR is not set"):
         resolve_model_path("detector/m.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("pixels", "encoding"),
+    [
+        (np.full((6, 8), 200, np.uint8), "mono8"),
+        (np.full((6, 8), 60000, np.uint16), "mono16"),
+        (np.dstack([np.full((6, 8), v, np.uint8) for v in (10, 20, 30)]), "bgr8"),
+        (np.dstack([np.full((6, 8), v, np.uint8) for v in (10, 20, 30, 255)]), "bgra8"),
+    ],
+)
+def test_decode_compressed_png_of_any_layout_gives_bgr8(pixels: np.ndarray, encoding: str) -> None:
+    ok, png = cv2.imencode(".png", pixels)
+    assert ok
+    msg = CompressedImage(format="png", data=png.tobytes())
+    msg.header.stamp.sec = 3
+    frame = decode_image(msg)
+    assert frame.encoding == encoding and frame.header.stamp.sec == 3
+    assert frame.bgr.shape == (6, 8, 3) and frame.bgr.dtype == np.uint8
+    assert (frame.width, frame.height) == (8, 6)
+    expected = {"mono8": (200,) * 3, "mono16": (233,) * 3, "bgr8": (10, 20, 30), "bgra8": (10, 20, 30)}
+    assert tuple(frame.bgr[0, 0]) == expected[encoding]
+
+
+def test_decode_raw_rgb_swaps_to_bgr_and_rejects_unknown_encodings() -> None:
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb[..., 0] = 255
+    frame = decode_image(numpy_to_image(rgb, "rgb8"))
+    assert tuple(frame.bgr[0, 0]) == (0, 0, 255)
+    yuv = numpy_to_image(rgb, "rgb8")
+    yuv.encoding = "yuv422"
+    with pytest.raises(ImageConversionError, match="yuv422"):
+        decode_image(yuv)

@@ -59,7 +59,12 @@ COMPRESSED_SUFFIX = "/compressed"
 LOG_THROTTLE_S = 5.0
 
 # compressed_to_numpy returns what cv2.imdecode gives: BGR, BGRA or mono (8 or 16 bit).
-_DECODED_ENCODINGS = {(2, np.uint8): "mono8", (2, np.uint16): "mono16", (3, np.uint8): "bgr8"}
+_DECODED_ENCODINGS = {
+    (1, np.uint8): "mono8",
+    (1, np.uint16): "mono16",
+    (3, np.uint8): "bgr8",
+    (4, np.uint8): "bgra8",
+}
 
 
 @dataclass(frozen=True)
@@ -117,10 +122,8 @@ def decode_image(msg: Image | CompressedImage) -> Frame:
     """BGR pixels of a raw or compressed image message; ImageConversionError if it is bad."""
     if isinstance(msg, CompressedImage):
         pixels = compressed_to_numpy(msg)
-        if pixels.ndim == 3 and pixels.shape[2] == 4:
-            encoding = "bgra8"
-        else:
-            encoding = _DECODED_ENCODINGS.get((pixels.ndim, pixels.dtype.type), "")
+        channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+        encoding = _DECODED_ENCODINGS.get((channels, pixels.dtype.type), "")
         if not encoding:
             raise ImageConversionError(
                 f"compressed image decoded to {pixels.shape} {pixels.dtype}; expected 8-bit BGR/BGRA or mono"
