@@ -21,12 +21,11 @@ from perception.core.images import numpy_to_image
 from perception.nodes.framework.conversions import detection_array_msg, detection_markers, draw_detections
 from perception.nodes.framework.image_node import Frame, ImageModelNode, ImageNodeParameters
 from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
-from perception.nodes.framework.parameters import param
+from perception.nodes.framework.parameters import DEVICE_PATTERN, param
 from perception.nodes.framework.runner import run_node
 from perception_msgs.msg import DetectionArray
 
 NODE_NAME = "detector_node"
-DEVICE_PATTERN = r"auto|cpu|mps|cuda(:[0-9]+)?"
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,9 @@ from rclpy.parameter import Parameter
 
 SpecT = TypeVar("SpecT")
 
+# Device names perception.core.devices.resolve_device accepts, for every node's `device` parameter.
+DEVICE_PATTERN = r"auto|cpu|mps|cuda(:[0-9]+)?"
+
 _META_KEY = "ros_parameter"
 
 # Annotation -> ROS parameter type. Arrays are tuples so specs stay frozen and hashable.
