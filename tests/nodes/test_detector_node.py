@@ -281,6 +281,13 @@ def test_live_parameters_apply_and_configure_time_ones_are_refused(ros, model_fi
     assert node.params.classes == ("knife",)
 
 
+def test_autostart_is_read_at_construction_and_read_only(ros, model_file) -> None:
+    node = start(ros, {"model_path": str(model_file), "autostart": False})
+    assert node.startup.autostart is False
+    assert not node.set_parameters([Parameter("autostart", value=True)])[0].successful
+    assert state_id(node) == State.PRIMARY_STATE_UNCONFIGURED
+
+
 def test_invalid_params_file_fails_configure_naming_the_parameter(ros, tmp_path, model_file, capfd) -> None:
     params_file = tmp_path / "detector.yaml"
     values = {"model_path": str(model_file), "image_reliability": "sometimes"}

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
@@ -92,6 +92,15 @@ class ImageNodeParameters:
         "how often counters are logged and published on /diagnostics [s]",
         min_value=0.1,
         max_value=3600.0,
+    )
+
+
+@dataclass(frozen=True)
+class StartupParameters:
+    """Read when the node is constructed, before any lifecycle transition."""
+
+    autostart: bool = param(
+        True, "configure and activate on start (set false under a lifecycle manager)", read_only=True
     )
 
 
@@ -162,14 +171,10 @@ class ImageModelNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         self._counts = {"bad_frames": 0, "throttled": 0, "disabled": 0}
         # Parameters whose params-file value was rejected; configure fails until they are set.
         self._unfixed: dict[str, ParameterError] = {}
-        self.declare_parameter(
-            "autostart",
-            True,
-            ParameterDescriptor(
-                description="configure and activate on start (set false under a lifecycle manager)",
-                read_only=True,
-            ),
-        )
+        # Declared at construction (unlike the spec, declared at configure): main() needs it first.
+        if rejected := declare_parameters(self, StartupParameters):
+            raise next(iter(rejected.values()))
+        self.startup = read_parameters(self, StartupParameters)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.create_service(SetBool, "~/enable", self._on_enable)
 

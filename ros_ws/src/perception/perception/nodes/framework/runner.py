@@ -49,7 +49,7 @@ def run_node(
     executor = executor_factory()
     executor.add_node(node)
     try:
-        if node.get_parameter("autostart").value and not node.autostart():
+        if node.startup.autostart and not node.autostart():
             node.get_logger().error("autostart failed; node stays unconfigured (see the error above)")
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
