@@ -304,6 +304,7 @@ def draw_knife(rng: np.random.Generator, size: float) -> DrawnObject:
         jitter(rng, (225, 225, 220), 10), jitter(rng, (140, 140, 135), 10), spine, spine + blade_w
     )
     p.paint(p.polygon_mask(blade), steel)
+    p.paint(p.outline_mask(blade, max(1.0, blade_w * 0.08)), (90, 90, 90), 0.6)  # a visible steel edge
     p.line(
         (x0 + handle_len, spine + blade_w * 0.25),
         (x0 + length - tip * 1.2, spine + blade_w * 0.25),
