@@ -73,6 +73,15 @@ def test_bad_class_count_is_rejected(tmp_path: Path) -> None:
         write_tiny_imagenet(tmp_path, n_classes=len(CATEGORIES) + 1)
 
 
+def test_rewrite_removes_stale_images_and_refuses_foreign_classes(tmp_path: Path) -> None:
+    write_tiny_imagenet(tmp_path, 0, 3, 2, 1, 1)
+    write_tiny_imagenet(tmp_path, 0, 3, 1, 1, 1)
+    wnid = CATEGORIES[0][0]
+    assert [p.name for p in (tmp_path / "train" / wnid / "images").iterdir()] == [f"{wnid}_0.JPEG"]
+    with pytest.raises(ValueError, match="already holds classes"):
+        write_tiny_imagenet(tmp_path, 0, 2, 1, 1, 1)
+
+
 def test_cli(tmp_path: Path) -> None:
     main(
         [

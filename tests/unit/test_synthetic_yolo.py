@@ -84,3 +84,12 @@ def test_cli_writes_a_dataset(tmp_path: Path) -> None:
     assert (data["train"], data["val"], data["test"]) == ("images/train", "images/val", "images/test")
     assert len(list((tmp_path / "labels" / "train").glob("*.txt"))) == 2
     assert cv2.imread(str(tmp_path / "images" / "val" / "val_000000.jpg")).shape == (96, 128, 3)
+
+
+def test_rewriting_with_fewer_scenes_leaves_no_stale_files(tmp_path: Path) -> None:
+    write_yolo_dataset(tmp_path, seed=0, counts={"train": 3}, size=(96, 64))
+    (tmp_path / "labels" / "train.cache").write_text("stale")
+    write_yolo_dataset(tmp_path, seed=1, counts={"train": 1}, size=(96, 64))
+    assert [p.name for p in (tmp_path / "images" / "train").iterdir()] == ["train_000000.jpg"]
+    assert [p.name for p in (tmp_path / "labels" / "train").iterdir()] == ["train_000000.txt"]
+    assert not (tmp_path / "labels" / "train.cache").exists()

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from perception_training.synthetic.captions import LANGUAGES, captions
 from perception_training.synthetic.world import SceneWorld
+from perception_training.synthetic.writers.files import fresh_dir
 
 DEFAULT_COUNTS: Mapping[str, int] = {"train": 800, "val": 100, "test": 100}
 CAPTION_FORMATS: tuple[str, ...] = ("csv", "tsv", "flickr")
@@ -63,8 +64,8 @@ def write_caption_dataset(
     if unknown:
         raise ValueError(f"unknown caption languages {unknown}; choose from {LANGUAGES}")
     world = SceneWorld(seed)
-    (root / "images").mkdir(parents=True, exist_ok=True)
-    (root / "splits").mkdir(exist_ok=True)
+    fresh_dir(root / "images", "*.jpg")
+    fresh_dir(root / "splits", "*.txt")
     rows: dict[str, list[tuple[str, list[str]]]] = {language: [] for language in languages}
     with (root / "annotations.jsonl").open("w", encoding="utf-8") as annotations:
         for split, count in counts.items():

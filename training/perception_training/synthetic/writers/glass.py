@@ -18,6 +18,7 @@ from tqdm import tqdm
 from perception_training.synthetic.objects import GLASS_TYPE_OBJECTS, GLASS_TYPES
 from perception_training.synthetic.scene import Scene, SceneObject
 from perception_training.synthetic.world import SceneWorld
+from perception_training.synthetic.writers.files import fresh_dir
 
 DEFAULT_COUNTS: Mapping[str, int] = {"train": 300, "test": 90}
 CROP_SIDE = (96, 160)  # longer side of a written crop, pixels
@@ -61,7 +62,7 @@ def write_glass_crops(
     world = SceneWorld(seed)
     for split, count in counts.items():
         for glass_type in GLASS_TYPES:
-            (root / split / glass_type).mkdir(parents=True, exist_ok=True)
+            fresh_dir(root / split / glass_type, "*.png")
         for index in tqdm(range(count), desc=f"glass {split}", unit="crop"):
             glass_type = GLASS_TYPES[index % len(GLASS_TYPES)]
             path = root / split / glass_type / f"{split}_{index:06d}.png"

@@ -31,6 +31,7 @@ from perception_training.synthetic.effects import camera_effects
 from perception_training.synthetic.objects import DrawnObject
 from perception_training.synthetic.painter import composite
 from perception_training.synthetic.world import SceneWorld
+from perception_training.synthetic.writers.files import fresh_dir
 
 IMAGE_SIZE = 64
 # (ImageNet wnid, words, drawer); the first n_classes are used.
@@ -79,7 +80,6 @@ def object_image(
 
 
 def _save(path: Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 95]):
         raise OSError(f"could not write {path}; check the disk and permissions")
 
@@ -87,6 +87,7 @@ def _save(path: Path, image: np.ndarray) -> None:
 def _write_flat_split(world: SceneWorld, root: Path, split: str, wnids: list[str], per_class: int) -> None:
     """val/ or test/: images/<split>_<i>.JPEG with classes interleaved, plus annotations."""
     order = world.rng("tiny-imagenet-order", split).permutation(len(wnids) * per_class)
+    fresh_dir(root / split / "images", "*.JPEG")
     lines = []
     for i, item in enumerate(tqdm(order, desc=f"tiny-imagenet {split}", unit="img")):
         category = int(item) // per_class
@@ -113,9 +114,16 @@ def write_tiny_imagenet(
     world = SceneWorld(seed)
     chosen = CATEGORIES[:n_classes]
     wnids = [wnid for wnid, _, _ in chosen]
+    foreign = sorted(p.name for p in (root / "train").glob("*") if p.name not in wnids)
+    if foreign:
+        raise ValueError(
+            f"{root / 'train'} already holds classes {foreign} that this dataset does not have; "
+            "write into an empty folder or delete the old dataset first"
+        )
     (root / "wnids.txt").write_text("".join(f"{wnid}\n" for wnid in wnids))
     (root / "words.txt").write_text("".join(f"{wnid}\t{words}\n" for wnid, words, _ in chosen))
     for category, wnid in enumerate(tqdm(wnids, desc="tiny-imagenet train", unit="class")):
+        fresh_dir(root / "train" / wnid / "images", "*.JPEG")
         lines = []
         for i in range(train_per_class):
             image, box = object_image(world, category, "train", i)

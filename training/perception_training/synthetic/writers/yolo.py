@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from perception_training.synthetic.scene import DETECTOR_CLASSES, Scene
 from perception_training.synthetic.world import SceneWorld
+from perception_training.synthetic.writers.files import fresh_dir
 
 DEFAULT_COUNTS: Mapping[str, int] = {"train": 600, "val": 100, "test": 100}
 JPEG_QUALITY = 95
@@ -47,9 +48,9 @@ def write_yolo_dataset(
         raise ValueError("kinds must name at least one scene kind, e.g. ('mixed', 'glass')")
     world = SceneWorld(seed)
     for split, count in counts.items():
-        image_dir, label_dir = root / "images" / split, root / "labels" / split
-        image_dir.mkdir(parents=True, exist_ok=True)
-        label_dir.mkdir(parents=True, exist_ok=True)
+        image_dir = fresh_dir(root / "images" / split, "*.jpg")
+        label_dir = fresh_dir(root / "labels" / split, "*.txt")
+        (root / "labels" / f"{split}.cache").unlink(missing_ok=True)  # ultralytics' label cache
         for index in tqdm(range(count), desc=f"yolo {split}", unit="img"):
             scene = world.scene(index, split, kinds[index % len(kinds)], size)
             stem = f"{split}_{index:06d}"
