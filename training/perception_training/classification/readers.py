@@ -65,20 +65,29 @@ def read_image_folder(root: str | Path, val_fraction: float = 0.1, seed: int = 0
     """
     root = Path(root)
     train_dir = root / "train" if (root / "train").is_dir() else root
-    try:
-        classes, class_to_idx = find_classes(str(train_dir))
-    except FileNotFoundError as error:
-        raise DatasetFormatError(
-            f"{train_dir} has no class folders ({error}); expected {train_dir}/<class>/<image>"
-        ) from error
-    splits = {"train": _folder_samples(train_dir, class_to_idx, allow_empty=False)}
+    classes, train = read_class_folders(train_dir)
+    class_to_idx = {name: i for i, name in enumerate(classes)}
+    splits = {"train": train}
     for split in ("val", "test"):
         if train_dir != root and (root / split).is_dir():
             splits[split] = _folder_samples(root / split, class_to_idx, allow_empty=True)
     val_from_train = "val" not in splits
     if val_from_train:
         splits["train"], splits["val"] = split_train_val(splits["train"], val_fraction, seed)
-    return ClassificationData(root, "imagefolder", classes, splits, list(classes), val_from_train)
+    ordered = {split: splits[split] for split in SPLITS if split in splits}
+    return ClassificationData(root, "imagefolder", classes, ordered, list(classes), val_from_train)
+
+
+def read_class_folders(folder: str | Path) -> tuple[list[str], list[Sample]]:
+    """Classes (sorted sub-folder names) and samples of one ``folder/<class>/<image>`` tree."""
+    folder = Path(folder)
+    try:
+        classes, class_to_idx = find_classes(str(folder))
+    except FileNotFoundError as error:
+        raise DatasetFormatError(
+            f"{folder} has no class folders ({error}); expected {folder}/<class>/<image>"
+        ) from error
+    return classes, _folder_samples(folder, class_to_idx, allow_empty=False)
 
 
 def _folder_samples(folder: Path, class_to_idx: dict[str, int], allow_empty: bool) -> list[Sample]:

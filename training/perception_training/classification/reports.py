@@ -117,7 +117,7 @@ def plot_confusion(evaluation: Evaluation, classes: Sequence[str], path: Path, t
             ax.text(col, row, str(count), ha="center", va="center", color=colour, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     return _save(fig, path)
 
 

@@ -23,6 +23,9 @@ LOG = logging.getLogger(__name__)
 
 FRAGILE_GLASS_TYPES = frozenset({"beer_glass", "soju_glass", "wine_glass"})
 DEFAULT_DETECTOR_CLASSES = ("cup", "wine glass")
+# Detector classes that are glass whatever the glass-type classifier says: a stemmed wine glass
+# is not among the classifier's types, and calling it a "cup" must not make it robust.
+ALWAYS_FRAGILE_DETECTIONS = frozenset({"wine glass"})
 
 
 @dataclass(frozen=True)
@@ -69,9 +72,15 @@ def crop_with_padding(
 class GlassClassifier:
     """Classify every cup / wine-glass detection of a frame into a glass type in one batch."""
 
-    def __init__(self, classifier: Classifier, fragile_types: Collection[str] = FRAGILE_GLASS_TYPES) -> None:
+    def __init__(
+        self,
+        classifier: Classifier,
+        fragile_types: Collection[str] = FRAGILE_GLASS_TYPES,
+        fragile_detections: Collection[str] = ALWAYS_FRAGILE_DETECTIONS,
+    ) -> None:
         self.classifier = classifier
         self.fragile_types = frozenset(fragile_types)
+        self.fragile_detections = frozenset(fragile_detections)
 
     @classmethod
     def load(cls, artifact_path: str | Path, device: str = "auto", batch_size: int = 32) -> GlassClassifier:
@@ -90,6 +99,9 @@ class GlassClassifier:
         padding: float = 0.1,
     ) -> list[GlassResult]:
         """Results for the detections whose class is in ``classes``, in detection order.
+
+        ``fragile`` is true for a fragile glass type, and for every detector class in
+        ``fragile_detections`` (a wine glass is glass even when the classifier calls it a cup).
 
         Boxes lying wholly outside the frame are skipped (logged at debug level).
         """
@@ -117,7 +129,7 @@ class GlassClassifier:
                 pred.class_name,
                 pred.class_id,
                 pred.score,
-                is_fragile(pred.class_name, self.fragile_types),
+                is_fragile(pred.class_name, self.fragile_types) or det.class_name in self.fragile_detections,
             )
             for det, pred in zip(kept, predictions, strict=True)
         ]
