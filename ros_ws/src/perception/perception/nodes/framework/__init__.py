@@ -2,6 +2,7 @@
 
 from perception.nodes.framework.image_node import Frame, ImageModelNode, ImageNodeParameters
 from perception.nodes.framework.latest_frame import LatestFrameWorker, WorkerCounters
+from perception.nodes.framework.managed_node import ManagedNode
 from perception.nodes.framework.parameters import ParameterError, declare_parameters, param, read_parameters
 from perception.nodes.framework.runner import run_node
 
@@ -10,6 +11,7 @@ __all__ = [
     "ImageModelNode",
     "ImageNodeParameters",
     "LatestFrameWorker",
+    "ManagedNode",
     "ParameterError",
     "WorkerCounters",
     "declare_parameters",

@@ -16,8 +16,8 @@ from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedE
 
 
 class AutostartNode(Protocol):
-    """What ``run_node`` needs: a LifecycleNode with an ``autostart`` parameter (ImageModelNode,
-    HazardNode) that can configure + activate itself and says when it reached finalized."""
+    """What ``run_node`` needs: a LifecycleNode with an ``autostart`` parameter (every
+    ManagedNode) that can configure + activate itself and says when it reached finalized."""
 
     finalized: bool
 
@@ -49,7 +49,7 @@ def run_node(
     executor = executor_factory()
     executor.add_node(node)
     try:
-        if node.startup.autostart and not node.autostart():
+        if node.get_parameter("autostart").value and not node.autostart():
             node.get_logger().error("autostart failed; node stays unconfigured (see the error above)")
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):

@@ -1,0 +1,214 @@
+"""LifecycleNode base shared by every perception node: parameters, model, inputs, outputs.
+
+A node declares a parameter spec (a frozen dataclass of ``param(...)`` fields) as
+``parameters_spec`` and implements:
+
+- ``load_model(params)``: build what the node runs (configure; raise to fail configure),
+- ``create_outputs(params)``: publishers, made with ``self.create_output(...)``,
+- ``create_inputs(params)``: subscriptions, made with ``self.create_input(...)`` (on activate).
+
+The base declares and validates the parameters at configure (a rejected params-file value
+fails configure until it is set), keeps ``self.params`` up to date for ``live`` parameters and
+refuses changes to the others while configured, loads the model (or calls the
+``model_factory`` seam), and tears down inputs on deactivate, outputs and the model on
+cleanup, both on shutdown and error. Failures in configure are logged with their message and
+leave the node unconfigured, so it can be fixed and configured again.
+Image nodes use ``ImageModelNode``, which adds the latest-frame worker on top.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.publisher import Publisher
+from rclpy.qos import QoSProfile
+from rclpy.subscription import Subscription
+
+from perception.nodes.framework.parameters import (
+    ParameterError,
+    declare_parameters,
+    param,
+    read_parameters,
+    validate_change,
+)
+from perception.nodes.framework.qos import output_qos
+
+ParamsT = TypeVar("ParamsT")
+ModelT = TypeVar("ModelT")
+
+
+@dataclass(frozen=True)
+class StartupParameters:
+    """Read when the node is constructed, before any lifecycle transition."""
+
+    autostart: bool = param(
+        True, "configure and activate on start (set false under a lifecycle manager)", read_only=True
+    )
+
+
+class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
+    """Lifecycle node base; see the module docstring for what subclasses implement."""
+
+    parameters_spec: ClassVar[type]
+
+    def __init__(
+        self,
+        node_name: str,
+        *,
+        model_factory: Callable[[ParamsT], ModelT] | None = None,
+        **node_kwargs: Any,
+    ) -> None:
+        """``model_factory`` replaces ``load_model`` (a seam for tests and embedding)."""
+        super().__init__(node_name, **node_kwargs)
+        self._model_factory = model_factory or self.load_model
+        self.params: ParamsT | None = None
+        self.model: ModelT | None = None
+        self._configured = False
+        self._finalized = False
+        self._inputs: list[Subscription] = []
+        self._outputs: list[Publisher] = []
+        # Parameters whose params-file value was rejected; configure fails until they are set.
+        self._unfixed: dict[str, ParameterError] = {}
+        # Declared at construction (the spec is declared at configure): main() needs it first.
+        if rejected := declare_parameters(self, StartupParameters):
+            raise next(iter(rejected.values()))
+        self.startup = read_parameters(self, StartupParameters)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+    # ----------------------------------------------------------- to implement
+    @abstractmethod
+    def load_model(self, params: ParamsT) -> ModelT:
+        """Build the model from validated parameters; raise with a clear message on failure."""
+
+    @abstractmethod
+    def create_outputs(self, params: ParamsT) -> None:
+        """Create this node's publishers with ``self.create_output``."""
+
+    def create_inputs(self, params: ParamsT) -> None:
+        """Subscribe inputs with ``self.create_input`` (default: none)."""
+
+    def check_parameters(self, params: ParamsT, model: ModelT) -> None:
+        """Checks that need the model (e.g. class names); raise to fail configure or a live change."""
+
+    def release_model(self, model: ModelT) -> None:
+        """Free what the model holds beyond memory (files, threads, connections); default: nothing."""
+
+    # ------------------------------------------------------------ for subclasses
+    def create_output(self, msg_type: type, topic: str, qos: QoSProfile | None = None) -> Publisher:
+        """A lifecycle publisher (silent until activate), destroyed on cleanup."""
+        publisher = self.create_lifecycle_publisher(msg_type, topic, qos or output_qos())
+        self._outputs.append(publisher)
+        return publisher
+
+    def create_input(
+        self, msg_type: type, topic: str, callback: Callable[[Any], None], qos: QoSProfile | None = None
+    ) -> Subscription:
+        """A subscription that lives while the node is active."""
+        subscription = self.create_subscription(msg_type, topic, callback, qos or output_qos())
+        self._inputs.append(subscription)
+        return subscription
+
+    def start_inputs(self, params: ParamsT) -> None:
+        """Called on activate, after the publishers are activated."""
+        self.create_inputs(params)
+
+    def stop_inputs(self) -> None:
+        """Called on deactivate/shutdown/error: destroy the subscriptions (idempotent)."""
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self._inputs.clear()
+
+    def autostart(self) -> bool:
+        """Configure then activate; True when the node ended active."""
+        return (
+            self.trigger_configure() == TransitionCallbackReturn.SUCCESS
+            and self.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        )
+
+    @property
+    def finalized(self) -> bool:
+        return self._finalized
+
+    def teardown(self) -> None:
+        """Stop inputs, drop outputs and the model (idempotent).
+
+        The shutdown transition calls it; after Ctrl-C the context is gone and transitions
+        cannot publish their events, so ``run_node`` calls it directly instead.
+        """
+        self.stop_inputs()
+        self._release()
+        self._finalized = True
+
+    # ------------------------------------------------------------- lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self._unfixed.update(declare_parameters(self, self.parameters_spec))
+            if self._unfixed:
+                raise next(iter(self._unfixed.values()))
+            params = read_parameters(self, self.parameters_spec)
+            model = self._model_factory(params)
+            self.check_parameters(params, model)
+        except Exception as error:  # any load failure must leave us re-configurable
+            self.get_logger().error(f"configure failed: {error}")
+            return TransitionCallbackReturn.FAILURE
+        self.params, self.model = params, model
+        self.create_outputs(params)
+        self._configured = True
+        self.get_logger().info(f"configured: {params}")
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_activate(state)
+        self.start_inputs(self.params)
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.stop_inputs()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.teardown()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.get_logger().error(f"error during transition from {state.label}; tearing down to unconfigured")
+        self.stop_inputs()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    # -------------------------------------------------------------- internals
+    def _release(self) -> None:
+        for publisher in self._outputs:
+            self.destroy_lifecycle_publisher(publisher)
+        self._outputs.clear()
+        if self.model is not None:
+            self.release_model(self.model)
+        self.model = None
+        self._configured = False
+
+    def _on_set_parameters(self, parameters: Sequence[Parameter]) -> SetParametersResult:
+        try:
+            changes = validate_change(self.parameters_spec, parameters, self._configured)
+        except ParameterError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        for name in changes:
+            self._unfixed.pop(name, None)
+        if self._configured and changes:
+            updated = dataclasses.replace(self.params, **changes)
+            try:
+                self.check_parameters(updated, self.model)
+            except Exception as error:  # the model's own error types; report them as the reason
+                return SetParametersResult(successful=False, reason=str(error))
+            self.params = updated
+        return SetParametersResult(successful=True)
