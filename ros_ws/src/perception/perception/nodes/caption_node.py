@@ -28,7 +28,6 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from perception.core.artifacts import sha256_of
 from perception.core.captioner import Captioner
 from perception.core.images import ImageConversionError
-from perception.nodes.detector_node import DEVICE_PATTERN
 from perception.nodes.framework.conversions import copy_header
 from perception.nodes.framework.image_node import (
     LOG_THROTTLE_S,
@@ -38,7 +37,7 @@ from perception.nodes.framework.image_node import (
     decode_image,
 )
 from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
-from perception.nodes.framework.parameters import param
+from perception.nodes.framework.parameters import DEVICE_PATTERN, param
 from perception.nodes.framework.runner import run_node
 from perception_msgs.msg import Caption
 from perception_msgs.srv import CaptionImage

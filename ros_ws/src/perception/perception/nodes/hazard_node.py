@@ -2,9 +2,10 @@
 
 Thin adapter over ``perception.core.hazards`` (YAML rules, lemma/morpheme matching, cooldown
 per hazard) and ``perception.core.notifiers`` (log, webhook, plugins; translators). Not an
-image node, but a LifecycleNode with the same conventions: typed parameters, ``autostart``,
-``configure`` loads the rules and builds the notifiers (a bad rules file or notifier option
-fails configure with the reason and leaves the node re-configurable), ``activate`` subscribes.
+image node: a ``ManagedNode`` (the framework's lifecycle base) whose "model" is the rules
+matcher plus notifiers. ``configure`` loads the rules and builds the notifiers (a bad rules
+file or notifier option fails configure with the reason and leaves the node re-configurable),
+``activate`` subscribes, cleanup/shutdown close the notifiers.
 
 Inputs: ``caption`` (perception_msgs/Caption); ``detections`` (DetectionArray) when
 ``use_detections``. Output: ``hazard_alerts`` (perception_msgs/HazardAlert, header copied
@@ -26,25 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
-from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.parameter import Parameter
-from rclpy.publisher import Publisher
-from rclpy.subscription import Subscription
 from std_msgs.msg import Header
 
 from perception.core.hazards import HazardAlert as Alert
 from perception.core.hazards import HazardMatcher, load_hazard_rules
 from perception.core.notifiers import Notifier, Translator, create_notifier, create_translator
 from perception.nodes.framework.conversions import copy_header
-from perception.nodes.framework.parameters import (
-    ParameterError,
-    declare_parameters,
-    param,
-    read_parameters,
-    validate_change,
-)
-from perception.nodes.framework.qos import output_qos
+from perception.nodes.framework.managed_node import ManagedNode
+from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
 from perception_msgs.msg import Caption, DetectionArray
 from perception_msgs.msg import HazardAlert as HazardAlertMsg
@@ -54,6 +44,7 @@ PACKAGE = "perception"
 CAPTION_TOPIC = "caption"
 DETECTIONS_TOPIC = "detections"
 ALERTS_TOPIC = "hazard_alerts"
+NOTIFIER_CLOSE_TIMEOUT_S = 2.0  # cleanup/shutdown give queued webhook alerts this long to go out
 _SEVERITY_CODES = {
     "info": HazardAlertMsg.SEVERITY_INFO,
     "warning": HazardAlertMsg.SEVERITY_WARNING,
@@ -151,115 +142,61 @@ def close_all(notifiers: Sequence[Notifier], timeout: float) -> None:
         notifier.close(timeout)
 
 
-class HazardNode(LifecycleNode):
+@dataclass(frozen=True)
+class HazardPipeline:
+    """What configure builds from the parameters: the matcher, the notifiers, the translator."""
+
+    matcher: HazardMatcher
+    notifiers: tuple[Notifier, ...]
+    translator: Translator
+    rules_file: Path
+
+
+class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
     """Matches captions/detections against the rules; publishes and notifies alerts."""
+
+    parameters_spec = HazardParameters
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self.params: HazardParameters | None = None
-        self.matcher: HazardMatcher | None = None
-        self.notifiers: list[Notifier] = []
-        self.translator: Translator | None = None
         self.counts = {"captions": 0, "detections": 0, "alerts": 0}
-        self._publisher: Publisher | None = None
-        self._inputs: list[Subscription] = []
-        self._unfixed: dict[str, ParameterError] = {}
-        self._finalized = False
-        self.declare_parameter(
-            "autostart",
-            True,
-            ParameterDescriptor(
-                description="configure and activate on start (set false under a lifecycle manager)",
-                read_only=True,
-            ),
-        )
-        self.add_on_set_parameters_callback(self._on_set_parameters)
 
-    @property
-    def finalized(self) -> bool:
-        return self._finalized
-
-    def autostart(self) -> bool:
-        """Configure then activate; True when the node ended active."""
-        return (
-            self.trigger_configure() == TransitionCallbackReturn.SUCCESS
-            and self.trigger_activate() == TransitionCallbackReturn.SUCCESS
-        )
-
-    def teardown(self) -> None:
-        """Drop subscriptions, publisher and notifiers (idempotent); run_node calls it after Ctrl-C."""
-        self._stop_inputs()
-        self._release()
-        self._finalized = True
-
-    # ------------------------------------------------------------- lifecycle
-    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        try:
-            self._unfixed.update(declare_parameters(self, HazardParameters))
-            if self._unfixed:
-                raise next(iter(self._unfixed.values()))
-            params = read_parameters(self, HazardParameters)
-            rules_file = config_file(params.rules_path)
-            rules = load_hazard_rules(rules_file)
-            translator = create_translator(params.translator)
-            notifiers = build_notifiers(params)
-        except Exception as error:  # any bad option must leave us re-configurable
-            self.get_logger().error(f"configure failed: {error}")
-            return TransitionCallbackReturn.FAILURE
-        self.params, self.translator, self.notifiers = params, translator, notifiers
-        self.matcher = HazardMatcher(rules, clock=self._now_s)
-        self._publisher = self.create_lifecycle_publisher(HazardAlertMsg, ALERTS_TOPIC, output_qos())
+    def load_model(self, params: HazardParameters) -> HazardPipeline:
+        rules_file = config_file(params.rules_path)
+        rules = load_hazard_rules(rules_file)
+        translator = create_translator(params.translator)
+        notifiers = tuple(build_notifiers(params))
         self.get_logger().info(
-            f"configured: {len(rules)} hazard rules from {rules_file}, notifiers {notifiers}, "
+            f"{len(rules)} hazard rules from {rules_file}; notifiers {list(params.notifiers)}; "
             f"translator {params.translator!r}"
         )
-        return super().on_configure(state)
+        return HazardPipeline(HazardMatcher(rules, clock=self._now_s), notifiers, translator, rules_file)
 
-    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        result = super().on_activate(state)
-        self._inputs.append(self.create_subscription(Caption, CAPTION_TOPIC, self._on_caption, output_qos()))
-        if self.params.use_detections:
-            self._inputs.append(
-                self.create_subscription(DetectionArray, DETECTIONS_TOPIC, self._on_detections, output_qos())
-            )
-        topics = [self.resolve_topic_name(s.topic_name) for s in self._inputs]
-        self.get_logger().info(f"active: subscribed to {', '.join(topics)}")
-        return result
+    def release_model(self, model: HazardPipeline) -> None:
+        close_all(model.notifiers, timeout=NOTIFIER_CLOSE_TIMEOUT_S)
 
-    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._stop_inputs()
-        return super().on_deactivate(state)
+    def create_outputs(self, params: HazardParameters) -> None:
+        self.alerts_pub = self.create_output(HazardAlertMsg, ALERTS_TOPIC)
 
-    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._release()
-        return super().on_cleanup(state)
-
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.teardown()
-        return super().on_shutdown(state)
-
-    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.get_logger().error(f"error during transition from {state.label}; tearing down to unconfigured")
-        self._stop_inputs()
-        self._release()
-        return TransitionCallbackReturn.SUCCESS
+    def create_inputs(self, params: HazardParameters) -> None:
+        self.create_input(Caption, CAPTION_TOPIC, self._on_caption)
+        if params.use_detections:
+            self.create_input(DetectionArray, DETECTIONS_TOPIC, self._on_detections)
 
     # -------------------------------------------------------------- callbacks
     def _on_caption(self, msg: Caption) -> None:
         self.counts["captions"] += 1
-        if self.matcher is None or msg.score < self.params.min_caption_score:
+        if msg.score < self.params.min_caption_score:
             return
-        self._emit(self.matcher.match_caption(msg.text), msg.header, lambda _: msg.text)
+        self._emit(self.model.matcher.match_caption(msg.text), msg.header, lambda _: msg.text)
 
     def _on_detections(self, msg: DetectionArray) -> None:
         self.counts["detections"] += 1
-        if self.matcher is None:
-            return
         kept = [d for d in msg.detections if d.score >= self.params.min_detection_score]
         best = {}
         for detection in sorted(kept, key=lambda d: d.score):
             best[detection.class_name.lower()] = detection
-        alerts = self.matcher.match_detections(best)
+        alerts = self.model.matcher.match_detections(best)
 
         def evidence(alert: Alert) -> str:
             return f"detection: {alert.matched} {best[alert.matched.lower()].score:.2f}"
@@ -268,12 +205,12 @@ class HazardNode(LifecycleNode):
 
     def _emit(self, alerts: list[Alert], header: Header, evidence: Callable[[Alert], str]) -> None:
         """Publish and notify each alert, its message translated when a target language is set."""
+        model, target = self.model, self.params.target_language
         for alert in alerts:
-            if self.params.target_language:
-                translated = self.translator.translate(alert.message, self.params.target_language)
-                alert = dataclasses.replace(alert, message=translated)
+            if target:
+                alert = dataclasses.replace(alert, message=model.translator.translate(alert.message, target))
             self.counts["alerts"] += 1
-            self._publisher.publish(
+            self.alerts_pub.publish(
                 HazardAlertMsg(
                     header=copy_header(header),
                     hazard=alert.hazard,
@@ -283,40 +220,14 @@ class HazardNode(LifecycleNode):
                     message=alert.message,
                 )
             )
-            for notifier in self.notifiers:
+            for notifier in model.notifiers:
                 try:
                     notifier.notify(alert)
                 except Exception as error:  # one broken plugin must not silence the others
                     self.get_logger().error(f"notifier {notifier!r} failed: {type(error).__name__}: {error}")
 
-    # -------------------------------------------------------------- internals
     def _now_s(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
-
-    def _stop_inputs(self) -> None:
-        for subscription in self._inputs:
-            self.destroy_subscription(subscription)
-        self._inputs.clear()
-
-    def _release(self) -> None:
-        if self._publisher is not None:
-            self.destroy_lifecycle_publisher(self._publisher)
-            self._publisher = None
-        close_all(self.notifiers, timeout=2.0)
-        self.notifiers = []
-        self.matcher = None
-        self.params = None
-
-    def _on_set_parameters(self, parameters: Sequence[Parameter]) -> SetParametersResult:
-        try:
-            changes = validate_change(HazardParameters, parameters, self.params is not None)
-        except ParameterError as error:
-            return SetParametersResult(successful=False, reason=str(error))
-        for name in changes:
-            self._unfixed.pop(name, None)
-        if self.params is not None and changes:
-            self.params = dataclasses.replace(self.params, **changes)
-        return SetParametersResult(successful=True)
 
 
 def main(args: Sequence[str] | None = None) -> None:
