@@ -9,33 +9,15 @@ it can still be fixed (``ros2 param set``) and configured through its lifecycle 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
 
 import rclpy
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 
-
-class AutostartNode(Protocol):
-    """What ``run_node`` needs: a LifecycleNode with an ``autostart`` parameter (every
-    ManagedNode) that can configure + activate itself and says when it reached finalized."""
-
-    finalized: bool
-
-    def autostart(self) -> bool: ...
-
-    def teardown(self) -> None: ...
-
-    def get_parameter(self, name: str) -> Any: ...
-
-    def get_logger(self) -> Any: ...
-
-    def trigger_shutdown(self) -> Any: ...
-
-    def destroy_node(self) -> None: ...
+from perception.nodes.framework.managed_node import ManagedNode
 
 
 def run_node(
-    factory: Callable[[], AutostartNode],
+    factory: Callable[[], ManagedNode],
     args: Sequence[str] | None = None,
     executor_factory: Callable[[], Executor] = SingleThreadedExecutor,
 ) -> None:
@@ -49,7 +31,7 @@ def run_node(
     executor = executor_factory()
     executor.add_node(node)
     try:
-        if node.get_parameter("autostart").value and not node.autostart():
+        if node.startup.autostart and not node.autostart():
             node.get_logger().error("autostart failed; node stays unconfigured (see the error above)")
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
