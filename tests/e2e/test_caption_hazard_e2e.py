@@ -1,9 +1,13 @@
 """Held-out synthetic bags with and without knives through the caption + hazard node processes.
 
 Over real DDS, started as the launch graph describes them. A knife bag must raise a "knife"
-HazardAlert from a caption within the first ``ALERT_WITHIN`` frames, and only once (the rule's
-30 s cooldown spans the whole bag); a knife-free bag must raise none. Only caption evidence is
-used here (``use_detections`` off), so this measures the trained captioner, not the detector.
+HazardAlert from a caption, once (the rule's 30 s cooldown spans the whole bag), and the
+captioner must name the knife in every run of ``ALERT_WITHIN`` consecutive frames, so an alert
+follows within that many frames of whenever the hazard node starts listening. (The harness
+starts the replay once the camera subscriptions are up; under load the hazard node's caption
+subscription has matched up to ~2.5 s later, so "the first frames" cannot be pinned to frame 0.)
+A knife-free bag must raise none. Only caption evidence is used (``use_detections`` off), so
+this measures the trained captioner, not the detector.
 """
 
 from __future__ import annotations
@@ -62,24 +66,35 @@ def test_captions_belong_to_input_frames_and_ground_truth_agrees(runs, name: str
     assert mentions == (FRAMES if name == "knife" else 0), "the synthetic bag is not what the test needs"
 
 
-def test_a_knife_scene_raises_one_knife_alert_within_the_first_frames(runs) -> None:
+def mentions_knife(text: str) -> bool:
+    return any(word in text.lower().split() for word in ("knife", "knives"))
+
+
+def test_a_knife_scene_raises_one_knife_alert_within_a_few_frames(runs) -> None:
     bag, run = runs["knife"]
     stamps = sorted(messages_by_stamp(bag, "/camera/image_raw"))
-    knife = [a for a in alerts(run) if a.hazard == "knife"]
     captions = messages_by_stamp(run.recorded, "/perception/caption")
-    said = "; ".join(captions[s].text for s in sorted(captions)[:ALERT_WITHIN])
-    assert knife, f"no knife alert; first captions: {said}"
-    first = stamp_ns(knife[0].header)
-    assert first in stamps[:ALERT_WITHIN], (
-        f"first knife alert at frame {stamps.index(first)}, wanted < {ALERT_WITHIN}; first captions: {said}"
+    said = [mentions_knife(captions[s].text) if s in captions else False for s in stamps]
+    detail = f"knife named in {sum(said)}/{len(captions)} captions: " + "; ".join(
+        captions[s].text for s in sorted(captions)
     )
-    assert len(knife) == 1, f"{len(knife)} knife alerts in {FRAMES} frames: the 30 s cooldown was ignored"
+    # Wherever in the bag the hazard node starts listening, an alert follows within ALERT_WITHIN frames.
+    gaps = [i for i in range(FRAMES - ALERT_WITHIN + 1) if not any(said[i : i + ALERT_WITHIN])]
+    assert not gaps, f"no knife caption in the {ALERT_WITHIN} frames from frame(s) {gaps}; {detail}"
+
+    knife = [a for a in alerts(run) if a.hazard == "knife"]
+    assert len(knife) == 1, f"{len(knife)} knife alerts in {FRAMES} frames (30 s cooldown); {detail}"
     alert = knife[0]
+    first = stamp_ns(alert.header)
+    assert first in captions and mentions_knife(captions[first].text), "the alert cites no knife caption"
+    assert alert.evidence == captions[first].text and alert.header.frame_id == captions[first].header.frame_id
     assert alert.source == "caption" and alert.severity == alert.SEVERITY_DANGER
-    assert alert.evidence == captions[first].text and "knife" in alert.message.lower()
+    assert "knife" in alert.message.lower()
 
 
 def test_a_knife_free_scene_raises_no_knife_alert(runs) -> None:
     _, run = runs["no_knife"]
     knife = [a for a in alerts(run) if a.hazard == "knife"]
     assert not knife, f"false knife alerts: {[a.evidence for a in knife]}"
+    captions = [c.text for c in messages_by_stamp(run.recorded, "/perception/caption").values()]
+    assert not [c for c in captions if mentions_knife(c)], "the captioner named a knife that is not there"

@@ -173,6 +173,8 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
         return HazardPipeline(HazardMatcher(rules, clock=self._now_s), notifiers, translator, rules_file)
 
     def release_model(self, model: HazardPipeline) -> None:
+        counts = ", ".join(f"{key}={value}" for key, value in self.counts.items())
+        self.get_logger().info(f"releasing rules and notifiers after {counts}")
         close_all(model.notifiers, timeout=NOTIFIER_CLOSE_TIMEOUT_S)
 
     def create_outputs(self, params: HazardParameters) -> None:
