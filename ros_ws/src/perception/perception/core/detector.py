@@ -285,7 +285,8 @@ def _yolo_from_file(path: Path):
     except Exception as error:  # torch/pickle/ultralytics raise many types for a bad checkpoint
         raise DetectorError(
             f"{path} is not a loadable ultralytics model ({type(error).__name__}: {error}); "
-            "export it again with ultralytics or use our .safetensors artifact"
+            "export it again with ultralytics or use our .safetensors artifact (a .pt you trust that "
+            "needs full unpickling loads with ULTRALYTICS_SAFE_LOAD=0)"
         ) from error
     if yolo.task != "detect":
         raise DetectorError(f"{path} is a YOLO {yolo.task!r} model; the detector needs a detection model")
