@@ -32,6 +32,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--data", type=Path, help="ImageFolder or Tiny-ImageNet-200 folder")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="runs go to OUT/<recipe>/<timestamp>/")
     parser.add_argument("--resume", type=Path, help="a run folder (or its latest.safetensors) to continue")
+    parser.add_argument("--stop-after", type=int, help="end this session after that epoch (resume later)")
     parser.add_argument(
         "--export", type=Path, help="also copy the best checkpoint here (e.g. models/glass/...)"
     )
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "perception-train classi
     trainer = ClassificationTrainer(data, config, run_dir, task, command, _dataset_info(data_root))
     if checkpoint is not None:
         trainer.resume(checkpoint)
-    result = trainer.fit()
+    result = trainer.fit(stop_after=args.stop_after)
     if args.export:
         args.export.parent.mkdir(parents=True, exist_ok=True)
         args.export.write_bytes(result.best.read_bytes())

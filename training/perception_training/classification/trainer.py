@@ -98,6 +98,7 @@ class ClassificationTrainer:
         self.device = resolve_device(config.device)
         self.amp = config.amp and self.device.startswith("cuda")
         self.preprocessing = Preprocessing(config.image_size)
+        torch.manual_seed(config.seed)  # the same initial weights for the same config
         self.model = build_classifier(config.architecture, len(data.classes), config.image_size).to(
             self.device
         )
@@ -159,8 +160,11 @@ class ClassificationTrainer:
         self.best_top1 = float(training["best_top1"])
         LOG.info("resumed %s at epoch %d (best val top-1 %.4f)", checkpoint, self.start_epoch, self.best_top1)
 
-    def fit(self) -> RunResult:
-        """Train the remaining epochs, then report on the best checkpoint."""
+    def fit(self, stop_after: int | None = None) -> RunResult:
+        """Train the remaining epochs (or up to epoch ``stop_after``), then report on the best checkpoint.
+
+        Stopping early keeps the schedule of the full run, so a later resume continues it exactly.
+        """
         (self.run_dir / "run.json").write_text(
             json.dumps({"task": self.task, "command": self.command, "config": asdict(self.config)}, indent=2)
         )
@@ -169,7 +173,7 @@ class ClassificationTrainer:
         val_loader = self._eval_loader("val")
         tracker = Tracker(self.run_dir, asdict(self.config), self.config.wandb)
         try:
-            for epoch in range(self.start_epoch, self.config.epochs):
+            for epoch in range(self.start_epoch, min(stop_after or self.config.epochs, self.config.epochs)):
                 self._epoch(epoch, val_loader, tracker)
         finally:
             tracker.close()
@@ -182,14 +186,17 @@ class ClassificationTrainer:
         self.generator.manual_seed(cfg.seed + epoch)
         strength = progressive_strength(epoch, cfg.epochs, cfg.aug_start, cfg.aug_end)
         self.train_set.transform = train_transform(self.preprocessing, strength, seed=cfg.seed + epoch)
-        (freeze_backbone if epoch < cfg.freeze_epochs else unfreeze)(self.model)
+        frozen = epoch < cfg.freeze_epochs
+        (freeze_backbone if frozen else unfreeze)(self.model)
+        lr_backbone = 0.0 if frozen else self.optimizer.param_groups[0]["lr"]
+        lr_head = self.optimizer.param_groups[1]["lr"]
         train_loss, train_acc = self._train_one_epoch(epoch)
         val = evaluate(self.model, val_loader, self.device, self.amp, "validate").summary()
         row = {
             "epoch": epoch + 1,
             "aug_strength": round(strength, 4),
-            "lr_backbone": self.optimizer.param_groups[0]["lr"] if epoch >= cfg.freeze_epochs else 0.0,
-            "lr_head": self.optimizer.param_groups[1]["lr"],
+            "lr_backbone": lr_backbone,  # at the epoch's first step
+            "lr_head": lr_head,
             "train_loss": train_loss,
             "train_acc": train_acc,
             "val_loss": val["loss"],
