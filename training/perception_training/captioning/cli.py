@@ -56,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--encoder-lr", type=float, default=1e-4, help="learning rate once the encoder is unfrozen"
     )
     run.add_argument("--unfreeze-after", type=int, default=5, help="encoder frozen for this many epochs")
+    run.add_argument(
+        "--captions-per-image", type=int, default=0, help="captions sampled per image each epoch (0: all)"
+    )
+    run.add_argument(
+        "--shift", type=float, default=0.0, help="random translation augmentation, fraction of size"
+    )
     run.add_argument("--max-len", type=int, default=50, help="longest caption in tokens, incl. <start>/<end>")
     run.add_argument("--min-freq", type=int, default=2, help="rarer tokens become <unk>")
     run.add_argument("--image-size", type=int, default=224)
@@ -111,6 +117,8 @@ def config_from_args(args: argparse.Namespace, command: str) -> TrainConfig:
         resume=args.resume,
         meteor=not args.no_meteor,
         beam_size=args.beam,
+        captions_per_image=args.captions_per_image,
+        shift=args.shift,
         command=command,
         dataset={
             "captions": str(captions),

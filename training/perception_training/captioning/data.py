@@ -32,12 +32,17 @@ class CaptionSplit:
     images: torch.Tensor  # (N, 3, S, S) normalised float32
     references: list[list[list[str]]]
 
-    def pairs(self, vocabulary: Vocabulary, max_len: int) -> list[tuple[int, list[int]]]:
-        """(image index, encoded caption) for every reference caption: one training sample each."""
+    def pairs(
+        self, vocabulary: Vocabulary, max_len: int, per_image: int = 0, generator: random.Random | None = None
+    ) -> list[tuple[int, list[int]]]:
+        """(image index, encoded caption) samples: every reference caption, or ``per_image``
+        randomly chosen ones per image (more distinct images per step for the same compute)."""
         return [
             (index, vocabulary.encode(tokens, max_len))
             for index, captions in enumerate(self.references)
-            for tokens in captions
+            for tokens in (
+                generator.sample(captions, min(per_image, len(captions))) if per_image else captions
+            )
         ]
 
 

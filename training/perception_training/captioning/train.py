@@ -29,6 +29,7 @@ from perception_training.captioning.metrics import CaptionScorer, word_match
 from perception_training.captioning.plots import plot_history
 
 LOG = logging.getLogger(__name__)
+_BATCHNORM_IMAGES = 1024  # training images used to recompute BatchNorm statistics each epoch
 _CSV_COLUMNS = (
     "epoch",
     "train_loss",
@@ -72,6 +73,8 @@ class TrainConfig:
     resume: bool = False
     meteor: bool = True
     val_samples: int = 5
+    captions_per_image: int = 0  # 0: every reference caption is a sample each epoch
+    shift: float = 0.0  # random translation of training images, as a fraction of their size
     beam_size: int = 3
     artifact: Path | None = None
     command: str = ""
@@ -135,7 +138,6 @@ def train(config: TrainConfig) -> TrainResult:
         LOG.info("resumed from %s at epoch %d", last_path, start_epoch)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     scorer = CaptionScorer(meteor=config.meteor)
-    pairs = splits["train"].pairs(vocabulary, config.max_len)
     val_pairs = splits["val"].pairs(vocabulary, config.max_len)
     shuffler = random.Random(config.seed + start_epoch)
     saving = _Saver(config, out_dir, vocabulary, extra)
@@ -146,13 +148,21 @@ def train(config: TrainConfig) -> TrainResult:
         train_loss = _train_epoch(
             model,
             splits["train"],
-            batches(pairs, config.batch_size, vocabulary.pad, shuffler),
+            batches(
+                splits["train"].pairs(vocabulary, config.max_len, config.captions_per_image, shuffler),
+                config.batch_size,
+                vocabulary.pad,
+                shuffler,
+            ),
             optimizer,
             scaler,
             device,
             use_amp,
             f"epoch {epoch}/{config.epochs}",
+            config.shift,
+            shuffler,
         )
+        _recalibrate_batchnorm(model, splits["train"], config.batch_size, device)
         val_loss = _loss(
             model, splits["val"], batches(val_pairs, config.batch_size, vocabulary.pad, None), device
         )
@@ -251,6 +261,8 @@ def _train_epoch(
     device: str,
     use_amp: bool,
     description: str,
+    shift: float,
+    generator: random.Random,
 ) -> float:
     # A frozen encoder still runs in training mode: its BatchNorm statistics must adapt, because
     # a randomly initialised MobileNetV3 with its initial statistics outputs features near zero.
@@ -259,7 +271,8 @@ def _train_epoch(
     total, count = 0.0, 0
     progress = tqdm(epoch_batches, desc=description, leave=False)
     for image_ids, captions in progress:
-        images, captions = split.images[image_ids].to(device), captions.to(device)
+        images = _shifted(split.images[image_ids], shift, generator).to(device)
+        captions = captions.to(device)
         with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
             logits = model(images, captions)
             loss = criterion(logits.reshape(-1, logits.size(-1)), captions[:, 1:].reshape(-1))
@@ -273,6 +286,43 @@ def _train_epoch(
         count += len(image_ids)
         progress.set_postfix(loss=f"{total / count:.3f}")
     return total / max(count, 1)
+
+
+def _shifted(images: torch.Tensor, shift: float, generator: random.Random) -> torch.Tensor:
+    """Translate each image by up to ``shift`` of its size (edges replicated).
+
+    No flips or colour changes: captions name left/right and colours.
+    """
+    margin = round(shift * images.size(-1))
+    if margin == 0:
+        return images
+    padded = torch.nn.functional.pad(images, (margin, margin, margin, margin), mode="replicate")
+    size = images.size(-1)
+    offsets = [
+        (generator.randint(0, 2 * margin), generator.randint(0, 2 * margin)) for _ in range(len(images))
+    ]
+    return torch.stack([padded[i, :, y : y + size, x : x + size] for i, (y, x) in enumerate(offsets)])
+
+
+@torch.no_grad()
+def _recalibrate_batchnorm(model: CaptionModel, split: CaptionSplit, batch_size: int, device: str) -> None:
+    """Recompute the encoder's BatchNorm running statistics for its current weights ("precise BN").
+
+    Inference uses running statistics, while training normalises with each batch's own. A
+    randomly initialised MobileNetV3 carries its signal in small deviations that lagging
+    running averages (momentum 0.01) wipe out: every image then gets the same caption. Exact
+    averages over the training images make evaluation see what training saw.
+    """
+    layers = [layer for layer in model.encoder.modules() if isinstance(layer, nn.BatchNorm2d)]
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None  # cumulative average
+    model.encoder.train()
+    for start in range(0, min(len(split.names), _BATCHNORM_IMAGES), batch_size):
+        model.encoder(split.images[start : start + batch_size].to(device))
+    for layer, momentum in zip(layers, momenta, strict=True):
+        layer.momentum = momentum
 
 
 @torch.no_grad()
