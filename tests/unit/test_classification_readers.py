@@ -15,6 +15,7 @@ from perception_training.classification.readers import (
     read_image_folder,
     read_tiny_imagenet,
 )
+from perception_training.synthetic.writers.tiny_imagenet import write_tiny_imagenet
 
 WNIDS = ("n001", "n002", "n003")
 
@@ -153,3 +154,12 @@ def test_tiny_imagenet_missing_val_image_names_line(tmp_path: Path) -> None:
     (root / "val" / "images" / "val_1.JPEG").unlink()
     with pytest.raises(DatasetFormatError, match=r"val_annotations.txt:2: image .*val_1.JPEG does not exist"):
         read_tiny_imagenet(root)
+
+
+def test_synthetic_mini_tiny_imagenet_reads_with_a_labelled_test_split(tmp_path: Path) -> None:
+    root = write_tiny_imagenet(tmp_path / "mini", seed=0, n_classes=10, train_per_class=2, val_per_class=1,
+                               test_per_class=1)  # fmt: skip
+    data = read_dataset(root)
+    assert len(data.classes) == 10 and all(d for d in data.descriptions)
+    assert [len(data.splits[s]) for s in ("train", "val", "test")] == [20, 10, 10]
+    assert data.labelled("test") and sorted(s.label for s in data.splits["test"]) == list(range(10))

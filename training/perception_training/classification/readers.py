@@ -123,18 +123,22 @@ def split_train_val(
 
 
 def read_tiny_imagenet(root: str | Path) -> ClassificationData:
-    """Read the Tiny-ImageNet-200 layout: wnids.txt, words.txt, train/, val/ (annotated), test/."""
+    """Read the Tiny-ImageNet-200 layout: wnids.txt, words.txt, train/, val/ (annotated), test/.
+
+    ``test/`` is unlabelled in the real dataset; a ``test/test_annotations.txt`` labels it.
+    """
     root = Path(root)
     wnids = _read_wnids(root / "wnids.txt")
     index = {wnid: i for i, wnid in enumerate(wnids)}
     words = _read_words(root / "words.txt")
     splits = {
         "train": _tiny_train(root / "train", index),
-        "val": _tiny_val(root / "val", index),
+        "val": _tiny_annotated(root / "val", index),
     }
-    test_images = root / "test" / "images"
-    if test_images.is_dir():
-        splits["test"] = [Sample(p, UNLABELLED) for p in _images_in(test_images)]
+    if (root / "test" / "test_annotations.txt").is_file():  # our synthetic copy labels its test split
+        splits["test"] = _tiny_annotated(root / "test", index)
+    elif (root / "test" / "images").is_dir():  # the real one does not
+        splits["test"] = [Sample(p, UNLABELLED) for p in _images_in(root / "test" / "images")]
     descriptions = [words.get(wnid, wnid) for wnid in wnids]
     return ClassificationData(root, "tiny-imagenet", wnids, splits, descriptions)
 
@@ -194,8 +198,9 @@ def _tiny_train(train_dir: Path, index: dict[str, int]) -> list[Sample]:
     return samples
 
 
-def _tiny_val(val_dir: Path, index: dict[str, int]) -> list[Sample]:
-    annotations = val_dir / "val_annotations.txt"
+def _tiny_annotated(split_dir: Path, index: dict[str, int]) -> list[Sample]:
+    """``<split>/images/`` labelled by ``<split>/<split>_annotations.txt`` (file, wnid, box)."""
+    annotations = split_dir / f"{split_dir.name}_annotations.txt"
     samples: list[Sample] = []
     for number, line in _lines(annotations):
         fields = line.split("\t") if "\t" in line else line.split()
@@ -206,10 +211,10 @@ def _tiny_val(val_dir: Path, index: dict[str, int]) -> list[Sample]:
         name, wnid = fields[0].strip(), fields[1].strip()
         if wnid not in index:
             raise DatasetFormatError(f"{annotations}:{number}: wnid {wnid!r} is not in wnids.txt")
-        image = val_dir / "images" / name
+        image = split_dir / "images" / name
         if not image.is_file():
             raise DatasetFormatError(f"{annotations}:{number}: image {image} does not exist")
         samples.append(Sample(image, index[wnid]))
     if not samples:
-        raise DatasetFormatError(f"{annotations} lists no validation images")
+        raise DatasetFormatError(f"{annotations} lists no images")
     return samples
