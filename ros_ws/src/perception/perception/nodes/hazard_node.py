@@ -138,6 +138,7 @@ def build_notifiers(params: HazardParameters) -> list[Notifier]:
 
 
 def close_all(notifiers: Sequence[Notifier], timeout: float) -> None:
+    """Close each notifier, giving queued alerts up to ``timeout`` seconds each to go out."""
     for notifier in notifiers:
         notifier.close(timeout)
 
@@ -149,7 +150,6 @@ class HazardPipeline:
     matcher: HazardMatcher
     notifiers: tuple[Notifier, ...]
     translator: Translator
-    rules_file: Path
 
 
 class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
@@ -170,7 +170,7 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
             f"{len(rules)} hazard rules from {rules_file}; notifiers {list(params.notifiers)}; "
             f"translator {params.translator!r}"
         )
-        return HazardPipeline(HazardMatcher(rules, clock=self._now_s), notifiers, translator, rules_file)
+        return HazardPipeline(HazardMatcher(rules, clock=self._now_s), notifiers, translator)
 
     def release_model(self, model: HazardPipeline) -> None:
         counts = ", ".join(f"{key}={value}" for key, value in self.counts.items())
