@@ -11,7 +11,7 @@ allocator slack. Each image goes through the real inference path
 softmax). Latency is per call (one image at ``--batch-size 1``). Accuracy is that of the
 weights given with ``--weights`` (our trained artifacts) and otherwise of an untrained,
 seeded network (chance level, about 33% for three classes); the table says which.
-Writes ``classifiers.md`` (table) and ``classifiers.png`` (bar charts) into ``--out``.
+Writes ``STEM.md`` (table) and ``STEM.png`` (bar charts) into ``--out`` (``--stem classifiers``).
 """
 
 from __future__ import annotations
@@ -65,8 +65,11 @@ def bench_data(root: Path, images: int) -> Path:
     return root / "bench"
 
 
-def run_one(architecture: str, weights: str | None, data: str, image_size: int, batch_size: int) -> Row:
+def run_one(
+    architecture: str, weights: str | None, data: str, image_size: int, batch_size: int, threads: int
+) -> Row:
     """Measure one architecture; runs inside a fresh child process."""
+    torch.set_num_threads(threads)
     classes, samples = read_class_folders(data)
     crops = [cv2.imread(str(s.path)) for s in samples]
     truth = [classes[s.label] for s in samples]
@@ -109,13 +112,12 @@ def markdown(rows: list[Row], args: argparse.Namespace, images: int) -> str:
         "# Classifier comparison",
         "",
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
-        "`python benchmarks/bench_classifiers.py "
-        f"--images {images} --image-size {args.image_size} --batch-size {args.batch_size}"
-        + "".join(f" --weights {w}" for w in args.weights)
-        + "`.",
+        f"`python benchmarks/bench_classifiers.py --stem {args.stem} "
+        f"--images {images} --image-size {args.image_size} --batch-size {args.batch_size} "
+        f"--threads {args.threads}" + "".join(f" --weights {w}" for w in args.weights) + "`.",
         "",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, no GPU, torch {torch.__version__} "
-        f"(CUDA build running on the CPU), {torch.get_num_threads()} threads. The machine is **shared** "
+        f"(CUDA build running on the CPU), {args.threads} torch thread(s). The machine is **shared** "
         f"with other jobs (load average at the end: {load}), so absolute times are pessimistic and "
         "noisy; the ranking is what to read.",
         f"- The same {images} synthetic glass crops (seed {DATA_SEED}; cup / beer_glass / soju_glass) "
@@ -136,7 +138,7 @@ def markdown(rows: list[Row], args: argparse.Namespace, images: int) -> str:
             f"| {r.images_per_s:.1f} | {r.latency_p50_ms:.1f} | {r.latency_p95_ms:.1f} | {r.total_s:.1f} "
             f"| {r.peak_rss_delta_mib:.0f} | {r.accuracy:.1%} |"
         )
-    lines += ["", "![classifier comparison](classifiers.png)", ""]
+    lines += ["", f"![classifier comparison]({args.stem}.png)", ""]
     return "\n".join(lines)
 
 
@@ -172,10 +174,12 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=600)
     parser.add_argument("--image-size", type=int, default=64, help="multiple of 32 (swin); default 64")
     parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per model (default 1)")
     parser.add_argument("--architectures", nargs="+", default=list(ARCHITECTURES))
     parser.add_argument("--weights", nargs="*", default=[], metavar="ARCH=ARTIFACT", help="trained artifacts")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="where the crops are cached")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
+    parser.add_argument("--stem", default="classifiers", help="file names: STEM.md and STEM.png")
     args = parser.parse_args()
     weights = dict(item.split("=", 1) for item in args.weights)
     data = bench_data(args.data, args.images)
@@ -185,14 +189,21 @@ def main() -> None:
         with context.Pool(1) as pool:
             row = pool.apply(
                 run_one,
-                (architecture, weights.get(architecture), str(data), args.image_size, args.batch_size),
+                (
+                    architecture,
+                    weights.get(architecture),
+                    str(data),
+                    args.image_size,
+                    args.batch_size,
+                    args.threads,
+                ),
             )
         print(json.dumps(asdict(row)), flush=True)
         rows.append(row)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "classifiers.md").write_text(markdown(rows, args, args.images))
-    chart(rows, args.out / "classifiers.png")
-    print(f"wrote {args.out / 'classifiers.md'} and {args.out / 'classifiers.png'}")
+    (args.out / f"{args.stem}.md").write_text(markdown(rows, args, args.images))
+    chart(rows, args.out / f"{args.stem}.png")
+    print(f"wrote {args.out / args.stem}.md and .png")
 
 
 if __name__ == "__main__":

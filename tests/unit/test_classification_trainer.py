@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,12 @@ TINY = {
     "mixup_alpha": 0.2,
     "freeze_epochs": 1,
     "lr": 3e-3,
+    "threads": 1,  # far faster than 2 on a shared CPU; restored after each test
 }
 ARGS = [
     "--recipe", "glass-synthetic", "--architecture", "mobilenet_v3_small", "--image-size", "32",
     "--batch-size", "8", "--cutmix-alpha", "1.0", "--mixup-alpha", "0.2", "--freeze-epochs", "1",
-    "--lr", "3e-3",
+    "--lr", "3e-3", "--threads", "1",
 ]  # fmt: skip
 OUTPUTS = (
     "latest.safetensors",
@@ -51,6 +53,13 @@ OUTPUTS = (
 @pytest.fixture(scope="module")
 def glass_crops(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_glass_crops(tmp_path_factory.mktemp("glass"), seed=0, counts={"train": 24, "test": 9})
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

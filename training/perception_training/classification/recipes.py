@@ -31,6 +31,7 @@ class TrainConfig:
     val_fraction: float = 0.1  # ImageFolder without a val folder: seeded split of train
     seed: int = 0
     workers: int = 0
+    threads: int = 0  # CPU threads for torch; 0 keeps torch's default (1 is far faster on a busy CPU)
     device: str = "auto"
     amp: bool = True  # mixed precision, used on CUDA only
     wandb: bool = False  # log to Weights & Biases too (offline unless WANDB_MODE says otherwise)

@@ -96,6 +96,8 @@ class ClassificationTrainer:
         self.data, self.config, self.run_dir, self.task, self.command = data, config, run_dir, task, command
         self.dataset_info = dataset_info or {}
         self.device = resolve_device(config.device)
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
         self.amp = config.amp and self.device.startswith("cuda")
         self.preprocessing = Preprocessing(config.image_size)
         torch.manual_seed(config.seed)  # the same initial weights for the same config
