@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_history(history: list[dict[str, float]], path: Path) -> Path:
@@ -17,6 +18,7 @@ def plot_history(history: list[dict[str, float]], path: Path) -> Path:
     loss_axis.plot(epochs, [row["train_loss"] for row in history], marker="o", label="train loss")
     loss_axis.plot(epochs, [row["val_loss"] for row in history], marker="o", label="val loss")
     loss_axis.set_xlabel("epoch")
+    loss_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss_axis.set_ylabel("cross-entropy")
     lines, labels = loss_axis.get_legend_handles_labels()
     if all("BLEU-4" in row for row in history):
