@@ -32,6 +32,7 @@ LOG = logging.getLogger("perception_training.detector")
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_OUT = REPO_ROOT / "models" / "detector" / "yolo11n_synthetic.safetensors"
 DEFAULT_DOCS_IMAGES = REPO_ROOT / "docs" / "images"
+DOCS_MAX_WIDTH = 960
 # ultralytics output file -> our docs name; test_* come from the held-out test evaluation.
 PLOTS = {
     "train/results.png": "detector_training_curves.png",
@@ -143,6 +144,7 @@ def train(config: TrainConfig, command: str | None = None) -> TrainResult:
     best = Path(model.trainer.best)
     metrics = evaluate(best, data_yaml, config, runs)
     metrics["train_seconds"] = round(train_seconds, 1)
+    metrics["epochs"] = model.trainer.epoch + 1
     LOG.info(
         "test split: mAP50 %.3f, mAP50-95 %.3f, per class %s",
         metrics["map50"],
@@ -203,12 +205,14 @@ def evaluate(weights: Path, data_yaml: Path, config: TrainConfig, runs: Path) ->
         "precision": round(float(result.box.mp), 4),
         "recall": round(float(result.box.mr), 4),
         "ap50": ap50,
-        "images": int(getattr(result, "seen", 0)) or None,
     }
 
 
 def copy_plots(runs: Path, docs_images: Path) -> list[Path]:
-    """Copy ultralytics' curves, confusion matrix and predictions to ``docs_images`` as PNG."""
+    """Copy ultralytics' curves, confusion matrix and predictions to ``docs_images`` as PNG.
+
+    Images wider than DOCS_MAX_WIDTH are downscaled so the docs stay light in git.
+    """
     docs_images.mkdir(parents=True, exist_ok=True)
     copied = []
     for source, name in PLOTS.items():
@@ -216,6 +220,9 @@ def copy_plots(runs: Path, docs_images: Path) -> list[Path]:
         if image is None:
             LOG.warning("ultralytics did not write %s; skipping %s", runs / source, name)
             continue
+        if image.shape[1] > DOCS_MAX_WIDTH:
+            height = round(image.shape[0] * DOCS_MAX_WIDTH / image.shape[1])
+            image = cv2.resize(image, (DOCS_MAX_WIDTH, height), interpolation=cv2.INTER_AREA)
         target = docs_images / name
         cv2.imwrite(str(target), image)
         copied.append(target)
