@@ -20,7 +20,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.optim.swa_utils import update_bn
+from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from perception.core.artifacts import code_version
@@ -116,6 +117,7 @@ class ClassificationTrainer:
             num_workers=config.workers,
             generator=self.generator,
         )
+        self.bn_loader = self._bn_loader()
         self.optimizer = self._make_optimizer()
         steps = config.epochs * len(self.train_loader)
         warmup = max(1, round(config.warmup_epochs * len(self.train_loader)))
@@ -127,6 +129,17 @@ class ClassificationTrainer:
         self.mixer = batch_mixer(len(data.classes), config.cutmix_alpha, config.mixup_alpha)
         self.start_epoch = 0
         self.best_top1 = -1.0
+
+    def _bn_loader(self) -> DataLoader | None:
+        """A fixed, seeded subset of clean training images for BatchNorm re-estimation."""
+        count = min(self.config.bn_recalibration, len(self.train_set))
+        if count <= 0:
+            return None
+        order = torch.randperm(len(self.train_set), generator=torch.Generator().manual_seed(self.config.seed))
+        subset = Subset(
+            SampleDataset(self.train_set.samples, eval_transform(self.preprocessing)), order[:count].tolist()
+        )
+        return DataLoader(subset, batch_size=self.config.batch_size, num_workers=self.config.workers)
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         """Two parameter groups so the head and the backbone can learn at different rates."""
@@ -193,6 +206,9 @@ class ClassificationTrainer:
         lr_backbone = 0.0 if frozen else self.optimizer.param_groups[0]["lr"]
         lr_head = self.optimizer.param_groups[1]["lr"]
         train_loss, train_acc = self._train_one_epoch(epoch)
+        if self.bn_loader is not None:
+            with torch.no_grad():
+                update_bn(self.bn_loader, self.model, device=self.device)
         val = evaluate(self.model, val_loader, self.device, self.amp, "validate").summary()
         row = {
             "epoch": epoch + 1,
