@@ -1,11 +1,13 @@
 """End-to-end latency of the detector node in one process: publish Image -> DetectionArray.
 
-    python benchmarks/bench_detector_node.py [--model PATH] [--frames 30] [--debug-image]
+    python benchmarks/bench_detector_node.py [--model PATH] [--frames 30] [--debug-image DIR]
 
 Without ``--model`` the node runs a constant model returning 10 boxes, so the figure is the
 framework's own cost (DDS transfer, decode, conversion, markers, publish); with ``--model``
-it runs the real Detector on CPU. Frames are sent one at a time (the next after the result
-arrives), so nothing is dropped. Prints a Markdown table of median / p90 milliseconds.
+it runs the real Detector on CPU. Frames are synthetic-world test scenes, sent one at a time
+(the next after the result arrives), so nothing is dropped. Prints a Markdown table of
+median / p90 milliseconds. ``--debug-image DIR`` also has the node draw and publish
+debug_image and saves the last one per frame size there as PNG.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import argparse
 import statistics
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
+import cv2
 import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -25,9 +29,10 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from perception.core.detections import Detection
-from perception.core.images import numpy_to_image
+from perception.core.images import image_to_numpy, numpy_to_image
 from perception.nodes.detector_node import DetectorNode
 from perception_msgs.msg import DetectionArray
+from perception_training.synthetic.world import SceneWorld
 
 SIZES = ((640, 480), (1280, 720), (1920, 1080))
 
@@ -46,10 +51,10 @@ class ConstantModel:
         return []
 
 
-def run(model: str | None, frames: int, debug_image: bool) -> list[tuple[str, float, float, float]]:
+def run(model: str | None, frames: int, debug_dir: Path | None) -> list[tuple[str, float, float, float]]:
     context = rclpy.Context()
     rclpy.init(context=context)
-    overrides = [Parameter("debug_image", value=debug_image), Parameter("device", value="cpu")]
+    overrides = [Parameter("debug_image", value=debug_dir is not None), Parameter("device", value="cpu")]
     if model:
         node = DetectorNode(
             context=context, parameter_overrides=[*overrides, Parameter("model_path", value=model)]
@@ -70,6 +75,8 @@ def run(model: str | None, frames: int, debug_image: bool) -> list[tuple[str, fl
         arrived.set()
 
     io.create_subscription(DetectionArray, "detections", on_result, 10)
+    debug_images: list[Image] = []
+    io.create_subscription(Image, "debug_image", debug_images.append, 10)
     publisher = io.create_publisher(
         Image, "image", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
     )
@@ -81,11 +88,11 @@ def run(model: str | None, frames: int, debug_image: bool) -> list[tuple[str, fl
             raise SystemExit("detector node did not start; see the log above")
         while publisher.get_subscription_count() == 0:
             time.sleep(0.01)
+        world = SceneWorld(seed=0)
         for width, height in SIZES:
-            frame = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
-            msg = numpy_to_image(frame, "bgr8")
             latencies = []
             for index in range(frames + 1):
+                msg = numpy_to_image(world.scene(index, "test", size=(width, height)).image, "bgr8")
                 arrived.clear()
                 sent = time.perf_counter()
                 publisher.publish(msg)
@@ -96,6 +103,9 @@ def run(model: str | None, frames: int, debug_image: bool) -> list[tuple[str, fl
             latencies.sort()
             p90 = latencies[int(0.9 * (len(latencies) - 1))]
             rows.append((f"{width}x{height}", statistics.median(latencies), p90, node.counters["dropped"]))
+            if debug_dir is not None and wait_for(lambda: len(debug_images) == len(received)):
+                png = debug_dir / f"detector_debug_{width}x{height}.png"
+                cv2.imwrite(str(png), image_to_numpy(debug_images[-1]))
     finally:
         node.trigger_shutdown()
         executor.shutdown(timeout_sec=5.0)
@@ -106,14 +116,25 @@ def run(model: str | None, frames: int, debug_image: bool) -> list[tuple[str, fl
     return rows
 
 
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="detector model file; default: a constant 10-box model")
     parser.add_argument("--frames", type=int, default=30)
-    parser.add_argument("--debug-image", action="store_true", help="also draw and publish debug_image")
+    parser.add_argument(
+        "--debug-image", type=Path, metavar="DIR", help="publish debug_image, save PNGs in DIR"
+    )
     args = parser.parse_args()
+    if args.debug_image is not None:
+        args.debug_image.mkdir(parents=True, exist_ok=True)
     rows = run(args.model, args.frames, args.debug_image)
-    print(f"model: {args.model or 'constant (framework only)'}, debug_image: {args.debug_image}")
+    print(f"model: {args.model or 'constant (framework only)'}, debug_image: {args.debug_image is not None}")
     print("| frame | median ms | p90 ms | dropped |\n|---|---|---|---|")
     for size, median, p90, dropped in rows:
         print(f"| {size} | {median:.1f} | {p90:.1f} | {dropped} |")
