@@ -119,7 +119,9 @@ def test_diagnostic_status_carries_every_counter() -> None:
     assert (status.level, status.hardware_id) == (DiagnosticStatus.OK, "/ns/detector_node")
 
 
-@pytest.mark.parametrize(("received", "failed", "text"), [(20, 2, "2 frame(s) failed"), (0, 0, "no images")])
+@pytest.mark.parametrize(
+    ("received", "failed", "text"), [(20, 2, "2 frame(s) failed"), (0, 0, "no images accepted")]
+)
 def test_diagnostic_status_warns_on_failures_and_silence(received: int, failed: int, text: str) -> None:
     status = build_status("n", "n", summary(received, failed))
     assert status.level == DiagnosticStatus.WARN

@@ -56,7 +56,7 @@ class DetectorParameters(ImageNodeParameters):
     )
     marker_lifetime_s: float = param(
         0.5,
-        "how long RViz keeps a box marker without an update [s]",
+        "how long RViz keeps a box marker without an update [s] (0 = until the next frame clears it)",
         min_value=0.0,
         max_value=60.0,
         live=True,

@@ -35,7 +35,10 @@ class PeriodSummary:
         if self.new_failed:
             return DiagnosticStatus.WARN, f"{self.new_failed} frame(s) failed in the last period; see the log"
         if self.new_received == 0:
-            return DiagnosticStatus.WARN, "no images received in the last period; check the camera topic"
+            return (
+                DiagnosticStatus.WARN,
+                "no images accepted in the last period; check the camera topic (or ~/enable, max_rate_hz)",
+            )
         return DiagnosticStatus.OK, f"processing at {self.rate_hz:.1f} Hz"
 
 
