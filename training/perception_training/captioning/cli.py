@@ -62,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--shift", type=float, default=0.0, help="random translation augmentation, fraction of size"
     )
+    run.add_argument(
+        "--concept-weight", type=float, default=1.0, help="auxiliary bag-of-words loss weight (0: off)"
+    )
     run.add_argument("--max-len", type=int, default=50, help="longest caption in tokens, incl. <start>/<end>")
     run.add_argument("--min-freq", type=int, default=2, help="rarer tokens become <unk>")
     run.add_argument("--image-size", type=int, default=224)
@@ -119,6 +122,7 @@ def config_from_args(args: argparse.Namespace, command: str) -> TrainConfig:
         beam_size=args.beam,
         captions_per_image=args.captions_per_image,
         shift=args.shift,
+        concept_weight=args.concept_weight,
         command=command,
         dataset={
             "captions": str(captions),

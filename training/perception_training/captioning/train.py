@@ -75,6 +75,7 @@ class TrainConfig:
     val_samples: int = 5
     captions_per_image: int = 0  # 0: every reference caption is a sample each epoch
     shift: float = 0.0  # random translation of training images, as a fraction of their size
+    concept_weight: float = 1.0  # weight of the auxiliary bag-of-words loss (0 switches it off)
     beam_size: int = 3
     artifact: Path | None = None
     command: str = ""
@@ -161,6 +162,8 @@ def train(config: TrainConfig) -> TrainResult:
             f"epoch {epoch}/{config.epochs}",
             config.shift,
             shuffler,
+            _concept_targets(splits["train"], vocabulary),
+            config.concept_weight,
         )
         _recalibrate_batchnorm(model, splits["train"], config.batch_size, device)
         val_loss = _loss(
@@ -263,6 +266,8 @@ def _train_epoch(
     description: str,
     shift: float,
     generator: random.Random,
+    concept_targets: torch.Tensor,
+    concept_weight: float,
 ) -> float:
     # A frozen encoder still runs in training mode: its BatchNorm statistics must adapt, because
     # a randomly initialised MobileNetV3 with its initial statistics outputs features near zero.
@@ -274,8 +279,13 @@ def _train_epoch(
         images = _shifted(split.images[image_ids], shift, generator).to(device)
         captions = captions.to(device)
         with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-            logits = model(images, captions)
+            logits, concepts = model.forward_with_concepts(images, captions)
             loss = criterion(logits.reshape(-1, logits.size(-1)), captions[:, 1:].reshape(-1))
+            if concept_weight:
+                targets = concept_targets[image_ids].to(device)
+                loss = loss + concept_weight * nn.functional.binary_cross_entropy_with_logits(
+                    concepts, targets
+                )
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
@@ -286,6 +296,20 @@ def _train_epoch(
         count += len(image_ids)
         progress.set_postfix(loss=f"{total / count:.3f}")
     return total / max(count, 1)
+
+
+def _concept_targets(split: CaptionSplit, vocabulary: Vocabulary) -> torch.Tensor:
+    """(images, vocabulary) multi-hot: the words any reference caption of each image uses."""
+    targets = torch.zeros(len(split.names), len(vocabulary))
+    for index, captions in enumerate(split.references):
+        ids = {
+            vocabulary.word_map[token]
+            for tokens in captions
+            for token in tokens
+            if token in vocabulary.word_map
+        }
+        targets[index, sorted(ids)] = 1.0
+    return targets
 
 
 def _shifted(images: torch.Tensor, shift: float, generator: random.Random) -> torch.Tensor:

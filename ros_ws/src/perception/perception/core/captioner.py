@@ -101,6 +101,10 @@ class CaptionModel(nn.Module):
         self.config = config
         self.encoder = CaptionEncoder(encoder_weights)
         self.decoder = CaptionDecoder(config)
+        # Bag-of-words head: which words the image's captions contain, from pooled features. Only
+        # training uses it (an auxiliary loss): it hands a from-scratch encoder a direct signal
+        # about objects and colours instead of one filtered through the language model.
+        self.concepts = nn.Linear(ENCODER_CHANNELS, config.vocab_size)
 
     def set_encoder_trainable(self, trainable: bool) -> None:
         """Freeze (random or pretrained) encoder weights early in training, fine-tune later."""
@@ -109,13 +113,19 @@ class CaptionModel(nn.Module):
 
     def forward(self, images: torch.Tensor, captions: torch.Tensor) -> torch.Tensor:
         """Logits (B, T-1, V) predicting ``captions[:, 1:]`` from ``captions[:, :-1]``."""
+        return self.forward_with_concepts(images, captions)[0]
+
+    def forward_with_concepts(
+        self, images: torch.Tensor, captions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Word logits (B, T-1, V) and bag-of-words logits (B, V) from one encoder pass."""
         features = self.encoder(images)
         hidden, projected = self.decoder.start(features)
         logits = []
         for position in range(captions.size(1) - 1):
             step_logits, hidden = self.decoder.step(captions[:, position], hidden, features, projected)
             logits.append(step_logits)
-        return torch.stack(logits, dim=1)
+        return torch.stack(logits, dim=1), self.concepts(features.mean(dim=1))
 
     @torch.no_grad()
     def greedy(
@@ -332,8 +342,10 @@ class Captioner:
         start, end = self.vocabulary.start, self.vocabulary.end
         with torch.autocast("cuda", dtype=torch.float16, enabled=half_supported(self.device)):
             if self.beam_size > 1:
-                decoded = [self.model.beam_search(image[None], start, end, self.max_len, self.beam_size)
-                           for image in batch]
+                decoded = [
+                    self.model.beam_search(image[None], start, end, self.max_len, self.beam_size)
+                    for image in batch
+                ]
             else:
                 ids, scores = self.model.greedy(batch, start, end, self.max_len)
                 decoded = list(zip(ids, scores, strict=True))
