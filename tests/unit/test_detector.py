@@ -16,7 +16,8 @@ import pytest
 from perception.core.artifacts import ArtifactError, save_artifact
 from perception.core.detection_metrics import map50
 from perception.core.detections import Detection
-from perception.core.detector import Detector, DetectorError, build_model, export_detector, save_detector
+from perception.core.detector import Detector, DetectorError, build_model, save_detector
+from perception_training.detector import export as export_cli
 from perception_training.synthetic import DETECTOR_CLASSES, SceneWorld
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +45,10 @@ def demo() -> Detector:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return export_detector(DEMO_ARTIFACT, tmp_path_factory.mktemp("exported"))
+    """Through the export CLI, which wraps perception.core.detector.export_detector."""
+    out = tmp_path_factory.mktemp("exported")
+    assert export_cli.main([str(DEMO_ARTIFACT), "--out", str(out)]) == 0
+    return {fmt: out / f"{DEMO_ARTIFACT.stem}.{fmt}" for fmt in ("pt", "onnx")}
 
 
 def truth(scene) -> list[Detection]:
