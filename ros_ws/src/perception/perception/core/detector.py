@@ -215,7 +215,8 @@ class Detector:
     ) -> list[Detection]:
         """Detect objects in an HxWx3 uint8 BGR image; boxes are in that image's pixels.
 
-        ``classes`` restricts the output to those class names (unknown names raise).
+        ``classes`` restricts the output to those class names (unknown names raise); ``None``
+        keeps every class, an empty sequence keeps none.
         """
         _check_image(image_bgr)
         class_ids = self.class_ids(classes) if classes is not None else None
