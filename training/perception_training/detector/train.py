@@ -63,7 +63,7 @@ class TrainConfig:
     optimizer: str = "AdamW"
     mosaic: float = 1.0
     close_mosaic: int = 5
-    val_each_epoch: bool = False
+    val_each_epoch: bool = True
     work_dir: Path | None = None
     docs_images: Path | None = DEFAULT_DOCS_IMAGES
 
@@ -260,7 +260,12 @@ def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
     add("--optimizer", default=defaults.optimizer, help="ultralytics optimizer name (AdamW, SGD, auto)")
     add("--mosaic", type=float, default=defaults.mosaic, help="mosaic augmentation probability")
     add("--close-mosaic", type=int, default=defaults.close_mosaic, help="final epochs without mosaic")
-    add("--val-each-epoch", action="store_true", help="validate every epoch (slower; picks best.pt by val)")
+    add(
+        "--no-val-each-epoch",
+        dest="val_each_epoch",
+        action="store_false",
+        help="validate only after the last epoch (saves about 8%% of the time; no learning curves)",
+    )
     add("--work-dir", type=Path, help="dataset and ultralytics runs folder (default .cache/detector)")
     add("--docs-images", default=str(defaults.docs_images), help="where plots go ('' to skip)")
     args = parser.parse_args(argv)
