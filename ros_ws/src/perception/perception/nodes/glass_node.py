@@ -58,8 +58,8 @@ class GlassParameters(ImageNodeParameters):
         DEFAULT_DETECTOR_CLASSES, "detector classes whose boxes are classified (at least one)", live=True
     )
     padding: float = param(
-        0.05,
-        "context added around each box, as a fraction of its size per side (training crops: 0-0.1)",
+        0.025,
+        "context added around each box, as a fraction of its size per side (see docs/glass.md)",
         min_value=0.0,
         max_value=1.0,
         live=True,
