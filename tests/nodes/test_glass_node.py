@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from lifecycle_msgs.msg import State
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -305,6 +306,24 @@ def test_live_parameters_apply_and_bad_ones_are_refused(ros, model_file) -> None
     refused = node.set_parameters([Parameter("pair_cache_size", value=5)])[0]
     assert not refused.successful and "applied at configure" in refused.reason
     assert node.params.classes == ("cup",)
+
+
+@pytest.mark.parametrize("config", ["jetson.yaml", "desktop.yaml"])
+def test_shipped_config_passes_the_node_validation(ros, config: str) -> None:
+    path = REPO / "ros_ws" / "src" / "perception" / "config" / config
+    node = ros.add(
+        GlassNode(
+            model_factory=lambda params: None,
+            context=ros.context,
+            namespace="perception",
+            cli_args=["--ros-args", "--params-file", str(path)],
+        )
+    )
+    assert node.trigger_configure() == SUCCESS
+    expected = yaml.safe_load(path.read_text())["/**/glass_node"]["ros__parameters"]
+    assert {k: getattr(node.params, k) for k in expected} == {
+        k: tuple(v) if isinstance(v, list) else v for k, v in expected.items()
+    }
 
 
 def test_artifact_loads_through_the_real_path_and_matches_the_core(ros, tmp_path) -> None:
