@@ -1,7 +1,7 @@
 """Bring up the perception nodes on a robot: `ros2 launch perception jetson.launch.py`.
 
 Arguments: params_file (default config/jetson.yaml), models_dir ($PERCEPTION_MODELS_DIR),
-camera_topic, namespace, nodes (comma-separated, e.g. "detector"), compressed (subscribe
+camera_topic, namespace, nodes (comma-separated, default all four), compressed (subscribe
 <camera_topic>/compressed), autostart (nodes configure+activate themselves; false to leave
 them to a lifecycle manager), use_rviz. The graph itself lives in perception.bringup.graph.
 """
@@ -73,7 +73,9 @@ def generate_launch_description() -> LaunchDescription:
                 "namespace", default_value=DEFAULT_NAMESPACE, description="namespace of all nodes"
             ),
             DeclareLaunchArgument(
-                "nodes", default_value="detector", description="comma-separated nodes to start"
+                "nodes",
+                default_value="detector,glass,caption,hazard",
+                description="comma-separated nodes to start (subset of detector,glass,caption,hazard)",
             ),
             DeclareLaunchArgument(
                 "compressed", default_value="false", description="use <camera_topic>/compressed"

@@ -4,7 +4,7 @@ Each node starts as its own process exactly as ``launch/jetson.launch.py`` descr
 (``perception.bringup.graph``: name, namespace, params file, remaps, models dir), so the end
 to end tests and the demo exercise the same wiring a robot runs. Order of events:
 start nodes -> record their outputs (waits for the publishers, i.e. configured nodes) -> wait
-until every node subscribes to the camera (activated) -> replay -> wait until the outputs
+until every node subscribes to its inputs (activated) -> replay -> wait until the outputs
 settle -> stop the nodes (SIGINT, as ``ros2 launch`` does) -> finalise the recorded bag.
 """
 
@@ -37,6 +37,8 @@ LOG = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PARAMS_FILE = PACKAGE_ROOT / "config" / "desktop.yaml"
 DEFAULT_MODELS_DIR = PACKAGE_ROOT.parents[2] / "models"
+# Seeing both ends of a topic in the graph precedes their DDS match by a moment.
+_MATCH_GRACE_S = 1.0
 
 
 class GraphRunError(RuntimeError):
@@ -95,7 +97,7 @@ def run_graph_on_bag(
         _ros_node("perception_graph_runner") as node,
         BagRecorder(node, recorded, topics, discovery_timeout_s=startup_timeout_s) as recorder,
     ):
-        _wait_for_camera_subscribers(node, graph, options, procs, startup_timeout_s)
+        _wait_for_graph(node, graph, options, procs, startup_timeout_s)
         stats = replay_bag(bag, node, rate=rate, topics=_camera_topics(bag, options))
         _wait_until_settled(lambda: recorder.count, procs, settle_s)
         count = recorder.count
@@ -187,23 +189,28 @@ def _camera_topics(bag: Path, options: GraphOptions) -> list[str]:
     return topics
 
 
-def _wait_for_camera_subscribers(
+def _wait_for_graph(
     node: Node, graph: Sequence[NodeSpec], options: GraphOptions, procs: _Processes, timeout_s: float
 ) -> None:
-    """Replay only once every node that reads the camera has subscribed (is active)."""
-    wanted: dict[str, int] = {}
+    """Replay only once every node subscribes to its inputs (is active) and each input between
+    nodes has its publisher, so no node misses the first frames' results of another."""
+    subscribers: dict[str, int] = {}
     for spec in graph:
         for topic in spec.subscribes:
             resolved = resolve_topic(topic, options.namespace, spec.remaps)
-            if resolved.startswith(options.camera_topic):
-                wanted[resolved] = wanted.get(resolved, 0) + 1
+            subscribers[resolved] = subscribers.get(resolved, 0) + 1
+    camera = (options.camera_topic, f"{options.camera_topic}/compressed")
+    between_nodes = [topic for topic in subscribers if topic not in camera]
 
     def ready() -> bool:
         procs.check_alive()
-        return all(node.count_subscribers(topic) >= n for topic, n in wanted.items())
+        return all(node.count_subscribers(t) >= n for t, n in subscribers.items()) and all(
+            node.count_publishers(t) >= 1 for t in between_nodes
+        )
 
     if not wait_until(ready, timeout_s, poll_s=0.2):
-        raise GraphRunError(f"nodes did not subscribe to {sorted(wanted)} within {timeout_s:.0f} s")
+        raise GraphRunError(f"nodes did not connect {sorted(subscribers)} within {timeout_s:.0f} s")
+    time.sleep(_MATCH_GRACE_S)
 
 
 def _wait_until_settled(count: Any, procs: _Processes, settle_s: float) -> None:
