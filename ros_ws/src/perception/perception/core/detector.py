@@ -136,14 +136,16 @@ def export_detector(
 class Detector:
     """Runs a YOLO detector on BGR frames; build it with :meth:`Detector.load`."""
 
-    def __init__(self, yolo, class_names: Sequence[str], model_id: str, imgsz: int, device: str, half: bool):
+    def __init__(self, yolo, source: Path, imgsz: int, device: str, half: bool):
+        """Wrap a loaded ultralytics YOLO; one warm-up frame reads its class names and input size."""
         self._yolo = yolo
-        self._class_names = list(class_names)
-        self._class_index = {name: i for i, name in enumerate(self._class_names)}
-        self._model_id = model_id
+        self._model_id = f"{source.name}@{sha256_of(source)[:12]}"
         self._imgsz = imgsz
         self._device = device
         self._half = half
+        self._class_names: list[str] = []
+        self._class_index: dict[str, int] = {}
+        self._warm_up(source)
 
     @classmethod
     def load(
@@ -176,16 +178,7 @@ class Detector:
             yolo, default_imgsz = _yolo_from_artifact(path)
         else:
             yolo, default_imgsz = _yolo_from_file(path)
-        detector = cls(
-            yolo,
-            class_names=[],
-            model_id=f"{path.name}@{sha256_of(path)[:12]}",
-            imgsz=imgsz or default_imgsz,
-            device=device,
-            half=half,
-        )
-        detector._warm_up(path)
-        return detector
+        return cls(yolo, path, imgsz=imgsz or default_imgsz, device=device, half=half)
 
     @property
     def class_names(self) -> list[str]:
