@@ -24,7 +24,7 @@ from torch.optim.swa_utils import update_bn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from perception.core.artifacts import code_version
+from perception.core.artifacts import code_version, read_metadata
 from perception.core.classifier import (
     Preprocessing,
     build_classifier,
@@ -161,12 +161,13 @@ class ClassificationTrainer:
 
     def resume(self, checkpoint: Path) -> None:
         """Continue from a run's ``latest`` checkpoint: weights, optimizer, schedule, epoch."""
-        tensors, metadata = load_checkpoint(checkpoint, self.model)
-        if metadata["classes"] != self.data.classes:
+        classes = read_metadata(checkpoint).get("classes")
+        if classes != self.data.classes:
             raise ValueError(
-                f"{checkpoint} was trained on classes {metadata['classes']}, the dataset has "
+                f"{checkpoint} was trained on classes {classes}, the dataset has "
                 f"{self.data.classes}; resume with the dataset the run started with"
             )
+        tensors, metadata = load_checkpoint(checkpoint, self.model)
         restore_optimizer(self.optimizer, tensors, metadata, checkpoint)
         training = metadata["training"]
         self.scheduler.load_state_dict(training["scheduler"])
