@@ -192,15 +192,16 @@ def _camera_topics(bag: Path, options: GraphOptions) -> list[str]:
 def _wait_for_graph(
     node: Node, graph: Sequence[NodeSpec], options: GraphOptions, procs: _Processes, timeout_s: float
 ) -> None:
-    """Replay only once every node subscribes to its inputs (is active) and each input between
-    nodes has its publisher, so no node misses the first frames' results of another."""
+    """Replay only once every node subscribes to its inputs (is active) and each input that
+    another node of the graph publishes has its publisher, so no node misses the first frames'
+    results of another. Optional inputs nobody in the graph publishes are not waited for."""
     subscribers: dict[str, int] = {}
     for spec in graph:
         for topic in spec.subscribes:
             resolved = resolve_topic(topic, options.namespace, spec.remaps)
             subscribers[resolved] = subscribers.get(resolved, 0) + 1
-    camera = (options.camera_topic, f"{options.camera_topic}/compressed")
-    between_nodes = [topic for topic in subscribers if topic not in camera]
+    published = {resolve_topic(t, options.namespace, spec.remaps) for spec in graph for t in spec.publishes}
+    between_nodes = [topic for topic in subscribers if topic in published]
 
     def ready() -> bool:
         procs.check_alive()
