@@ -3,17 +3,16 @@
 Over real DDS, the nodes started as the launch graph describes them. Two evidence sources, run
 separately so each is measured on its own (the cooldown is shared across sources):
 
-- ``caption``: caption_node -> hazard_node (``use_detections`` off): measures the captioner;
+- ``caption``: caption_node -> hazard_node (no detector in the graph): measures the captioner;
 - ``detection``: detector_node -> hazard_node (``use_detections`` on): the second source the
   issue allows.
 
 A knife bag must raise exactly one "knife" HazardAlert (the rule's 30 s cooldown spans the
-bag), citing a message that names the knife, and the source must name the knife in every run
-of ``ALERT_WITHIN`` consecutive outputs, so an alert follows within that many frames of
-whenever the hazard node starts listening. (The harness starts the replay once the camera
-subscriptions are up; under load the hazard node's own subscription has matched up to ~2.5 s
-later, so "the first frames" cannot be pinned to frame 0 of the bag.) A knife-free bag must
-raise no knife alert.
+bag) within the first ``ALERT_WITHIN`` outputs of the source (the harness replays only once
+the hazard node's inputs are connected), citing an output that names the knife; and the source
+must name the knife in every run of ``ALERT_WITHIN`` consecutive outputs, so on a live robot an
+alert follows within that many frames of whenever the hazard node starts listening. A
+knife-free bag must raise no knife alert.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ MIN_DETECTION_SCORE = 0.5  # the hazard node's default
 # retrained model passes, the XPASS fails the run and the entry must go.
 KNOWN_WEAK = {
     ("detection", "knife"): "the detector scores the knife >= 0.5 in only 9 of 40 held-out knife scenes",
+    ("caption", "no_knife"): "the captioner names a knife in 13 of 40 held-out knife-free scenes",
 }
 
 
@@ -69,7 +69,7 @@ SOURCES = {
         ("caption", "hazard"),
         "caption",
         "caption",
-        {"caption_node": {"max_rate_hz": 0.0, "device": "cpu"}, "hazard_node": {"use_detections": False}},
+        {"caption_node": {"max_rate_hz": 0.0, "device": "cpu"}},  # no detector runs: captions only
     ),
     "detection": Source(
         "detector/yolo11n_synthetic.safetensors",
@@ -147,6 +147,8 @@ def test_a_knife_scene_raises_one_knife_alert_within_a_few_frames(source_runs, r
     alerts = knife_alerts(run)
     assert len(alerts) == 1, f"{len(alerts)} knife alerts in {FRAMES} frames (30 s cooldown); {detail}"
     (alert,) = alerts
+    first = sorted(produced).index(stamp_ns(alert.header)) if stamp_ns(alert.header) in produced else None
+    assert first is not None and first < ALERT_WITHIN, f"knife alert at output {first}; {detail}"
     cited = produced.get(stamp_ns(alert.header))
     assert cited is not None and source.names_knife(cited), f"the alert cites no knife: {alert.evidence}"
     assert alert.source == source.alert_source and alert.severity == alert.SEVERITY_DANGER
