@@ -63,8 +63,19 @@ def _table(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     return np.clip(image, 0, 255).astype(np.float32)
 
 
+def _cable_points(rng: np.random.Generator, cx: int, cy: int, s: int) -> np.ndarray:
+    """A smoothly bending path from (cx, cy): its heading turns 90-200 degrees overall."""
+    steps = 12
+    bend = rng.choice((-1.0, 1.0)) * rng.uniform(np.pi / 2, 10 * np.pi / 9)
+    headings = rng.uniform(0, 2 * np.pi) + np.linspace(0, bend, steps)
+    step = rng.uniform(2.0, 4.0) * s / steps
+    xs = cx + np.concatenate(([0.0], np.cumsum(step * np.cos(headings))))
+    ys = cy + np.concatenate(([0.0], np.cumsum(step * np.sin(headings))))
+    return np.stack([xs, ys], 1).round().astype(np.int32)
+
+
 def _clutter(rng: np.random.Generator, image: np.ndarray, count: int) -> None:
-    """Paint ``count`` random non-class shapes: frames, boxes, bowls, blobs, strokes."""
+    """Paint ``count`` random non-class shapes: frames, boxes, bowls, blobs, cables."""
     h, w = image.shape[:2]
     for _ in range(count):
         color = tuple(float(c) for c in rng.uniform(20, 240, 3))
@@ -84,9 +95,8 @@ def _clutter(rng: np.random.Generator, image: np.ndarray, count: int) -> None:
             radii = rng.uniform(0.5, 1.0, 7) * s
             pts = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1).astype(np.int32)
             cv2.fillPoly(image, [pts], color, cv2.LINE_AA)
-        else:  # stroke or cable
-            end = (cx + int(rng.normal(0, 2 * s)), cy + int(rng.normal(0, s)))
-            cv2.line(image, (cx, cy), end, color, max(1, s // 8), cv2.LINE_AA)
+        else:  # cable: curved, so that no straight blade-like segment teaches "knife" on clutter
+            cv2.polylines(image, [_cable_points(rng, cx, cy, s)], False, color, max(1, s // 8), cv2.LINE_AA)
 
 
 def draw_background(rng: np.random.Generator, width: int, height: int) -> Background:
