@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from perception.core.artifacts import read_metadata
-from perception.core.captioner import Captioner
+from perception.core.captioner import Captioner, CaptionerConfig, CaptionModel
 from perception_training.captioning.cli import main
+from perception_training.captioning.train import build_optimizer
 
 TINY = [
     "--image-size",
@@ -34,6 +35,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def test_optimizer_covers_every_parameter():
+    model = CaptionModel(CaptionerConfig(10, embed_dim=8, hidden_dim=8, attention_dim=8))
+    optimizer = build_optimizer(model, lr=1e-3, encoder_lr=1e-4)
+    grouped = [{id(p) for p in group["params"]} for group in optimizer.param_groups]
+    assert grouped[0] | grouped[1] == {id(p) for p in model.parameters()}
+    assert grouped[1] == {id(p) for p in model.encoder.parameters()}
+    assert [group["lr"] for group in optimizer.param_groups] == [1e-3, 1e-4]
 
 
 def _rows(path):

@@ -122,12 +122,7 @@ def train(config: TrainConfig) -> TrainResult:
         model.decoder.embedding.weight.data.copy_(glove.weights)
         extra["glove_coverage"] = round(glove.coverage, 4)
     model.to(device)
-    optimizer = torch.optim.Adam(
-        [
-            {"params": model.decoder.parameters(), "lr": config.lr},
-            {"params": model.encoder.parameters(), "lr": config.encoder_lr},
-        ]
-    )
+    optimizer = build_optimizer(model, config.lr, config.encoder_lr)
     history: list[dict[str, float]] = []
     start_epoch = 1
     if resumed:
@@ -296,6 +291,15 @@ def _train_epoch(
         count += len(image_ids)
         progress.set_postfix(loss=f"{total / count:.3f}")
     return total / max(count, 1)
+
+
+def build_optimizer(model: CaptionModel, lr: float, encoder_lr: float) -> torch.optim.Adam:
+    """Adam over every parameter: the encoder at ``encoder_lr``, the rest at ``lr``."""
+    encoder = {id(parameter) for parameter in model.encoder.parameters()}
+    rest = [parameter for parameter in model.parameters() if id(parameter) not in encoder]
+    return torch.optim.Adam(
+        [{"params": rest, "lr": lr}, {"params": list(model.encoder.parameters()), "lr": encoder_lr}]
+    )
 
 
 def _concept_targets(split: CaptionSplit, vocabulary: Vocabulary) -> torch.Tensor:
