@@ -1,7 +1,7 @@
 """Example behaviour: how a guide robot reacts to captions and hazard alerts.
 
 Not part of the perception package: a starting point for your own robot. It listens to the
-caption node (``/perception/caption``) and the hazard node (``/perception/hazard_alerts``):
+caption node (``/caption``) and the hazard node (``/perception/hazard_alerts``):
 
 - a **danger** alert stops the robot (zero ``cmd_vel``) for ``hold_s`` seconds and speaks the
   alert's guidance message at once;
@@ -77,7 +77,7 @@ class GuideBehaviourNode(Node):
     def __init__(self, clock: Callable[[], float] = time.monotonic, **kwargs) -> None:
         super().__init__("guide_behaviour", **kwargs)
         declared = {
-            "caption_topic": "/perception/caption",
+            "caption_topic": "/caption",
             "alerts_topic": "/perception/hazard_alerts",
             "cruise_speed": 0.2,
             "hold_s": 3.0,

@@ -25,6 +25,7 @@ import pytest
 from perception.bags.reading import read_messages
 from perception.bags.synthetic import write_synthetic_bag
 from perception.bringup.bag_graph import run_graph_on_bag
+from perception.bringup.graph import GraphOptions, build_graph, output_topic
 
 from e2e_support import messages_by_stamp, require_model, stamp_ns
 
@@ -110,7 +111,8 @@ def expect_known_weakness(request: pytest.FixtureRequest, source: Source, bag: s
 
 
 def outputs(source: Source, run) -> dict[int, Any]:
-    return messages_by_stamp(run.recorded, f"/perception/{source.topic}")
+    graph = build_graph(source.nodes, GraphOptions())
+    return messages_by_stamp(run.recorded, output_topic(graph, source.topic, GraphOptions().namespace))
 
 
 def knife_alerts(run) -> list:

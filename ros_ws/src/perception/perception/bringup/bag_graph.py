@@ -31,7 +31,14 @@ from perception.bags.graph import wait_until
 from perception.bags.reading import open_bag, read_messages
 from perception.bags.record import BagRecorder
 from perception.bags.replay import ReplayStats, replay_bag
-from perception.bringup.graph import MODELS_DIR_ENV, GraphOptions, NodeSpec, build_graph, resolve_topic
+from perception.bringup.graph import (
+    MODELS_DIR_ENV,
+    GraphOptions,
+    NodeSpec,
+    build_graph,
+    output_topic,
+    resolve_topic,
+)
 
 LOG = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -83,12 +90,16 @@ def run_graph_on_bag(
     startup_timeout_s: float = 120.0,
     settle_s: float = 3.0,
 ) -> GraphRun:
-    """Start ``nodes``, replay ``bag`` into them, record ``record`` into ``out_dir/recorded``."""
+    """Start ``nodes``, replay ``bag`` into them, record ``record`` into ``out_dir/recorded``.
+
+    Relative ``record`` topics resolve as the node publishing them resolves them (namespace and
+    remaps, e.g. ``caption`` -> ``/caption``).
+    """
     options = options or GraphOptions()
     overrides = overrides or {}
     out_dir.mkdir(parents=True, exist_ok=True)
     graph = build_graph(nodes, options)
-    topics = [resolve_topic(topic, options.namespace) for topic in record]
+    topics = [output_topic(graph, topic, options.namespace) for topic in record]
     env = {**os.environ, MODELS_DIR_ENV: str(models_dir or DEFAULT_MODELS_DIR)}
     recorded = out_dir / "recorded"
     params = params_file or DEFAULT_PARAMS_FILE

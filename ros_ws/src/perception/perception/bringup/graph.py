@@ -19,6 +19,8 @@ PACKAGE = "perception"
 DEFAULT_NAMESPACE = "perception"
 DEFAULT_CAMERA_TOPIC = "/camera/image_raw"
 DIAGNOSTICS_TOPIC = "/diagnostics"
+# Behaviour nodes read captions from one well-known topic, whatever namespace the stack runs in.
+CAPTION_TOPIC = "/caption"
 MODELS_DIR_ENV = "PERCEPTION_MODELS_DIR"
 
 
@@ -86,7 +88,7 @@ def caption_spec(options: GraphOptions) -> NodeSpec:
         parameters_spec="perception.nodes.caption_node:CaptionParameters",
         subscribes=(image_input(options),),
         publishes=("caption", DIAGNOSTICS_TOPIC),  # and serves caption_image (CaptionImage)
-        remaps=image_remaps(options),
+        remaps=(*image_remaps(options), ("caption", CAPTION_TOPIC)),
         extra_parameters={"compressed_input": options.compressed_input},
     )
 
@@ -98,6 +100,7 @@ def hazard_spec(options: GraphOptions) -> NodeSpec:
         parameters_spec="perception.nodes.hazard_node:HazardParameters",
         subscribes=("caption", "detections"),  # detections only while use_detections is true
         publishes=("hazard_alerts",),
+        remaps=(("caption", CAPTION_TOPIC),),
     )
 
 
@@ -123,6 +126,14 @@ def parse_node_list(text: str) -> list[str]:
 
 def build_graph(names: Iterable[str], options: GraphOptions = GraphOptions()) -> list[NodeSpec]:
     return [NODE_FACTORIES[name](options) for name in names]
+
+
+def output_topic(graph: Sequence[NodeSpec], topic: str, namespace: str) -> str:
+    """Fully qualified name of an output ``topic`` as the graph node publishing it resolves it."""
+    for spec in graph:
+        if topic in spec.publishes:
+            return resolve_topic(topic, namespace, spec.remaps)
+    return resolve_topic(topic, namespace)
 
 
 def resolve_topic(topic: str, namespace: str, remaps: Sequence[tuple[str, str]] = ()) -> str:
