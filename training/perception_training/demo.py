@@ -39,7 +39,7 @@ OPTIONAL_NODES = {
     "caption": "captioner/mnv3_gru_en.safetensors",
     "hazard": "captioner/mnv3_gru_en.safetensors",
 }
-NOT_RECORDED = {DIAGNOSTICS_TOPIC, "markers"}
+NOT_RECORDED = {DIAGNOSTICS_TOPIC}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     LOG.info("running %s on %s, recording %s", nodes, bag, record)
     run = run_graph_on_bag(bag, args.out / "run", nodes, record, models_dir=args.models_dir, rate=args.rate)
     summary = summarise(bag, run, args.frames)
+    summary["peak_rss_mib_per_node"] = run.peak_rss_mib
     summary["frames_written"] = write_annotated_frames(run.recorded, args.out)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     print(format_summary(summary, args.out))
@@ -87,7 +88,12 @@ def ensure_detector(models_dir: Path) -> None:
 def recorded_topics(nodes: Sequence[str]) -> list[str]:
     """Every output topic of the chosen nodes except diagnostics and rviz markers."""
     graph = build_graph(nodes, GraphOptions())
-    topics = [topic for spec in graph for topic in spec.publishes if topic not in NOT_RECORDED]
+    topics = [
+        topic
+        for spec in graph
+        for topic in spec.publishes
+        if topic not in NOT_RECORDED and not topic.endswith("markers")
+    ]
     return list(dict.fromkeys(topics))
 
 

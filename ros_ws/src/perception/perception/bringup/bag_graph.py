@@ -18,11 +18,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
@@ -60,6 +61,7 @@ class GraphRun:
     logs: dict[str, Path]
     replay: ReplayStats
     recorded_messages: int
+    peak_rss_mib: dict[str, float]  # per node process, sampled every 0.2 s while it ran
 
 
 def node_command(
@@ -112,7 +114,13 @@ def run_graph_on_bag(
         stats = replay_bag(bag, node, rate=rate, topics=_camera_topics(bag, options))
         _wait_until_settled(lambda: recorder.count, procs, settle_s)
         count = recorder.count
-    return GraphRun(recorded=recorded, logs=procs.logs, replay=stats, recorded_messages=count)
+    return GraphRun(
+        recorded=recorded,
+        logs=procs.logs,
+        replay=stats,
+        recorded_messages=count,
+        peak_rss_mib={name: round(rss / 2**20, 1) for name, rss in procs.peak_rss.items()},
+    )
 
 
 def recorded_by_stamp(recorded: Path, topic: str) -> dict[int, Any]:
@@ -127,6 +135,15 @@ def recorded_by_stamp(recorded: Path, topic: str) -> dict[int, Any]:
 class _Processes:
     running: dict[str, subprocess.Popen[bytes]]
     logs: dict[str, Path]
+    peak_rss: dict[str, int] = field(default_factory=dict)
+
+    def sample_rss(self, stop: threading.Event, period_s: float = 0.2) -> None:
+        """Track each node's peak resident memory until ``stop`` is set."""
+        while not stop.wait(period_s):
+            for name, proc in list(self.running.items()):
+                with suppress(psutil.Error):
+                    rss = psutil.Process(proc.pid).memory_info().rss
+                    self.peak_rss[name] = max(rss, self.peak_rss.get(name, 0))
 
     def check_alive(self) -> None:
         for name, proc in self.running.items():
@@ -144,6 +161,8 @@ def _processes(
     out_dir: Path,
 ) -> Iterator[_Processes]:
     procs = _Processes(running={}, logs={})
+    stop_sampling = threading.Event()
+    sampler = threading.Thread(target=procs.sample_rss, args=(stop_sampling,), daemon=True)
     try:
         for spec in graph:
             command = node_command(spec, options, params_file, overrides.get(spec.name, {}))
@@ -154,8 +173,10 @@ def _processes(
                 )
             procs.logs[spec.name] = log_path
             LOG.info("started %s: %s", spec.name, " ".join(command))
+        sampler.start()
         yield procs
     finally:
+        stop_sampling.set()
         _stop(procs)
 
 
