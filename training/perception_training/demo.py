@@ -128,7 +128,7 @@ def summarise(bag: Path, run: GraphRun, frames: int) -> dict[str, Any]:
         summary["captions"] = len(captions)
         summary["caption_samples"] = [c.text for c in captions[:5]]
     alerts = by_type.get("HazardAlert", [])
-    if "hazard" in run.logs:
+    if "hazard_node" in run.logs:
         summary["hazard_alerts"] = [f"{a.hazard} (severity {a.severity}): {a.message}" for a in alerts]
     return summary
 
