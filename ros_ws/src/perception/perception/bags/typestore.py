@@ -6,13 +6,14 @@ or the source tree), never restated in Python, so bags and live topics agree by 
 
 from __future__ import annotations
 
-import os
 import sys
 from functools import lru_cache
 from pathlib import Path
 
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
+
+from perception.ament_share import ament_share
 
 PACKAGE = "perception_msgs"
 STORE = Stores.ROS2_KILTED
@@ -25,7 +26,7 @@ def msg_directory() -> Path:
     Looked up, in order: the ament index (a sourced ROS workspace), the running environment's
     ``share/`` (a venv install), the source tree next to this package.
     """
-    candidates = [_ament_share(), Path(sys.prefix) / "share" / PACKAGE, _SOURCE_TREE]
+    candidates = [ament_share(PACKAGE), Path(sys.prefix) / "share" / PACKAGE, _SOURCE_TREE]
     for candidate in candidates:
         if candidate is not None and any((candidate / "msg").glob("*.msg")):
             return candidate / "msg"
@@ -45,14 +46,3 @@ def perception_typestore() -> Typestore:
         types.update(get_types_from_msg(path.read_text(encoding="utf-8"), f"{PACKAGE}/msg/{path.stem}"))
     typestore.register(types)
     return typestore
-
-
-def _ament_share() -> Path | None:
-    if not os.environ.get("AMENT_PREFIX_PATH"):
-        return None
-    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-
-    try:
-        return Path(get_package_share_directory(PACKAGE))
-    except PackageNotFoundError:
-        return None

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from typing import Any
 
 from std_msgs.msg import Header
 
+from perception.ament_share import ament_share
 from perception.core.hazards import HazardAlert as Alert
 from perception.core.hazards import HazardMatcher, load_hazard_rules
 from perception.core.notifiers import Notifier, Translator, create_notifier, create_translator
@@ -96,7 +96,8 @@ def config_file(name: str) -> Path:
     if path.is_absolute():
         candidates = [path]
     else:
-        shares = [_ament_share(), Path(sys.prefix) / "share" / PACKAGE, Path(__file__).resolve().parents[2]]
+        source_tree = Path(__file__).resolve().parents[2]
+        shares = [ament_share(PACKAGE), Path(sys.prefix) / "share" / PACKAGE, source_tree]
         candidates = [share / "config" / path for share in shares if share is not None]
     for candidate in candidates:
         if candidate.is_file():
@@ -107,15 +108,6 @@ def config_file(name: str) -> Path:
     )
 
 
-def _ament_share() -> Path | None:
-    if not os.environ.get("AMENT_PREFIX_PATH"):
-        return None
-    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
-
-    try:
-        return Path(get_package_share_directory(PACKAGE))
-    except PackageNotFoundError:
-        return None
 
 
 def build_notifiers(params: HazardParameters) -> list[Notifier]:
