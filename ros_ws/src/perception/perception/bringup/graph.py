@@ -57,39 +57,52 @@ def image_input(options: GraphOptions) -> str:
     return "image/compressed" if options.compressed_input else "image"
 
 
-def detector_spec(options: GraphOptions) -> NodeSpec:
+def image_node_spec(
+    options: GraphOptions,
+    node: str,
+    parameters_spec: str,
+    publishes: tuple[str, ...],
+    other_inputs: tuple[str, ...] = (),
+    other_remaps: tuple[tuple[str, str], ...] = (),
+) -> NodeSpec:
+    """A node on the image-node framework: camera input (raw or compressed) wired the same way."""
     return NodeSpec(
-        name="detector_node",
-        executable="detector_node",
-        parameters_spec="perception.nodes.detector_node:DetectorParameters",
-        subscribes=(image_input(options),),
-        publishes=("detections", "markers", "debug_image", DIAGNOSTICS_TOPIC),
-        remaps=image_remaps(options),
+        name=f"{node}_node",
+        executable=f"{node}_node",
+        parameters_spec=parameters_spec,
+        subscribes=(image_input(options), *other_inputs),
+        publishes=publishes,
+        remaps=(*image_remaps(options), *other_remaps),
         extra_parameters={"compressed_input": options.compressed_input},
+    )
+
+
+def detector_spec(options: GraphOptions) -> NodeSpec:
+    return image_node_spec(
+        options,
+        "detector",
+        "perception.nodes.detector_node:DetectorParameters",
+        publishes=("detections", "markers", "debug_image", DIAGNOSTICS_TOPIC),
     )
 
 
 def glass_spec(options: GraphOptions) -> NodeSpec:
-    return NodeSpec(
-        name="glass_node",
-        executable="glass_node",
-        parameters_spec="perception.nodes.glass_node:GlassParameters",
-        subscribes=(image_input(options), "detections"),
+    return image_node_spec(
+        options,
+        "glass",
+        "perception.nodes.glass_node:GlassParameters",
         publishes=("glasses", "glass_markers", "glass_debug_image", DIAGNOSTICS_TOPIC),
-        remaps=image_remaps(options),
-        extra_parameters={"compressed_input": options.compressed_input},
+        other_inputs=("detections",),
     )
 
 
 def caption_spec(options: GraphOptions) -> NodeSpec:
-    return NodeSpec(
-        name="caption_node",
-        executable="caption_node",
-        parameters_spec="perception.nodes.caption_node:CaptionParameters",
-        subscribes=(image_input(options),),
+    return image_node_spec(
+        options,
+        "caption",
+        "perception.nodes.caption_node:CaptionParameters",
         publishes=("caption", DIAGNOSTICS_TOPIC),  # and serves caption_image (CaptionImage)
-        remaps=(*image_remaps(options), ("caption", CAPTION_TOPIC)),
-        extra_parameters={"compressed_input": options.compressed_input},
+        other_remaps=(("caption", CAPTION_TOPIC),),
     )
 
 
