@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import shutil
 
 import cv2
@@ -12,7 +13,7 @@ import torch
 from perception.core.artifacts import read_metadata
 from perception.core.captioner import Captioner, CaptionerConfig, CaptionModel
 from perception_training.captioning.cli import main
-from perception_training.captioning.train import build_optimizer
+from perception_training.captioning.train import build_optimizer, build_scheduler
 
 TINY = [
     "--image-size",
@@ -46,6 +47,31 @@ def test_optimizer_covers_every_parameter():
     assert [group["lr"] for group in optimizer.param_groups] == [1e-3, 1e-4]
 
 
+def _learning_rates(schedule, total, done=0, steps=0):
+    model = CaptionModel(CaptionerConfig(10, embed_dim=8, hidden_dim=8, attention_dim=8))
+    optimizer = build_optimizer(model, lr=1e-3, encoder_lr=1e-4)
+    scheduler = build_scheduler(optimizer, schedule, total, done)
+    rates = []
+    for _ in range(steps):
+        rates.append([group["lr"] for group in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def test_cosine_schedule_decays_both_rates_to_zero_and_a_resumed_run_continues_the_curve():
+    rates = _learning_rates("cosine", total=10, steps=11)
+    assert rates[0] == pytest.approx([1e-3, 1e-4])
+    assert rates[5] == pytest.approx([5e-4, 5e-5])
+    assert rates[10] == pytest.approx([0.0, 0.0], abs=1e-12)
+    assert all(a[0] > b[0] for a, b in itertools.pairwise(rates))
+    resumed = _learning_rates("cosine", total=10, done=4, steps=3)
+    assert [pytest.approx(row) for row in rates[4:7]] == resumed
+    assert _learning_rates("constant", total=10, steps=3) == [[1e-3, 1e-4]] * 3
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'"):
+        _learning_rates("step", total=10)
+
+
 def _rows(path):
     with path.open(encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -53,7 +79,8 @@ def _rows(path):
 
 def test_two_epochs_write_every_output_then_resume(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["--synthetic", "20,4,4", "--out", str(out), "--unfreeze-after", "1", "--beam", "2", *TINY]
+    args = ["--synthetic", "20,4,4", "--synthetic-size", "96x72", "--out", str(out), "--unfreeze-after", "1"]
+    args += ["--beam", "2", *TINY]
     assert main([*args, "--epochs", "2"]) == 0
     assert "captioner artifact" in capsys.readouterr().out
 
@@ -73,8 +100,10 @@ def test_two_epochs_write_every_output_then_resume(tmp_path, capsys):
     assert metadata["input_size"] == [64, 64] and metadata["max_len"] == 50
     assert {"val", "test_beam1", "test_beam2"} <= set(metadata["metrics"])
     assert metadata["dataset"]["seed"] == 0 and metadata["dataset"]["counts"]["train"] == 20
+    assert metadata["dataset"]["size"] == [96, 72] and metadata["training"]["lr_schedule"] == "cosine"
     assert metadata["command"].startswith("perception-train caption --synthetic 20,4,4")
     image = cv2.imread(str(out / "data" / "images" / "test_000000.jpg"))
+    assert image.shape == (72, 96, 3)
     text, score = Captioner.load(artifact, device="cpu").caption(image)
     assert isinstance(text, str) and 0.0 <= score <= 1.0
 

@@ -28,7 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--synthetic",
         metavar="TRAIN,VAL,TEST",
-        help="write this many synthetic captioned scenes to OUT/data (at --image-size), train on them",
+        help="write this many synthetic captioned scenes to OUT/data, train on them",
+    )
+    source.add_argument(
+        "--synthetic-size",
+        default="320x240",
+        metavar="WxH",
+        help="render size of the synthetic scenes: a camera's 4:3 frame, squashed to --image-size "
+        "for the model exactly as the caption node squashes camera frames",
     )
     source.add_argument("--synthetic-seed", type=int, default=0, help="seed of the synthetic world")
     source.add_argument(
@@ -64,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run.add_argument(
         "--concept-weight", type=float, default=1.0, help="auxiliary bag-of-words loss weight (0: off)"
+    )
+    run.add_argument(
+        "--lr-schedule",
+        default="cosine",
+        choices=("cosine", "constant"),
+        help="cosine: both learning rates decay to 0 over the run, per step",
     )
     run.add_argument("--max-len", type=int, default=50, help="longest caption in tokens, incl. <start>/<end>")
     run.add_argument("--min-freq", type=int, default=2, help="rarer tokens become <unk>")
@@ -123,6 +136,7 @@ def config_from_args(args: argparse.Namespace, command: str) -> TrainConfig:
         captions_per_image=args.captions_per_image,
         shift=args.shift,
         concept_weight=args.concept_weight,
+        lr_schedule=args.lr_schedule,
         command=command,
         dataset={
             "captions": str(captions),
@@ -144,8 +158,16 @@ def _write_synthetic(args: argparse.Namespace) -> Path:
         args.out / "data",
         seed=args.synthetic_seed,
         counts={"train": train, "val": val, "test": test},
-        size=(args.image_size, args.image_size),
+        size=_size(args.synthetic_size),
     )
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(value) for value in text.lower().split("x"))
+    except ValueError as error:
+        raise SystemExit(f"--synthetic-size wants WIDTHxHEIGHT, e.g. 320x240, got {text!r}") from error
+    return width, height
 
 
 def _synthetic_info(root: Path | None) -> dict[str, Any]:

@@ -32,6 +32,11 @@ class CaptionSplit:
     images: torch.Tensor  # (N, 3, S, S) normalised float32
     references: list[list[list[str]]]
 
+    def pair_count(self, per_image: int = 0) -> int:
+        """How many samples :meth:`pairs` yields (without drawing from its generator)."""
+        counts = (len(captions) for captions in self.references)
+        return sum(min(per_image, count) if per_image else count for count in counts)
+
     def pairs(
         self, vocabulary: Vocabulary, max_len: int, per_image: int = 0, generator: random.Random | None = None
     ) -> list[tuple[int, list[int]]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -76,6 +77,7 @@ class TrainConfig:
     captions_per_image: int = 0  # 0: every reference caption is a sample each epoch
     shift: float = 0.0  # random translation of training images, as a fraction of their size
     concept_weight: float = 1.0  # weight of the auxiliary bag-of-words loss (0 switches it off)
+    lr_schedule: str = "cosine"  # "cosine": per-step decay to 0 over the run; "constant"
     beam_size: int = 3
     artifact: Path | None = None
     command: str = ""
@@ -125,6 +127,7 @@ def train(config: TrainConfig) -> TrainResult:
     optimizer = build_optimizer(model, config.lr, config.encoder_lr)
     history: list[dict[str, float]] = []
     start_epoch = 1
+    steps_per_epoch = math.ceil(splits["train"].pair_count(config.captions_per_image) / config.batch_size)
     if resumed:
         model_state, optimizer_state, metadata = resumed
         model.load_state_dict(model_state)
@@ -132,6 +135,9 @@ def train(config: TrainConfig) -> TrainResult:
         history, start_epoch = metadata["history"], int(metadata["epoch"]) + 1
         extra = metadata.get("extra", {})
         LOG.info("resumed from %s at epoch %d", last_path, start_epoch)
+    scheduler = build_scheduler(
+        optimizer, config.lr_schedule, config.epochs * steps_per_epoch, (start_epoch - 1) * steps_per_epoch
+    )
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     scorer = CaptionScorer(meteor=config.meteor)
     val_pairs = splits["val"].pairs(vocabulary, config.max_len)
@@ -151,6 +157,7 @@ def train(config: TrainConfig) -> TrainResult:
                 shuffler,
             ),
             optimizer,
+            scheduler,
             scaler,
             device,
             use_amp,
@@ -255,6 +262,7 @@ def _train_epoch(
     split: CaptionSplit,
     epoch_batches: list[tuple[torch.Tensor, torch.Tensor]],
     optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
     device: str,
     use_amp: bool,
@@ -287,6 +295,7 @@ def _train_epoch(
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         scaler.step(optimizer)
         scaler.update()
+        scheduler.step()
         total += loss.item() * len(image_ids)
         count += len(image_ids)
         progress.set_postfix(loss=f"{total / count:.3f}")
@@ -300,6 +309,26 @@ def build_optimizer(model: CaptionModel, lr: float, encoder_lr: float) -> torch.
     return torch.optim.Adam(
         [{"params": rest, "lr": lr}, {"params": list(model.encoder.parameters()), "lr": encoder_lr}]
     )
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, schedule: str, total_steps: int, done_steps: int = 0
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step learning-rate factor: cosine from 1 to 0 over ``total_steps``, or constant 1.
+
+    Closed form in the step number, so a resumed run (``done_steps`` > 0) continues the curve.
+    """
+    if schedule not in ("cosine", "constant"):
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose cosine or constant")
+
+    def factor(step: int) -> float:
+        if schedule == "constant":
+            return 1.0
+        return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
+
+    for group in optimizer.param_groups:
+        group.setdefault("initial_lr", group["lr"])
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor, last_epoch=done_steps - 1)
 
 
 def _concept_targets(split: CaptionSplit, vocabulary: Vocabulary) -> torch.Tensor:
