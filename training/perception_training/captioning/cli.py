@@ -158,11 +158,12 @@ def _write_synthetic(args: argparse.Namespace) -> Path:
         args.out / "data",
         seed=args.synthetic_seed,
         counts={"train": train, "val": val, "test": test},
-        size=_size(args.synthetic_size),
+        size=parse_size(args.synthetic_size),
     )
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
+    """``"320x240"`` -> ``(320, 240)``, or exit with what is wrong."""
     try:
         width, height = (int(value) for value in text.lower().split("x"))
     except ValueError as error:

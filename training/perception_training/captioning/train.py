@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from perception.core.artifacts import ArtifactError, read_metadata, sha256_of
 from perception.core.captioner import CaptionerConfig, CaptionModel, model_from_artifact, save_captioner
 from perception.core.devices import resolve_device
 from perception.core.text import Tokenizer, Vocabulary, get_tokenizer
@@ -119,6 +120,8 @@ def train(config: TrainConfig) -> TrainResult:
         config.encoder_weights,
     )
     extra: dict[str, Any] = {}
+    if config.encoder_weights:
+        extra["encoder_weights"] = encoder_provenance(Path(config.encoder_weights))
     if config.glove and not resumed:
         glove = load_glove(config.glove, vocabulary.word_map, config.embed_dim, config.seed)
         model.decoder.embedding.weight.data.copy_(glove.weights)
@@ -167,7 +170,7 @@ def train(config: TrainConfig) -> TrainResult:
             _concept_targets(splits["train"], vocabulary),
             config.concept_weight,
         )
-        _recalibrate_batchnorm(model, splits["train"], config.batch_size, device)
+        recalibrate_batchnorm(model.encoder, splits["train"].images, config.batch_size, device)
         val_loss = _loss(
             model, splits["val"], batches(val_pairs, config.batch_size, vocabulary.pad, None), device
         )
@@ -311,6 +314,20 @@ def build_optimizer(model: CaptionModel, lr: float, encoder_lr: float) -> torch.
     )
 
 
+def encoder_provenance(path: Path) -> dict[str, Any]:
+    """The encoder file a run started from: its hash, and how it was made when it is our artifact."""
+    record: dict[str, Any] = {"path": str(path), "sha256": sha256_of(path)}
+    if path.suffix == ".safetensors":
+        try:
+            metadata = read_metadata(path)
+        except ArtifactError:
+            return record  # a plain safetensors state dict (e.g. converted torchvision weights)
+        record.update(
+            {key: metadata[key] for key in ("kind", "command", "dataset", "metrics") if key in metadata}
+        )
+    return record
+
+
 def build_scheduler(
     optimizer: torch.optim.Optimizer, schedule: str, total_steps: int, done_steps: int = 0
 ) -> torch.optim.lr_scheduler.LambdaLR:
@@ -362,22 +379,22 @@ def _shifted(images: torch.Tensor, shift: float, generator: random.Random) -> to
 
 
 @torch.no_grad()
-def _recalibrate_batchnorm(model: CaptionModel, split: CaptionSplit, batch_size: int, device: str) -> None:
+def recalibrate_batchnorm(encoder: nn.Module, images: torch.Tensor, batch_size: int, device: str) -> None:
     """Recompute the encoder's BatchNorm running statistics for its current weights ("precise BN").
 
     Inference uses running statistics, while training normalises with each batch's own. A
     randomly initialised MobileNetV3 carries its signal in small deviations that lagging
     running averages (momentum 0.01) wipe out: every image then gets the same caption. Exact
-    averages over the training images make evaluation see what training saw.
+    averages over (up to 1024 of) the training images make evaluation see what training saw.
     """
-    layers = [layer for layer in model.encoder.modules() if isinstance(layer, nn.BatchNorm2d)]
+    layers = [layer for layer in encoder.modules() if isinstance(layer, nn.BatchNorm2d)]
     momenta = [layer.momentum for layer in layers]
     for layer in layers:
         layer.reset_running_stats()
         layer.momentum = None  # cumulative average
-    model.encoder.train()
-    for start in range(0, min(len(split.names), _BATCHNORM_IMAGES), batch_size):
-        model.encoder(split.images[start : start + batch_size].to(device))
+    encoder.train()
+    for start in range(0, min(len(images), _BATCHNORM_IMAGES), batch_size):
+        encoder(images[start : start + batch_size].to(device))
     for layer, momentum in zip(layers, momenta, strict=True):
         layer.momentum = momentum
 
