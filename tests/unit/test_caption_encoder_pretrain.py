@@ -11,7 +11,7 @@ import torch
 from perception.core.artifacts import read_metadata
 from perception.core.captioner import CaptionEncoder
 from perception_training.captioning.cli import main as caption_main
-from perception_training.captioning.encoder_pretrain import main
+from perception_training.captioning.encoder_pretrain import _mirrored, _Tensors, main
 from perception_training.captioning.yolo_grid import (
     YoloDatasetError,
     grid_targets,
@@ -99,3 +99,18 @@ def test_pretraining_writes_an_encoder_artifact_the_captioner_starts_from(tmp_pa
     provenance = read_metadata(caption / "captioner.safetensors")["encoder_weights"]
     assert provenance["kind"] == "caption_encoder" and provenance["command"] == metadata["command"]
     assert len(provenance["sha256"]) == 64
+
+
+def test_mirroring_flips_image_and_grid_targets_together():
+    images = torch.arange(8 * 3 * 4 * 4, dtype=torch.float32).reshape(8, 3, 4, 4)
+    cells = torch.zeros(8, 2 * 2, 5)
+    cells[:, 0, 4] = 1.0  # a knife in the top-left cell of every image
+    data = _Tensors(images, cells, cells.amax(dim=1))
+    mirrored = _mirrored(data, torch.arange(8), (2, 2), torch.Generator().manual_seed(0))
+    flipped = [not torch.equal(mirrored.images[i], images[i]) for i in range(8)]
+    assert 0 < sum(flipped) < 8
+    for i, was_flipped in enumerate(flipped):
+        expected_image = images[i].flip(-1) if was_flipped else images[i]
+        assert torch.equal(mirrored.images[i], expected_image)
+        assert mirrored.cells[i, 1 if was_flipped else 0, 4] == 1.0 and mirrored.cells[i, :, 4].sum() == 1.0
+    assert torch.equal(mirrored.present, data.present) and torch.equal(data.images, images)

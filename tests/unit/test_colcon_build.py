@@ -22,11 +22,24 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
     result = subprocess.run(
         [
-            sys.executable, "-m", "colcon", "--log-base", str(work / "log"), "build",
-            "--base-paths", str(REPO / "ros_ws" / "src" / "perception"),
-            "--build-base", str(work / "build"), "--install-base", str(work / "install"),
+            sys.executable,
+            "-m",
+            "colcon",
+            "--log-base",
+            str(work / "log"),
+            "build",
+            "--base-paths",
+            str(REPO / "ros_ws" / "src" / "perception"),
+            "--build-base",
+            str(work / "build"),
+            "--install-base",
+            str(work / "install"),
         ],
-        cwd=work, env=env, capture_output=True, text=True, timeout=300,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return work / "install" / "perception"

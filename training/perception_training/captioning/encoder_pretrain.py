@@ -51,6 +51,7 @@ class PretrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     image_size: int = 112
+    flip: bool = True  # mirror half of each batch (boxes are mirrored with it)
     device: str = "auto"
     seed: int = 0
     command: str = ""
@@ -98,7 +99,8 @@ def pretrain(config: PretrainConfig) -> Path:
         total = 0.0
         progress = tqdm(order.split(config.batch_size), desc=f"epoch {epoch}/{config.epochs}", leave=False)
         for batch in progress:
-            loss = _loss(model, train, batch, device)
+            samples = _mirrored(train, batch, grid, generator) if config.flip else _subset(train, batch)
+            loss, _ = _loss_and_scores(model, samples, device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -142,10 +144,31 @@ def pretrain(config: PretrainConfig) -> Path:
     )
 
 
-def _loss(model: nn.ModuleDict, data: _Tensors, batch: torch.Tensor, device: str) -> torch.Tensor:
-    cells = model["head"](model["encoder"](data.images[batch].to(device)))
+def _loss_and_scores(model: nn.ModuleDict, data: _Tensors, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-cell + image-level BCE, and the image-level logits (max over cells)."""
+    cells = model["head"](model["encoder"](data.images.to(device)))
+    scores = cells.amax(dim=1)
     bce = nn.functional.binary_cross_entropy_with_logits
-    return bce(cells, data.cells[batch].to(device)) + bce(cells.amax(dim=1), data.present[batch].to(device))
+    return bce(cells, data.cells.to(device)) + bce(scores, data.present.to(device)), scores
+
+
+def _subset(data: _Tensors, batch: torch.Tensor) -> _Tensors:
+    return _Tensors(data.images[batch], data.cells[batch], data.present[batch])
+
+
+def _mirrored(
+    data: _Tensors, batch: torch.Tensor, grid: tuple[int, int], generator: torch.Generator
+) -> _Tensors:
+    """The batch with a random half mirrored left-right, grid targets mirrored to match.
+
+    Presence is mirror-invariant; the mirror doubles the distinct images an epoch shows (the
+    encoder overfit 16000 synthetic scenes after ~14 epochs without it).
+    """
+    images, cells = data.images[batch].clone(), data.cells[batch].clone()
+    flip = torch.rand(len(batch), generator=generator) < 0.5
+    images[flip] = images[flip].flip(-1)
+    cells[flip] = cells[flip].unflatten(1, grid).flip(2).flatten(1, 2)
+    return _Tensors(images, cells, data.present[batch])
 
 
 @torch.no_grad()
@@ -156,8 +179,8 @@ def _evaluate(model: nn.ModuleDict, data: _Tensors, batch_size: int, device: str
     metric = MultilabelAveragePrecision(num_labels=classes, average=None)
     total = 0.0
     for batch in torch.arange(len(data.images)).split(batch_size):
-        total += float(_loss(model, data, batch, device)) * len(batch)
-        scores = model["head"](model["encoder"](data.images[batch].to(device))).amax(dim=1)
+        loss, scores = _loss_and_scores(model, _subset(data, batch), device)
+        total += float(loss) * len(batch)
         metric.update(torch.sigmoid(scores).cpu(), data.present[batch].long())
     return total / len(data.images), np.nan_to_num(metric.compute().numpy(), nan=0.0)
 
@@ -208,6 +231,7 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3, help="peak of the one-cycle schedule (AdamW)")
     parser.add_argument("--image-size", type=int, default=112, help="the captioner's --image-size")
+    parser.add_argument("--no-flip", action="store_true", help="no left-right mirroring of training images")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] | mps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -247,6 +271,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "perception-train captio
         batch_size=args.batch,
         lr=args.lr,
         image_size=args.image_size,
+        flip=not args.no_flip,
         device=args.device,
         seed=args.seed,
         command=shlex.join([*prog.split(), *argv]),
