@@ -108,8 +108,6 @@ def config_file(name: str) -> Path:
     )
 
 
-
-
 def build_notifiers(params: HazardParameters) -> list[Notifier]:
     """The notifiers ``params.notifiers`` names; webhook options come from the webhook_* parameters."""
     webhook = {
