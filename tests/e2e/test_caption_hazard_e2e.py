@@ -38,7 +38,8 @@ MIN_DETECTION_SCORE = 0.5  # the hazard node's default
 # (source, bag) pairs whose model is known to fail (figures: docs/hazards.md). Strict: when a
 # retrained model passes, the XPASS fails the run and the entry must go.
 KNOWN_WEAK = {
-    ("caption", "no_knife"): "the captioner names a knife in 24 of 40 held-out knife-free scenes",
+    ("caption", "no_knife"): "the captioner calls a black mug a knife in 1 of 40 held-out knife-free scenes, "
+    "and that scene (16) is in the knife-free bag",
 }
 
 
