@@ -126,6 +126,61 @@ def test_artifact_round_trip_and_captioner_api(tmp_path, vocabulary):
     assert captioner.caption_batch([]) == []
 
 
+def test_grounded_words_are_only_said_where_the_concept_head_agrees(tmp_path, vocabulary):
+    model, _ = _overfit(vocabulary)
+    red = vocabulary.word_map["red"]
+    with torch.no_grad():
+        model.concepts.weight.zero_()
+        model.concepts.bias.fill_(5.0)
+        model.concepts.bias[red] = -5.0  # the concept head is sure no image shows anything red
+    grounding = [{"words": ["red"], "threshold": 0.5}]
+    path = save_captioner(
+        tmp_path / "cap.safetensors",
+        model,
+        vocabulary,
+        tokenizer="english",
+        language="en",
+        image_size=SIZE,
+        max_len=10,
+        extra={"grounding": grounding},
+    )
+    grounded = Captioner.load(path, device="cpu")
+    texts = [text for text, _ in grounded.caption_batch([DARK, BRIGHT])]
+    assert "red" not in texts[0].split() and texts[1] == "a blue cup"
+    grounded.beam_size = 3
+    assert "red" not in grounded.caption(DARK)[0].split()
+    assert Captioner.load(path, device="cpu", grounded=False).caption(DARK)[0] == "a red cup"
+
+    with torch.no_grad():
+        model.concepts.bias[red] = 5.0  # now it agrees: the sentence is unchanged
+    agreeing = save_captioner(
+        tmp_path / "agree.safetensors",
+        model,
+        vocabulary,
+        tokenizer="english",
+        language="en",
+        image_size=SIZE,
+        max_len=10,
+        extra={"grounding": grounding},
+    )
+    assert Captioner.load(agreeing, device="cpu").caption(DARK)[0] == "a red cup"
+
+    unknown = save_captioner(
+        tmp_path / "unknown.safetensors",
+        model,
+        vocabulary,
+        tokenizer="english",
+        language="en",
+        image_size=SIZE,
+        max_len=10,
+        extra={"grounding": [{"words": ["knife"], "threshold": 0.5}]},
+    )
+    with pytest.raises(
+        ArtifactError, match=r"grounded words \['knife'\] are not in the captioner's vocabulary"
+    ):
+        Captioner.load(unknown, device="cpu")
+
+
 @pytest.mark.parametrize(
     ("frame", "problem"),
     [

@@ -13,6 +13,8 @@ import torch
 from perception.core.artifacts import read_metadata
 from perception.core.captioner import Captioner, CaptionerConfig, CaptionModel
 from perception_training.captioning.cli import main
+from perception_training.captioning.grounding import calibrate
+from perception_training.captioning.grounding import main as calibrate_main
 from perception_training.captioning.train import build_optimizer, build_scheduler
 
 TINY = [
@@ -112,3 +114,39 @@ def test_two_epochs_write_every_output_then_resume(tmp_path, capsys):
     assert [row["epoch"] for row in resumed] == ["1", "2", "3"]
     assert resumed[:2] == rows  # the first two epochs were restored, not retrained
     assert read_metadata(out / "last.safetensors")["epoch"] == 3
+
+
+def test_calibration_picks_the_lowest_threshold_that_reaches_the_precision():
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
+    labels = torch.tensor([1, 1, 0, 1, 1, 0, 0])
+    chosen, _ = calibrate(scores, labels, min_precision=0.8)
+    assert (chosen.threshold, chosen.precision, chosen.recall) == (pytest.approx(0.5), 0.8, 1.0)
+    assert calibrate(scores, labels, min_precision=1.0)[0].threshold == pytest.approx(0.8)
+    with pytest.raises(SystemExit, match="no threshold reaches precision"):
+        calibrate(torch.tensor([0.9, 0.1]), torch.tensor([0, 1]), min_precision=0.9)
+
+
+def test_grounding_calibration_writes_the_threshold_into_the_artifact(tmp_path):
+    out = tmp_path / "run"
+    args = ["--synthetic", "16,4,4", "--out", str(out), "--epochs", "1", "--no-meteor", *TINY]
+    assert main(args) == 0
+    artifact = out / "captioner.safetensors"
+    words = [w for w in ("knife", "knives") if w in read_metadata(artifact)["word_map"]]
+    assert words, "the tiny vocabulary lost the knife"
+    command = [
+        "--artifact",
+        str(artifact),
+        "--words",
+        ",".join(words),
+        "--synthetic",
+        "12",
+        "--size",
+        "96x72",
+    ]
+    assert calibrate_main([*command, "--min-precision", "0"]) == 0
+    (group,) = read_metadata(artifact)["grounding"]
+    assert group["words"] == words and 0.0 <= group["threshold"] <= 1.0
+    assert group["calibration"]["scenes"] == {"seed": 0, "split": "val", "count": 12, "size": [96, 72]}
+    assert (out / "captioner_grounding.png").read_bytes()[:4] == b"\x89PNG"
+    captioner = Captioner.load(artifact, device="cpu")
+    assert captioner.grounding is not None and len(captioner.grounding.groups) == 1

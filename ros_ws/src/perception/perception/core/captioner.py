@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torchvision.models import mobilenet_v3_small
 
-from perception.core.artifacts import code_version, load_artifact, save_artifact
+from perception.core.artifacts import ArtifactError, code_version, load_artifact, save_artifact
 from perception.core.devices import half_supported, resolve_device
 from perception.core.text.tokenizers import Tokenizer, get_tokenizer
 from perception.core.text.vocabulary import Vocabulary
@@ -93,6 +93,27 @@ class CaptionDecoder(nn.Module):
         return self.output(self.dropout(hidden)), hidden
 
 
+@dataclass(frozen=True)
+class GroundedGroup:
+    """Forms of one noun ("knife", "knives"): allowed while the likeliest of them reaches ``threshold``."""
+
+    token_ids: tuple[int, ...]
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """Words the decoder may emit only where the image-level concept head agrees.
+
+    A caption that names a knife which is not there raises a false hazard alert. The
+    bag-of-words head is trained on every image's words and, for an object noun, is a better
+    calibrated detector than the language model's next-word choice (which likes to end a table
+    scene with "and a knife"), so for these words the sentence needs both to agree.
+    """
+
+    groups: tuple[GroundedGroup, ...]
+
+
 class CaptionModel(nn.Module):
     """Encoder + decoder; ``forward`` is teacher-forced training, ``generate`` is inference."""
 
@@ -127,18 +148,37 @@ class CaptionModel(nn.Module):
             logits.append(step_logits)
         return torch.stack(logits, dim=1), self.concepts(features.mean(dim=1))
 
+    def concept_probabilities(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, V) probability that each word belongs in a caption of the image, from encoder features."""
+        return torch.sigmoid(self.concepts(features.mean(dim=1)).float())
+
+    def _banned(self, features: torch.Tensor, grounding: Grounding | None) -> torch.Tensor | None:
+        """(B, V) mask of grounded words the concept head rejects for each image."""
+        if grounding is None or not grounding.groups:
+            return None
+        probabilities = self.concept_probabilities(features)
+        banned = torch.zeros_like(probabilities, dtype=torch.bool)
+        for group in grounding.groups:
+            ids = torch.tensor(group.token_ids, device=features.device)
+            rejected = probabilities[:, ids].amax(dim=1) < group.threshold
+            banned[:, ids] = rejected.unsqueeze(1)
+        return banned
+
     @torch.no_grad()
     def greedy(
-        self, images: torch.Tensor, start: int, end: int, max_len: int
+        self, images: torch.Tensor, start: int, end: int, max_len: int, grounding: Grounding | None = None
     ) -> tuple[list[list[int]], list[float]]:
         """Most likely next word at each step: ``(token ids per image, mean token probability)``."""
         features = self.encoder(images)
+        banned = self._banned(features, grounding)
         hidden, projected = self.decoder.start(features)
         tokens = torch.full((images.size(0),), start, dtype=torch.long, device=images.device)
         finished = torch.zeros_like(tokens, dtype=torch.bool)
         sequences, probabilities = [], []
         for _ in range(max_len - 1):
             logits, hidden = self.decoder.step(tokens, hidden, features, projected)
+            if banned is not None:
+                logits = logits.float().masked_fill(banned, float("-inf"))
             probability, tokens = torch.softmax(logits.float(), dim=1).max(dim=1)
             sequences.append(tokens)
             probabilities.append(torch.where(finished, torch.zeros_like(probability), probability))
@@ -155,10 +195,17 @@ class CaptionModel(nn.Module):
 
     @torch.no_grad()
     def beam_search(
-        self, image: torch.Tensor, start: int, end: int, max_len: int, beam_size: int = 3
+        self,
+        image: torch.Tensor,
+        start: int,
+        end: int,
+        max_len: int,
+        beam_size: int = 3,
+        grounding: Grounding | None = None,
     ) -> tuple[list[int], float]:
         """Best sequence of one image (1, C, H, W) by length-normalised log-probability."""
         features = self.encoder(image)
+        banned = self._banned(features, grounding)
         hidden, projected = self.decoder.start(features)
         beams: list[tuple[list[int], list[float], torch.Tensor]] = [([start], [], hidden[0])]
         done: list[tuple[list[int], list[float]]] = []
@@ -171,6 +218,8 @@ class CaptionModel(nn.Module):
             logits, states = self.decoder.step(
                 tokens, states, features.expand(count, -1, -1), projected.expand(count, -1, -1)
             )
+            if banned is not None:
+                logits = logits.float().masked_fill(banned, float("-inf"))
             log_probs = torch.log_softmax(logits.float(), dim=1)
             candidates = []
             for row, (sequence, scores, _) in enumerate(beams):
@@ -287,6 +336,24 @@ def save_captioner(
     return save_artifact(path, model.state_dict(), metadata)
 
 
+def grounding_from_metadata(metadata: dict[str, Any], vocabulary: Vocabulary) -> Grounding | None:
+    """The artifact's calibrated :class:`Grounding`, or None when it has none."""
+    groups = metadata.get("grounding", [])
+    if not groups:
+        return None
+    unknown = [word for group in groups for word in group["words"] if word not in vocabulary.word_map]
+    if unknown:
+        raise ArtifactError(f"grounded words {unknown} are not in the captioner's vocabulary; recalibrate it")
+    return Grounding(
+        tuple(
+            GroundedGroup(
+                tuple(vocabulary.word_map[word] for word in group["words"]), float(group["threshold"])
+            )
+            for group in groups
+        )
+    )
+
+
 def model_from_artifact(
     path: str | Path, device: str = "cpu"
 ) -> tuple[CaptionModel, Vocabulary, dict[str, Any]]:
@@ -301,7 +368,9 @@ class Captioner:
     """Caption BGR frames with a trained artifact: ``caption(image) -> (text, score)``.
 
     ``score`` is the mean probability of the emitted tokens, a cheap confidence a behaviour
-    node can threshold on.
+    node can threshold on. With ``grounded`` (default) the artifact's grounded words (metadata
+    ``grounding``, written by ``perception_training.captioning.grounding``) are only emitted
+    where the concept head agrees; see :class:`Grounding`.
     """
 
     def __init__(
@@ -311,12 +380,14 @@ class Captioner:
         metadata: dict[str, Any],
         device: str,
         beam_size: int = 1,
+        grounded: bool = True,
     ) -> None:
         self.model = model
         self.vocabulary = vocabulary
         self.metadata = metadata
         self.device = device
         self.beam_size = beam_size
+        self.grounding = grounding_from_metadata(metadata, vocabulary) if grounded else None
         self.tokenizer: Tokenizer = get_tokenizer(metadata["tokenizer"])
         self.image_size = int(metadata["input_size"][0])
         self.max_len = int(metadata["max_len"])
@@ -324,11 +395,13 @@ class Captioner:
         self.std = tuple(metadata["normalization"]["std"])
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "auto", beam_size: int = 1) -> Captioner:
+    def load(
+        cls, path: str | Path, device: str = "auto", beam_size: int = 1, grounded: bool = True
+    ) -> Captioner:
         """Load an artifact onto ``device`` (auto | cpu | cuda[:N] | mps)."""
         resolved = resolve_device(device)
         model, vocabulary, metadata = model_from_artifact(path, resolved)
-        return cls(model, vocabulary, metadata, resolved, beam_size)
+        return cls(model, vocabulary, metadata, resolved, beam_size, grounded)
 
     def caption(self, image_bgr: np.ndarray) -> tuple[str, float]:
         """Caption one frame."""
@@ -343,10 +416,12 @@ class Captioner:
         with torch.autocast("cuda", dtype=torch.float16, enabled=half_supported(self.device)):
             if self.beam_size > 1:
                 decoded = [
-                    self.model.beam_search(image[None], start, end, self.max_len, self.beam_size)
+                    self.model.beam_search(
+                        image[None], start, end, self.max_len, self.beam_size, self.grounding
+                    )
                     for image in batch
                 ]
             else:
-                ids, scores = self.model.greedy(batch, start, end, self.max_len)
+                ids, scores = self.model.greedy(batch, start, end, self.max_len, self.grounding)
                 decoded = list(zip(ids, scores, strict=True))
         return [(self.tokenizer.detokenize(self.vocabulary.decode(ids)), score) for ids, score in decoded]

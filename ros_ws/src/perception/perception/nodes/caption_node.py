@@ -77,12 +77,19 @@ class CaptionParameters(ImageNodeParameters):
     beam_size: int = param(
         1, "beam width of decoding; 1 = greedy (fastest), 3 = better captions", min_value=1, max_value=10
     )
+    grounded: bool = param(
+        True,
+        "name the artifact's grounded words (e.g. knife, metadata 'grounding') only where its "
+        "image-level concept head agrees; false = plain decoding",
+    )
 
 
 def load_captioner(params: CaptionParameters) -> LoadedCaptioner:
     """The artifact ``model_path`` names, identified as ``<file>@<sha256 prefix>`` like the detector."""
     path = resolve_model_path(params.model_path)
-    captioner = Captioner.load(path, device=params.device, beam_size=params.beam_size)
+    captioner = Captioner.load(
+        path, device=params.device, beam_size=params.beam_size, grounded=params.grounded
+    )
     model_id = f"{path.name}@{sha256_of(path)[:12]}"
     return LoadedCaptioner(captioner, model_id, str(captioner.metadata["language"]))
 
