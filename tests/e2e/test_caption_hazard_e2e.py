@@ -38,8 +38,11 @@ MIN_DETECTION_SCORE = 0.5  # the hazard node's default
 # (source, bag) pairs whose model is known to fail (figures: docs/hazards.md). Strict: when a
 # retrained model passes, the XPASS fails the run and the entry must go.
 KNOWN_WEAK = {
-    ("caption", "no_knife"): "the captioner calls a black mug a knife in 1 of 40 held-out knife-free scenes, "
-    "and that scene (16) is in the knife-free bag",
+    (
+        "caption",
+        "no_knife",
+    ): "the grounded captioner calls a black mug a knife in 1 of 80 held-out knife-free "
+    "scenes (seeds 23 and 24), and that scene (seed 23, 16) is in the knife-free bag",
 }
 
 
