@@ -19,13 +19,7 @@ from perception_training.captioning.yolo_grid import (
     read_yolo_dataset,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_grid_targets_mark_every_cell_a_box_overlaps_and_only_those():

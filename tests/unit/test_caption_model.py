@@ -16,13 +16,7 @@ DARK = np.full((48, 80, 3), 30, np.uint8)
 BRIGHT = np.full((48, 80, 3), 220, np.uint8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """On a loaded 2-core machine two torch threads spin against each other (60x slower here)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +120,12 @@ def test_artifact_round_trip_and_captioner_api(tmp_path, vocabulary):
     assert captioner.caption_batch([]) == []
 
 
+def _saved(path, model, vocabulary, **extra):
+    return save_captioner(
+        path, model, vocabulary, tokenizer="english", language="en", image_size=SIZE, max_len=10, extra=extra
+    )
+
+
 def test_grounded_words_are_only_said_where_the_concept_head_agrees(tmp_path, vocabulary):
     model, _ = _overfit(vocabulary)
     red = vocabulary.word_map["red"]
@@ -134,16 +134,7 @@ def test_grounded_words_are_only_said_where_the_concept_head_agrees(tmp_path, vo
         model.concepts.bias.fill_(5.0)
         model.concepts.bias[red] = -5.0  # the concept head is sure no image shows anything red
     grounding = [{"words": ["red"], "threshold": 0.5}]
-    path = save_captioner(
-        tmp_path / "cap.safetensors",
-        model,
-        vocabulary,
-        tokenizer="english",
-        language="en",
-        image_size=SIZE,
-        max_len=10,
-        extra={"grounding": grounding},
-    )
+    path = _saved(tmp_path / "cap.safetensors", model, vocabulary, grounding=grounding)
     grounded = Captioner.load(path, device="cpu")
     texts = [text for text, _ in grounded.caption_batch([DARK, BRIGHT])]
     assert "red" not in texts[0].split() and texts[1] == "a blue cup"
@@ -153,27 +144,14 @@ def test_grounded_words_are_only_said_where_the_concept_head_agrees(tmp_path, vo
 
     with torch.no_grad():
         model.concepts.bias[red] = 5.0  # now it agrees: the sentence is unchanged
-    agreeing = save_captioner(
-        tmp_path / "agree.safetensors",
-        model,
-        vocabulary,
-        tokenizer="english",
-        language="en",
-        image_size=SIZE,
-        max_len=10,
-        extra={"grounding": grounding},
-    )
+    agreeing = _saved(tmp_path / "agree.safetensors", model, vocabulary, grounding=grounding)
     assert Captioner.load(agreeing, device="cpu").caption(DARK)[0] == "a red cup"
 
-    unknown = save_captioner(
+    unknown = _saved(
         tmp_path / "unknown.safetensors",
         model,
         vocabulary,
-        tokenizer="english",
-        language="en",
-        image_size=SIZE,
-        max_len=10,
-        extra={"grounding": [{"words": ["knife"], "threshold": 0.5}]},
+        grounding=[{"words": ["knife"], "threshold": 0.5}],
     )
     with pytest.raises(
         ArtifactError, match=r"grounded words \['knife'\] are not in the captioner's vocabulary"
