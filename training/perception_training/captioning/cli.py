@@ -142,7 +142,7 @@ def config_from_args(args: argparse.Namespace, command: str) -> TrainConfig:
             "captions": str(captions),
             "images": str(images),
             "splits": str(splits) if splits else None,
-            **_synthetic_info(args.data),
+            **synthetic_info(args.data),
         },
     )
 
@@ -171,7 +171,7 @@ def parse_size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _synthetic_info(root: Path | None) -> dict[str, Any]:
+def synthetic_info(root: Path | None) -> dict[str, Any]:
     """The generator, seed and counts the synthetic writer recorded, if the data came from it."""
     info = root / "synthetic.json" if root else None
     return json.loads(info.read_text(encoding="utf-8")) if info and info.is_file() else {}

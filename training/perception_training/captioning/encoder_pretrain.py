@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import logging
 import shlex
 import sys
@@ -33,6 +32,7 @@ from tqdm import tqdm
 from perception.core.artifacts import code_version, save_artifact
 from perception.core.captioner import ENCODER_CHANNELS, CaptionEncoder, preprocess
 from perception.core.devices import resolve_device
+from perception_training.captioning.cli import parse_size, synthetic_info
 from perception_training.captioning.plots import plot_history
 from perception_training.captioning.train import recalibrate_batchnorm
 from perception_training.captioning.yolo_grid import YoloSplit, grid_targets, read_yolo_dataset
@@ -241,7 +241,6 @@ def _arguments() -> argparse.ArgumentParser:
 
 
 def _synthetic(args: argparse.Namespace) -> Path:
-    from perception_training.captioning.cli import parse_size
     from perception_training.synthetic.writers.yolo import write_yolo_dataset
 
     try:
@@ -263,7 +262,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "perception-train captio
     data_yaml = _synthetic(args) if args.synthetic else args.data
     if data_yaml is None:
         raise SystemExit("caption-encoder: give --data data.yaml or --synthetic TRAIN,VAL")
-    info = data_yaml.parent / "synthetic.json"
     config = PretrainConfig(
         data_yaml=data_yaml,
         out_dir=args.out,
@@ -275,10 +273,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "perception-train captio
         device=args.device,
         seed=args.seed,
         command=shlex.join([*prog.split(), *argv]),
-        dataset={
-            "data": str(data_yaml),
-            **(json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {}),
-        },
+        dataset={"data": str(data_yaml), **synthetic_info(data_yaml.parent)},
     )
     print(f"caption encoder artifact: {pretrain(config)}")
     return 0

@@ -43,7 +43,7 @@ class Calibration:
     precision: float
     recall: float
     positives: int
-    images: int
+    scenes: int
 
 
 def concept_scores(
@@ -158,7 +158,7 @@ def main(
                 "precision": chosen.precision,
                 "recall": chosen.recall,
                 "positives": chosen.positives,
-                "scenes_scored": chosen.images,
+                "scenes_scored": chosen.scenes,
                 "min_precision": args.min_precision,
                 "scenes": {
                     "seed": args.synthetic_seed,
