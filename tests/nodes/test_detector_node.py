@@ -119,30 +119,6 @@ def stamps(messages) -> list[int]:
     return [m.header.stamp.sec for m in messages]
 
 
-def test_missing_model_fails_configure_and_a_good_one_configures(ros, tmp_path, model_file, capfd) -> None:
-    node = start(ros, {"model_path": str(tmp_path / "missing.safetensors")})
-    assert node.trigger_configure() == FAILURE
-    assert state_id(node) == State.PRIMARY_STATE_UNCONFIGURED
-    assert "missing.safetensors does not exist" in capfd.readouterr().err
-
-    result = node.set_parameters([Parameter("model_path", value=str(model_file))])[0]
-    assert result.successful, result.reason
-    assert node.trigger_configure() == SUCCESS
-    assert node.trigger_activate() == SUCCESS
-    assert state_id(node) == State.PRIMARY_STATE_ACTIVE
-
-
-def test_corrupt_model_fails_configure_with_the_reason(ros, tmp_path, capfd) -> None:
-    corrupt = tmp_path / "corrupt.safetensors"
-    corrupt.write_bytes(b"\x00not safetensors")
-    node = ros.add(
-        DetectorNode(context=ros.context, parameter_overrides=[Parameter("model_path", value=str(corrupt))])
-    )
-    assert node.trigger_configure() == FAILURE
-    assert "corrupt.safetensors" in capfd.readouterr().err
-    assert state_id(node) == State.PRIMARY_STATE_UNCONFIGURED
-
-
 def test_detections_markers_debug_image_and_diagnostics(ros, model_file) -> None:
     params = {"model_path": str(model_file), "debug_image": True, "diagnostics_period_s": 0.2}
     node = start(ros, params, namespace="/robot")

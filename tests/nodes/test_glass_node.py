@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from lifecycle_msgs.msg import State
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
@@ -144,28 +143,6 @@ def state_id(node: GlassNode) -> int:
 
 def stamps(messages) -> list[int]:
     return [m.header.stamp.sec for m in messages]
-
-
-def test_missing_model_fails_configure_and_a_good_one_configures(ros, tmp_path, model_file, capfd) -> None:
-    node = start(ros, {"model_path": str(tmp_path / "missing.safetensors")})
-    assert node.trigger_configure() == FAILURE
-    assert state_id(node) == State.PRIMARY_STATE_UNCONFIGURED
-    assert "missing.safetensors does not exist" in capfd.readouterr().err
-
-    assert node.set_parameters([Parameter("model_path", value=str(model_file))])[0].successful
-    assert node.autostart()
-    assert state_id(node) == State.PRIMARY_STATE_ACTIVE
-
-
-def test_corrupt_artifact_fails_configure_with_the_reason(ros, tmp_path, capfd) -> None:
-    corrupt = tmp_path / "corrupt.safetensors"
-    corrupt.write_bytes(b"\x00not safetensors")
-    node = ros.add(
-        GlassNode(context=ros.context, parameter_overrides=[Parameter("model_path", value=str(corrupt))])
-    )
-    assert node.trigger_configure() == FAILURE
-    assert "corrupt.safetensors is not a readable safetensors artifact" in capfd.readouterr().err
-    assert state_id(node) == State.PRIMARY_STATE_UNCONFIGURED
 
 
 def test_paired_frame_is_classified_in_one_batch_with_markers_and_debug_image(ros, model_file) -> None:

@@ -1,0 +1,52 @@
+"""Every model node, through its real loader: a missing or corrupt model file fails configure
+with a message naming the file and what is wrong, the node stays up, and pointing
+``model_path`` at the committed artifact then configures and activates it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lifecycle_msgs.msg import State
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.parameter import Parameter
+
+from perception.nodes.caption_node import CaptionNode
+from perception.nodes.detector_node import DetectorNode
+from perception.nodes.glass_node import GlassNode
+
+SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+MODELS = Path(__file__).resolve().parents[2] / "models"
+NODES = {
+    "caption": (CaptionNode, "captioner/mnv3_gru_en.safetensors"),
+    "detector": (DetectorNode, "detector/yolo11n_synthetic.safetensors"),
+    "glass": (GlassNode, "glass/mobilenet_v2_glass.safetensors"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NODES))
+def test_missing_and_corrupt_models_fail_configure_with_the_reason_then_a_good_one_runs(
+    ros, tmp_path, capfd, name
+) -> None:
+    node_class, model = NODES[name]
+    good = MODELS / model
+    if not good.is_file():
+        pytest.skip(f"{good} is not committed in this checkout")
+    absent = tmp_path / "absent.safetensors"
+    overrides = [Parameter("model_path", value=str(absent)), Parameter("device", value="cpu")]
+    node = ros.add(node_class(context=ros.context, parameter_overrides=overrides))
+    assert node.trigger_configure() == FAILURE
+    assert "absent.safetensors does not exist" in capfd.readouterr().err
+
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00 not an artifact")
+    assert node.set_parameters([Parameter("model_path", value=str(corrupt))])[0].successful
+    assert node.trigger_configure() == FAILURE
+    assert "corrupt.safetensors is not a readable safetensors artifact" in capfd.readouterr().err
+    assert node._state_machine.current_state[0] == State.PRIMARY_STATE_UNCONFIGURED
+
+    assert node.set_parameters([Parameter("model_path", value=str(good))])[0].successful
+    assert node.trigger_configure() == SUCCESS
+    assert node.trigger_activate() == SUCCESS
+    assert node._state_machine.current_state[0] == State.PRIMARY_STATE_ACTIVE
