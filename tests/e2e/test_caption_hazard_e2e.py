@@ -35,15 +35,6 @@ ALERT_WITHIN = 5  # outputs; = frames while the node keeps up with the camera
 RATE = 0.5  # replay at 5 fps so the nodes keep up on a busy 2-core CPU
 SEED = 23  # held out: not a training seed of the models
 MIN_DETECTION_SCORE = 0.5  # the hazard node's default
-# (source, bag) pairs whose model is known to fail (figures: docs/hazards.md). Strict: when a
-# retrained model passes, the XPASS fails the run and the entry must go.
-KNOWN_WEAK = {
-    (
-        "caption",
-        "no_knife",
-    ): "the grounded captioner calls a black mug a knife in 1 of 80 held-out knife-free "
-    "scenes (seeds 23 and 24), and that scene (seed 23, 16) is in the knife-free bag",
-}
 
 
 @dataclass(frozen=True)
@@ -107,12 +98,6 @@ def source_runs(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[Sour
     return source, runs
 
 
-def expect_known_weakness(request: pytest.FixtureRequest, source: Source, bag: str) -> None:
-    reason = KNOWN_WEAK.get((source.alert_source, bag))
-    if reason:
-        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
-
-
 def outputs(source: Source, run) -> dict[int, Any]:
     graph = build_graph(source.nodes, GraphOptions())
     return messages_by_stamp(run.recorded, output_topic(graph, source.topic, GraphOptions().namespace))
@@ -137,9 +122,8 @@ def test_outputs_belong_to_input_frames_and_the_bags_are_what_they_claim(source_
         assert with_knife == (FRAMES if name == "knife" else 0), f"{name}: the synthetic bag is wrong"
 
 
-def test_a_knife_scene_raises_one_knife_alert_within_a_few_frames(source_runs, request) -> None:
+def test_a_knife_scene_raises_one_knife_alert_within_a_few_frames(source_runs) -> None:
     source, runs = source_runs
-    expect_known_weakness(request, source, "knife")
     _, run = runs["knife"]
     produced = outputs(source, run)
     named = [source.names_knife(produced[s]) for s in sorted(produced)]
@@ -164,9 +148,8 @@ def test_a_knife_scene_raises_one_knife_alert_within_a_few_frames(source_runs, r
         assert alert.evidence.startswith("detection: knife ")
 
 
-def test_a_knife_free_scene_raises_no_knife_alert(source_runs, request) -> None:
+def test_a_knife_free_scene_raises_no_knife_alert(source_runs) -> None:
     source, runs = source_runs
-    expect_known_weakness(request, source, "no_knife")
     _, run = runs["no_knife"]
     produced = outputs(source, run)
     false = [source.describe(m) for m in produced.values() if source.names_knife(m)]
