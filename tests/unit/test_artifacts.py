@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,12 @@ def test_foreign_safetensors_without_metadata(tmp_path: Path) -> None:
 def test_metadata_must_name_kind_and_architecture(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="lacks required keys"):
         save_artifact(tmp_path / "m.safetensors", {"w": torch.zeros(1)}, {"kind": "detector"})
+
+
+def test_saved_artifacts_are_readable_by_other_users_under_the_usual_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        path = _save(tmp_path / "m.safetensors")
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 FORMAT_VERSION = 1
 _METADATA_KEY = "perception"
@@ -42,7 +42,9 @@ def save_artifact(path: str | Path, tensors: dict[str, torch.Tensor], metadata: 
     path.parent.mkdir(parents=True, exist_ok=True)
     contiguous = {name: tensor.detach().contiguous().cpu() for name, tensor in tensors.items()}
     tmp = path.with_name(path.name + ".tmp")
-    save_file(contiguous, str(tmp), metadata={_METADATA_KEY: json.dumps(meta, sort_keys=True)})
+    # safetensors' save_file creates owner-only (0600) files, which a robot's service user or a
+    # container with another uid cannot read; bytes written by Python get the usual umask mode.
+    tmp.write_bytes(save(contiguous, metadata={_METADATA_KEY: json.dumps(meta, sort_keys=True)}))
     tmp.replace(path)
     return path
 
