@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sqlite3
+import statistics
 import subprocess
 import threading
 import time
@@ -203,8 +205,11 @@ def test_replay_keeps_recorded_timing_scaled_by_rate(
     replay_bag(bag, ros("player"), rate=rate, topics=[IMAGE_TOPIC], wait_for_subscribers_s=10)
     collector.wait_for(FRAMES)
     arrivals = [t for t, _ in collector.received]
-    expected = (FRAMES - 1) / FPS / rate
-    assert expected * 0.95 <= arrivals[-1] - arrivals[0] <= expected + 0.15
+    period = 1 / FPS / rate
+    assert arrivals[-1] - arrivals[0] >= (FRAMES - 1) * period * 0.95, "replayed faster than recorded"
+    # The median gap, not the total: one frame held up by a busy CPU must not fail the pacing.
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert period * 0.8 <= statistics.median(gaps) <= period * 1.25, f"gaps {gaps}, period {period}"
 
 
 def test_cli_replay_with_remap_offset_and_loop(bag: Path, ros: Callable[[str], Node]) -> None:
