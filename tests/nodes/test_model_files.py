@@ -1,13 +1,16 @@
 """Every model node, through its real loader: a missing or corrupt model file fails configure
 with a message naming the file and what is wrong, the node stays up, and pointing
-``model_path`` at the committed artifact then configures and activates it.
+``model_path`` at the committed artifact then configures and activates it. And each applies
+``cpu_threads`` to torch before its model loads.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
 from lifecycle_msgs.msg import State
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -50,3 +53,23 @@ def test_missing_and_corrupt_models_fail_configure_with_the_reason_then_a_good_o
     assert node.trigger_configure() == SUCCESS
     assert node.trigger_activate() == SUCCESS
     assert node._state_machine.current_state[0] == State.PRIMARY_STATE_ACTIVE
+
+
+@pytest.mark.parametrize("name", sorted(NODES))
+def test_cpu_threads_is_applied_before_the_model_loads(ros, name) -> None:
+    node_class, _ = NODES[name]
+    seen: list[int] = []
+
+    def factory(params):  # a stand-in model: the detector's configure asks it for class ids
+        seen.append(torch.get_num_threads())
+        return SimpleNamespace(class_ids=lambda classes: [])
+
+    previous = torch.get_num_threads()
+    wanted = previous + 1
+    try:
+        overrides = [Parameter("cpu_threads", value=wanted), Parameter("autostart", value=False)]
+        node = ros.add(node_class(context=ros.context, model_factory=factory, parameter_overrides=overrides))
+        assert node.trigger_configure() == SUCCESS
+        assert seen == [wanted] and node.params.cpu_threads == wanted
+    finally:
+        torch.set_num_threads(previous)

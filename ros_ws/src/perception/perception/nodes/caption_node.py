@@ -1,6 +1,6 @@
 """Caption node: camera image -> perception_msgs/Caption, plus the CaptionImage service.
 
-Thin adapter over ``perception.core.captioner.Captioner`` on the shared ImageModelNode base.
+Thin adapter over ``perception.core.captioner.Captioner`` on the shared TorchModelNode base.
 Inputs: ``image`` (sensor_msgs/Image) or ``image/compressed``, at most ``max_rate_hz``
 frames per second (captions change slowly; the GPU has other work). Output: ``caption``
 (header copied from the image, text, score, language, model id). Service: ``caption_image``
@@ -32,13 +32,12 @@ from perception.nodes.framework.conversions import copy_header
 from perception.nodes.framework.image_node import (
     LOG_THROTTLE_S,
     Frame,
-    ImageModelNode,
-    ImageNodeParameters,
     decode_image,
 )
 from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
-from perception.nodes.framework.parameters import DEVICE_PATTERN, param
+from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
+from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParameters
 from perception_msgs.msg import Caption
 from perception_msgs.srv import CaptionImage
 
@@ -64,15 +63,12 @@ class LoadedCaptioner:
 
 
 @dataclass(frozen=True)
-class CaptionParameters(ImageNodeParameters):
+class CaptionParameters(TorchNodeParameters):
     """Everything the caption node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
         "captioner/mnv3_gru_en.safetensors",
         f"captioner artifact (.safetensors), absolute or relative to ${MODELS_DIR_ENV}",
-    )
-    device: str = param(
-        "auto", "where the model runs: auto, cpu, cuda, cuda:N or mps", pattern=DEVICE_PATTERN
     )
     beam_size: int = param(
         1, "beam width of decoding; 1 = greedy (fastest), 3 = better captions", min_value=1, max_value=10
@@ -94,7 +90,7 @@ def load_captioner(params: CaptionParameters) -> LoadedCaptioner:
     return LoadedCaptioner(captioner, model_id, str(captioner.metadata["language"]))
 
 
-class CaptionNode(ImageModelNode[CaptionParameters, LoadedCaptioner]):
+class CaptionNode(TorchModelNode[CaptionParameters, LoadedCaptioner]):
     """Publishes a caption of every processed frame and answers CaptionImage requests."""
 
     parameters_spec = CaptionParameters

@@ -1,6 +1,6 @@
 """YOLO detector node: camera image -> perception_msgs/DetectionArray (+ markers, debug image).
 
-Thin adapter over ``perception.core.detector.Detector`` on the shared ImageModelNode base.
+Thin adapter over ``perception.core.detector.Detector`` on the shared TorchModelNode base.
 Inputs: ``image`` (sensor_msgs/Image) or ``image/compressed``. Outputs: ``detections``
 (perception_msgs/DetectionArray, header copied from the image), ``markers``
 (visualization_msgs/MarkerArray in image pixels), ``debug_image`` (bgr8, when enabled).
@@ -19,17 +19,18 @@ from visualization_msgs.msg import MarkerArray
 from perception.core.detector import Detector
 from perception.core.images import numpy_to_image
 from perception.nodes.framework.conversions import detection_array_msg, detection_markers, draw_detections
-from perception.nodes.framework.image_node import Frame, ImageModelNode, ImageNodeParameters
+from perception.nodes.framework.image_node import Frame
 from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
-from perception.nodes.framework.parameters import DEVICE_PATTERN, param
+from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
+from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParameters
 from perception_msgs.msg import DetectionArray
 
 NODE_NAME = "detector_node"
 
 
 @dataclass(frozen=True)
-class DetectorParameters(ImageNodeParameters):
+class DetectorParameters(TorchNodeParameters):
     """Everything the detector node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
@@ -47,9 +48,6 @@ class DetectorParameters(ImageNodeParameters):
         max_value=4096,
     )
     classes: tuple[str, ...] = param((), "publish only these class names; empty = all classes", live=True)
-    device: str = param(
-        "auto", "where the model runs: auto, cpu, cuda, cuda:N or mps", pattern=DEVICE_PATTERN
-    )
     half: bool = param(False, "FP16 inference (CUDA only; ignored with a warning elsewhere)")
     debug_image: bool = param(
         False, "publish the annotated image on debug_image (costs a copy + encode)", live=True
@@ -63,7 +61,7 @@ class DetectorParameters(ImageNodeParameters):
     )
 
 
-class DetectorNode(ImageModelNode[DetectorParameters, Detector]):
+class DetectorNode(TorchModelNode[DetectorParameters, Detector]):
     """Publishes detections of every processed frame, boxes in the source image's pixels."""
 
     parameters_spec = DetectorParameters

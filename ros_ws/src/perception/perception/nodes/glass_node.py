@@ -1,6 +1,6 @@
 """Glass node: camera image + detector's DetectionArray -> perception_msgs/GlassClassificationArray.
 
-Thin adapter over ``perception.core.glass.GlassClassifier`` on the shared ImageModelNode base.
+Thin adapter over ``perception.core.glass.GlassClassifier`` on the shared TorchModelNode base.
 The detector's boxes of the configured classes (default ``cup`` and ``wine glass``) are cropped
 from the *same* frame (image and detections paired by header stamp in bounded caches), classified
 in one batch, and published with the glass type, its score and the fragile flag.
@@ -33,12 +33,13 @@ from perception.nodes.framework.conversions import (
     detection_to_msg,
     draw_detections,
 )
-from perception.nodes.framework.image_node import Frame, ImageModelNode, ImageNodeParameters
+from perception.nodes.framework.image_node import Frame
 from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.qos import output_qos
 from perception.nodes.framework.runner import run_node
 from perception.nodes.framework.stamp_cache import StampCache, stamp_key
+from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParameters
 from perception_msgs.msg import DetectionArray, GlassClassification, GlassClassificationArray
 
 NODE_NAME = "glass_node"
@@ -47,7 +48,7 @@ MARKER_NAMESPACE = "glasses"
 
 
 @dataclass(frozen=True)
-class GlassParameters(ImageNodeParameters):
+class GlassParameters(TorchNodeParameters):
     """Everything the glass node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
@@ -63,9 +64,6 @@ class GlassParameters(ImageNodeParameters):
         min_value=0.0,
         max_value=1.0,
         live=True,
-    )
-    device: str = param(
-        "auto", "where the model runs: auto, cpu, cuda, cuda:N or mps", pattern=DEVICE_PATTERN
     )
     batch_size: int = param(32, "most crops per forward pass", min_value=1, max_value=1024)
     pair_cache_size: int = param(
@@ -86,7 +84,7 @@ class GlassParameters(ImageNodeParameters):
     )
 
 
-class GlassNode(ImageModelNode[GlassParameters, GlassClassifier]):
+class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
     """Publishes the glass type of every configured detection of each paired frame."""
 
     parameters_spec = GlassParameters

@@ -94,6 +94,9 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
     def create_inputs(self, params: ParamsT) -> None:
         """Subscribe inputs with ``self.create_input`` (default: none)."""
 
+    def prepare(self, params: ParamsT) -> None:
+        """Process-wide settings the model needs before it loads (default: none)."""
+
     def check_parameters(self, params: ParamsT, model: ModelT) -> None:
         """Checks that need the model (e.g. class names); raise to fail configure or a live change."""
 
@@ -153,6 +156,7 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
             if self._unfixed:
                 raise next(iter(self._unfixed.values()))
             params = read_parameters(self, self.parameters_spec)
+            self.prepare(params)
             model = self._model_factory(params)
             self.check_parameters(params, model)
         except Exception as error:  # any load failure must leave us re-configurable

@@ -1,0 +1,45 @@
+"""Base for image nodes that run a torch model: where the model runs and how many CPU threads
+torch may use in the node's process.
+
+torch starts one intra-op thread per core in every process; three model nodes on a 6-core
+Jetson then run 18 threads that preempt each other (on a busy 2-core machine one thread was
+5-8x faster than two). ``cpu_threads`` gives each node its share. Not re-exported by the
+framework package, so nodes without a model (hazard) do not import torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+from perception.nodes.framework.image_node import ImageModelNode, ImageNodeParameters
+from perception.nodes.framework.managed_node import ModelT, ParamsT
+from perception.nodes.framework.parameters import DEVICE_PATTERN, param
+
+
+@dataclass(frozen=True)
+class TorchNodeParameters(ImageNodeParameters):
+    """Parameters every torch model node has, on top of the image node's."""
+
+    device: str = param(
+        "auto", "where the model runs: auto, cpu, cuda, cuda:N or mps", pattern=DEVICE_PATTERN
+    )
+    cpu_threads: int = param(
+        0,
+        "CPU threads torch may use in this process (0 = torch's default, one per core); "
+        "with several model nodes on one machine, give each a share of the cores",
+        min_value=0,
+        max_value=256,
+    )
+
+
+class TorchModelNode(ImageModelNode[ParamsT, ModelT]):
+    """Image node whose model is a torch module; applies ``cpu_threads`` before loading it."""
+
+    parameters_spec: ClassVar[type[TorchNodeParameters]] = TorchNodeParameters
+
+    def prepare(self, params: ParamsT) -> None:
+        if params.cpu_threads:
+            torch.set_num_threads(params.cpu_threads)
