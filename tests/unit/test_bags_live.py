@@ -273,6 +273,28 @@ def test_record_captures_what_is_published(tmp_path: Path, ros: Callable[[str], 
     assert got == [(text, "en", 42) for text in sent]
 
 
+def test_record_drops_and_counts_what_the_disk_cannot_take_and_keeps_the_rest(
+    tmp_path: Path, ros: Callable[[str], Node], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    captions = ros("talker").create_publisher(Caption, "/slow/caption", 50)
+    disk = threading.Event()  # the disk stalls until set
+    sent = [f"frame {i:02d} " + "x" * 100 for i in range(20)]
+    out = tmp_path / "slow"
+    with BagRecorder(ros("recorder"), out, ["/slow/caption"], max_queued_bytes=1000) as recorder:
+        write = recorder._writer.write
+        monkeypatch.setattr(recorder._writer, "write", lambda *args: (disk.wait(10), write(*args)))
+        try:
+            assert wait_until(lambda: captions.get_subscription_count() > 0, 10)
+            for i, text in enumerate(sent, 1):  # one at a time: the subscription's history is not tested
+                captions.publish(Caption(text=text, language="en"))
+                assert wait_until(lambda i=i: recorder.count + recorder.dropped == i, 10)
+            assert 0 < recorder.count < len(sent) and recorder.dropped == len(sent) - recorder.count
+        finally:
+            disk.set()
+    kept = [msg.text for _, _, msg in read_messages(out)]
+    assert kept == sent[: recorder.count], "the messages queued before the stall are all written, in order"
+
+
 def test_record_stops_at_max_messages_and_explains_missing_topics(
     tmp_path: Path, bag: Path, ros: Callable[[str], Node]
 ) -> None:

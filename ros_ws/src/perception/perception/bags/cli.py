@@ -87,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument("--duration", type=float, default=None, metavar="S")
     record.add_argument("--max-messages", type=int, default=None, metavar="N")
     record.add_argument("--discovery-timeout", type=float, default=10.0, metavar="S")
+    record.add_argument(
+        "--max-cache-mb",
+        type=float,
+        default=256.0,
+        metavar="MB",
+        help="messages waiting for the disk; beyond it new ones are dropped and counted",
+    )
     _add_storage(record)
     record.set_defaults(run=_record)
     return parser
@@ -174,6 +181,7 @@ def _record(args: argparse.Namespace, argv: list[str]) -> int:
             version=args.bag_version,
             max_messages=args.max_messages,
             discovery_timeout_s=args.discovery_timeout,
+            max_queued_bytes=int(args.max_cache_mb * 1024 * 1024),
         )
         with recorder:
             executor = SingleThreadedExecutor(context=node.context)
@@ -184,7 +192,7 @@ def _record(args: argparse.Namespace, argv: list[str]) -> int:
                     break
                 executor.spin_once(timeout_sec=0.05)
             executor.shutdown()
-    LOG.info("recorded %d messages into %s", recorder.count, args.out)
+    LOG.info("recorded %d messages into %s (%d dropped)", recorder.count, args.out, recorder.dropped)
     return 0
 
 

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
@@ -24,6 +25,7 @@ from perception.bags.storage import create_writer
 from perception.bags.typestore import perception_typestore
 
 LOG = logging.getLogger(__name__)
+DEFAULT_MAX_QUEUED_BYTES = 256 * 1024 * 1024  # ~20 s of 1080p bgr8 at 2 Hz, or 1.4 s at 30 Hz
 
 
 class RecordError(RuntimeError):
@@ -36,7 +38,10 @@ class BagRecorder:
     Use as a context manager (or call :meth:`close`) so the bag is always finalised. The
     node must be spun by the caller; ``max_messages`` stops writing once reached and sets
     :attr:`done`. Every Writer call runs on one dedicated thread: sqlite3 connections only
-    work on the thread that opened them, and callbacks never wait for the disk.
+    work on the thread that opened them, and callbacks never wait for the disk. Messages
+    waiting for that thread are bounded by ``max_queued_bytes`` (like rosbag2's cache): when
+    the disk cannot keep up, new messages are dropped and counted in :attr:`dropped` instead of
+    growing memory until the robot runs out.
     """
 
     def __init__(
@@ -49,12 +54,17 @@ class BagRecorder:
         version: int = 9,
         max_messages: int | None = None,
         discovery_timeout_s: float = 5.0,
+        max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
     ) -> None:
         writer = create_writer(out, storage, version)
         self.node = node
         self.out = Path(out)
         self.max_messages = max_messages
+        self.max_queued_bytes = max_queued_bytes
         self.count = 0
+        self.dropped = 0
+        self._queued_bytes = 0
+        self._bytes_lock = threading.Lock()
         self.done = threading.Event()
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
@@ -120,12 +130,34 @@ class BagRecorder:
             with self._lock:
                 if self._io is None or self.done.is_set():
                     return
-                self._io.submit(self._writer.write, connection, stamp, raw).add_done_callback(_log_failure)
+                with self._bytes_lock:
+                    full = self._queued_bytes + len(raw) > self.max_queued_bytes
+                    if not full:
+                        self._queued_bytes += len(raw)
+                if full:
+                    self.dropped += 1
+                    if self.dropped == 1 or self.dropped % 100 == 0:
+                        LOG.warning(
+                            "the disk is not keeping up: %d message(s) dropped so far (%d bytes waiting, "
+                            "limit %d); record fewer or compressed topics, or raise max_queued_bytes",
+                            self.dropped,
+                            self._queued_bytes,
+                            self.max_queued_bytes,
+                        )
+                    return
+                future = self._io.submit(self._writer.write, connection, stamp, raw)
+                future.add_done_callback(partial(self._written, size=len(raw)))
                 self.count += 1
                 if self.max_messages is not None and self.count >= self.max_messages:
                     self.done.set()
 
         return write
+
+    def _written(self, future: Future, size: int) -> None:
+        # Its own lock: a future that is already done runs this inside write(), under _lock.
+        with self._bytes_lock:
+            self._queued_bytes -= size
+        _log_failure(future)
 
     def close(self) -> Path:
         """Stop the subscriptions, write what is queued and finalise the bag (idempotent)."""
