@@ -146,11 +146,15 @@ class CaptionModel(nn.Module):
         for position in range(captions.size(1) - 1):
             step_logits, hidden = self.decoder.step(captions[:, position], hidden, features, projected)
             logits.append(step_logits)
-        return torch.stack(logits, dim=1), self.concepts(features.mean(dim=1))
+        return torch.stack(logits, dim=1), self.concept_logits(features)
+
+    def concept_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, V) bag-of-words logits from the encoder grid (B, H*W, C), pooled over the grid."""
+        return self.concepts(features.mean(dim=1))
 
     def concept_probabilities(self, features: torch.Tensor) -> torch.Tensor:
         """(B, V) probability that each word belongs in a caption of the image, from encoder features."""
-        return torch.sigmoid(self.concepts(features.mean(dim=1)).float())
+        return torch.sigmoid(self.concept_logits(features).float())
 
     def _banned(self, features: torch.Tensor, grounding: Grounding | None) -> torch.Tensor | None:
         """(B, V) mask of grounded words the concept head rejects for each image."""
