@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -143,7 +144,7 @@ def test_secrets_never_in_repr_or_logs(server, caplog):
     hook, url = server
     hook.statuses = [500] * 10
     secret_url = url.replace("http://", "http://user:pass@") + "?key=querysecret"
-    notifier = _webhook(secret_url, retries=1)
+    notifier = _webhook(secret_url, token=None, retries=1)
     with caplog.at_level(logging.DEBUG):
         notifier.notify(ALERT)
         assert notifier.flush(10)
@@ -194,3 +195,35 @@ def test_translator_default_is_identity():
     assert isinstance(translator, NoTranslator)
     assert translator.translate("Danger: a knife", "ko") == "Danger: a knife"
     assert isinstance(create_translator("perception.core.notifiers:NoTranslator"), NoTranslator)
+
+
+def test_url_credentials_are_sent_as_basic_auth_and_never_logged(server, caplog):
+    hook, url = server
+    secret_url = url.replace("http://", "http://guard%40home:p%3Ass@") + "?api_key=K3Y"
+    notifier = WebhookNotifier(secret_url, timeout_s=2.0, retries=0)
+    with caplog.at_level(logging.DEBUG):
+        notifier.notify(ALERT)
+        assert notifier.flush(5.0)
+        notifier.close(1.0)
+    assert notifier.sent == 1, caplog.text
+    assert hook.received[0]["auth"] == "Basic " + base64.b64encode(b"guard@home:p:ss").decode()
+    for secret in ("p%3Ass", "p:ss", "K3Y"):
+        assert secret not in repr(notifier)
+        assert secret not in caplog.text
+
+
+def test_url_credentials_and_a_token_together_are_refused():
+    with pytest.raises(NotifierError, match="user:password and a bearer token") as error:
+        WebhookNotifier("https://user:hunter2@example.invalid/alerts", token=TOKEN)
+    assert "hunter2" not in str(error.value)
+
+
+def test_failed_delivery_logs_the_url_without_its_secrets(caplog):
+    notifier = WebhookNotifier("http://user:hunter2@127.0.0.1:9/alerts?api_key=K3Y", timeout_s=0.5, retries=0)
+    with caplog.at_level(logging.WARNING):
+        notifier.notify(ALERT)
+        notifier.flush(5.0)
+        notifier.close(1.0)
+    assert notifier.failed == 1
+    assert "127.0.0.1:9/alerts" in caplog.text
+    assert "hunter2" not in caplog.text and "K3Y" not in caplog.text

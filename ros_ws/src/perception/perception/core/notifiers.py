@@ -9,6 +9,7 @@ Plugins are chosen by name (``log``, ``webhook``, ``none``) or as ``package.modu
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import logging
@@ -21,9 +22,10 @@ import urllib.request
 from abc import ABC, abstractmethod
 from dataclasses import asdict
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from perception.core.hazards import HazardAlert
+from perception.core.secrets import MASK, redact_text, redact_url
 
 LOG = logging.getLogger(__name__)
 _LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "danger": logging.ERROR}
@@ -70,6 +72,9 @@ class WebhookNotifier(Notifier):
     Retries timeouts, connection errors and 408/429/5xx answers with exponential backoff
     (``backoff_s``, 2x, 4x ...); other 4xx answers are not retried. When the queue is full the
     oldest alert is dropped (and counted): the newest one describes the present.
+    Credentials in the URL (``https://user:password@host/...``) are sent as HTTP basic auth
+    (urllib would take ``user:password@host`` for the host name); a URL with credentials and a
+    bearer token together is refused, as the server could only check one of them.
     """
 
     def __init__(
@@ -82,14 +87,25 @@ class WebhookNotifier(Notifier):
         backoff_s: float = 0.5,
         queue_size: int = 32,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise NotifierError(f"webhook url must be http(s)://host/path, got {_redact(url)!r}")
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018  (raises ValueError for a bad port)
+        except ValueError as error:
+            raise NotifierError(f"webhook url {redact_url(url)!r} is malformed: {error}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise NotifierError(f"webhook url must be http(s)://host/path, got {redact_url(url)!r}")
         if token_env and not token:
             token = os.environ.get(token_env)
             if not token:
                 raise NotifierError(f"webhook token_env {token_env!r} is not set in the environment")
+        self._basic_auth = _basic_auth(parts.username, parts.password)
+        if self._basic_auth and token:
+            raise NotifierError(
+                f"webhook url {redact_url(url)!r} carries user:password and a bearer token is set too; "
+                "use one of them (remove the credentials from webhook_url or unset webhook_token_env)"
+            )
         self.url = url
+        self._post_url = _without_userinfo(url)
         self._token = token
         self.timeout_s = timeout_s
         self.retries = retries
@@ -101,8 +117,8 @@ class WebhookNotifier(Notifier):
         self._worker.start()
 
     def __repr__(self) -> str:
-        token = "***" if self._token else None
-        return f"WebhookNotifier(url={_redact(self.url)!r}, token={token!r}, retries={self.retries})"
+        token = MASK if self._token else None
+        return f"WebhookNotifier(url={redact_url(self.url)!r}, token={token!r}, retries={self.retries})"
 
     def notify(self, alert: HazardAlert) -> None:
         """Queue the alert and return immediately."""
@@ -153,6 +169,8 @@ class WebhookNotifier(Notifier):
         headers = {"Content-Type": "application/json; charset=utf-8"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        elif self._basic_auth:
+            headers["Authorization"] = self._basic_auth
         for attempt in range(self.retries + 1):
             problem = self._post(body, headers)
             if problem is None:
@@ -161,7 +179,7 @@ class WebhookNotifier(Notifier):
             retry = problem[1] and attempt < self.retries and not self._stop.is_set()
             LOG.warning(
                 "webhook %s: %s (attempt %d of %d%s)",
-                _redact(self.url),
+                redact_url(self.url),
                 problem[0],
                 attempt + 1,
                 self.retries + 1,
@@ -174,7 +192,7 @@ class WebhookNotifier(Notifier):
 
     def _post(self, body: bytes, headers: dict[str, str]) -> tuple[str, bool] | None:
         """None on success, else (what went wrong, whether a retry may help)."""
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        request = urllib.request.Request(self._post_url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 response.read()
@@ -183,7 +201,7 @@ class WebhookNotifier(Notifier):
             return f"HTTP {error.code} {error.reason}", error.code in _RETRYABLE_STATUS
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             reason = getattr(error, "reason", error)
-            return f"{type(reason).__name__}: {reason}", True
+            return redact_text(f"{type(reason).__name__}: {reason}"), True
 
 
 class Translator(ABC):
@@ -239,9 +257,15 @@ def _create(
         ) from error
 
 
-def _redact(url: str) -> str:
-    """The URL without user:password and query string, which may carry secrets."""
+def _basic_auth(username: str | None, password: str | None) -> str | None:
+    """The Authorization header value for URL credentials (percent-decoded), or None."""
+    if username is None:
+        return None
+    pair = f"{unquote(username)}:{unquote(password or '')}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` with ``user:password@`` removed from its network location."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
