@@ -78,7 +78,7 @@ class VideoModelError(ValueError):
 
 
 def _resnet_style(builder_name: str, **extra: Any) -> Callable[[int, float], nn.Module]:
-    """slow_r50 / x3d_*: hub builder, then the head's fixed AvgPool3d made adaptive."""
+    """slow_r50 / x3d_*: hub builder, the head's fixed AvgPool3d made adaptive, Swish as SiLU."""
 
     def build(num_classes: int, dropout: float) -> nn.Module:
         from pytorchvideo.models import hub
@@ -89,9 +89,23 @@ def _resnet_style(builder_name: str, **extra: Any) -> Callable[[int, float], nn.
         head = model.blocks[-1]
         owner = head.pool if hasattr(head.pool, "pre_conv") else head  # X3D: ProjectedPool
         owner.pool = nn.AdaptiveAvgPool3d(1)
+        _swish_to_silu(model)
         return model
 
     return build
+
+
+def _swish_to_silu(model: nn.Module) -> None:
+    """Swap X3D's Swish (a Python autograd Function TorchScript cannot save) for nn.SiLU.
+
+    Both compute x * sigmoid(x) and hold no weights.
+    """
+    from pytorchvideo.layers.swish import Swish
+
+    for parent in list(model.modules()):
+        for child_name, child in parent.named_children():
+            if isinstance(child, Swish):
+                setattr(parent, child_name, nn.SiLU())
 
 
 def _mvit(num_classes: int, dropout: float) -> nn.Module:

@@ -1,0 +1,120 @@
+"""Sign-language word recognition on a clip of camera frames: the artifact format and inference.
+
+A sign model is a video classifier from :mod:`perception.core.video_models` whose artifact
+(kind ``sign``) names its words (Korean, as AIHub labels them), their English glosses and the
+clip format it was trained on, so :class:`SignRecognizer` preprocesses exactly as training did.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from perception.core.artifacts import ArtifactError, load_artifact
+from perception.core.devices import resolve_device
+from perception.core.video_models import (
+    VideoModelSpec,
+    build_video_model,
+    frames_to_video,
+    preprocess_clip,
+    sample_indices,
+)
+
+SIGN_KIND = "sign"
+# The artifact metadata rides inside TorchScript exports as this extra file.
+TORCHSCRIPT_METADATA = "perception.json"
+TORCHSCRIPT_SUFFIXES = (".pt", ".ptl")
+
+
+class SignPrediction(NamedTuple):
+    """One word of a clip's ranking."""
+
+    class_id: int
+    word: str
+    gloss: str
+    probability: float
+
+
+def sign_metadata(
+    spec: VideoModelSpec, classes: Sequence[str], glosses: Sequence[str], clip_duration: float
+) -> dict[str, Any]:
+    """The metadata every sign model carries: architecture, words, glosses and clip format."""
+    clip_format = {key: value for key, value in spec.to_dict().items() if key != "name"}
+    return {
+        "kind": SIGN_KIND,
+        "architecture": spec.name,
+        "classes": list(classes),
+        "glosses": list(glosses),
+        "clip_duration": clip_duration,
+        **clip_format,
+    }
+
+
+def load_sign_model(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """``(model in eval mode, metadata)`` from a sign artifact or a TorchScript export of one.
+
+    TorchScript files are loaded with ``torch.jit.load``, which runs the code stored in them:
+    only load exports this project wrote (``perception-train sign --export_mobile_model`` or
+    ``--quantize_model``), never a file from an untrusted place. Artifacts never run code.
+    """
+    path = Path(path)
+    if path.suffix in TORCHSCRIPT_SUFFIXES:
+        if not path.is_file():
+            raise ArtifactError(f"TorchScript sign model {path} does not exist")
+        extra = {TORCHSCRIPT_METADATA: ""}
+        model = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+        if not extra[TORCHSCRIPT_METADATA]:
+            raise ArtifactError(
+                f"{path} is TorchScript without sign metadata; export it with perception-train sign"
+            )
+        metadata = json.loads(extra[TORCHSCRIPT_METADATA])
+    else:
+        tensors, metadata = load_artifact(path, expected_kind=SIGN_KIND, device=device)
+        model = build_video_model(metadata["architecture"], len(metadata["classes"]), dropout=0.0)
+        model.load_state_dict(tensors)
+    return model.to(device).eval(), metadata
+
+
+class SignRecognizer:
+    """Word probabilities for clips of frames; the sign node and ``perception-sign infer`` use it."""
+
+    def __init__(self, model: nn.Module, metadata: dict[str, Any], device: str = "cpu") -> None:
+        self.model = model
+        self.metadata = metadata
+        self.device = device
+        self.spec = VideoModelSpec.from_dict({**metadata, "name": metadata["architecture"]})
+        self.classes: list[str] = list(metadata["classes"])
+        self.glosses: list[str] = list(metadata.get("glosses") or self.classes)
+        self.clip_duration = float(metadata.get("clip_duration", 2.0))
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> SignRecognizer:
+        """From an artifact (``.safetensors``) or our TorchScript export (``.pt`` / ``.ptl``)."""
+        resolved = resolve_device(device)
+        model, metadata = load_sign_model(path, resolved)
+        return cls(model, metadata, resolved)
+
+    def predict(self, frames: Sequence[np.ndarray] | np.ndarray, bgr: bool = True) -> np.ndarray:
+        """Softmax over the classes for one clip of HxWx3 uint8 frames (BGR unless ``bgr=False``)."""
+        return self.predict_video(frames_to_video(frames, bgr=bgr))
+
+    def predict_video(self, video: torch.Tensor) -> np.ndarray:
+        """Softmax over the classes for a ``(T, 3, H, W)`` uint8 RGB clip of any length."""
+        picked = video[sample_indices(len(video), self.spec.num_frames)]
+        clip = preprocess_clip(picked, self.spec).unsqueeze(0).to(self.device)
+        with torch.inference_mode():
+            logits = self.model(clip)
+        return logits.float().softmax(dim=1)[0].cpu().numpy()
+
+    def top_k(self, probabilities: np.ndarray, k: int = 3) -> list[SignPrediction]:
+        """The ``k`` most likely words, best first."""
+        order = np.argsort(-probabilities)[:k]
+        return [
+            SignPrediction(int(i), self.classes[i], self.glosses[i], float(probabilities[i])) for i in order
+        ]
