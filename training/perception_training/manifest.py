@@ -2,32 +2,41 @@
 
 Built from the artifacts' own metadata, so it cannot disagree with them; a test checks that
 the committed manifest matches the files. Run `python -m perception_training.manifest` after
-training a model into models/.
+training a model into models/; `--add-digests` first gives artifacts written before
+``weights_sha256`` existed their digest (same tensors and metadata, no retraining).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
-from perception.core.artifacts import read_metadata, sha256_of
+from perception.core.artifacts import DIGEST_KEY, add_digest, read_metadata, verify_digest
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 def build_manifest(models_dir: Path) -> dict[str, Any]:
-    """One entry per ``*.safetensors`` artifact under ``models_dir``, sorted by path."""
+    """One entry per ``*.safetensors`` artifact under ``models_dir``, sorted by path.
+
+    An artifact whose weights no longer match its own digest is refused (ArtifactError), so the
+    manifest, which loading trusts instead of that digest, never lists corrupt weights.
+    """
     entries = []
     for path in sorted(models_dir.rglob("*.safetensors")):
         meta = read_metadata(path)
+        data = path.read_bytes()
+        verify_digest(path, data, meta)
         entries.append(
             {
                 "name": path.stem,
                 "file": path.relative_to(models_dir).as_posix(),
-                "sha256": sha256_of(path),
-                "bytes": path.stat().st_size,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "weights_sha256": meta.get(DIGEST_KEY),
+                "bytes": len(data),
                 "kind": meta["kind"],
                 "architecture": meta["architecture"],
                 "classes": meta.get("classes"),
@@ -50,7 +59,16 @@ def render(manifest: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR)
+    parser.add_argument(
+        "--add-digests",
+        action="store_true",
+        help=f"first re-save artifacts that lack {DIGEST_KEY} with it (same tensors and metadata)",
+    )
     args = parser.parse_args(argv)
+    if args.add_digests:
+        for path in sorted(args.models_dir.rglob("*.safetensors")):
+            if add_digest(path):
+                print(f"added {DIGEST_KEY} to {path}")
     manifest = build_manifest(args.models_dir)
     out = args.models_dir / "manifest.json"
     out.write_text(render(manifest))

@@ -4,12 +4,21 @@ Every model the nodes load (detector, glass classifier, captioner, sign recognis
 the same way: tensors in safetensors format, and a JSON metadata document (architecture,
 classes, vocabulary, input size, metrics, how it was made) in the safetensors header. Loading
 never unpickles anything, so an artifact from an untrusted place cannot run code.
+
+Loading also verifies the bytes, so a bad copy or a failing disk cannot quietly change what a
+model outputs: the sha256 of the tensor data (``weights_sha256`` in the metadata, written by
+:func:`save_artifact`) and, where a ``manifest.json`` in a folder above lists the file, the
+whole file's sha256 from it (docs/reliability.md, "Model integrity").
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import stat
+import struct
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,11 +26,17 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save
+from safetensors.torch import load, save
+
+LOG = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _METADATA_KEY = "perception"
 REQUIRED_KEYS = ("kind", "architecture", "format_version")
+DIGEST_KEY = "weights_sha256"
+MANIFEST_NAME = "manifest.json"
+MODEL_SUFFIXES = (".safetensors", ".pt", ".onnx")
+ADD_DIGESTS_COMMAND = "python -m perception_training.manifest --add-digests --models-dir <folder>"
 
 
 class ArtifactError(RuntimeError):
@@ -32,7 +47,7 @@ def save_artifact(path: str | Path, tensors: dict[str, torch.Tensor], metadata: 
     """Write ``tensors`` and ``metadata`` (JSON-serialisable) to ``path``; return the path.
 
     ``metadata`` must name at least ``kind`` and ``architecture``; ``format_version`` and
-    ``created`` (UTC, ISO 8601) are filled in when absent.
+    ``created`` (UTC, ISO 8601) are filled in when absent, ``weights_sha256`` always.
     """
     path = Path(path)
     meta = {"format_version": FORMAT_VERSION, "created": utc_now(), **metadata}
@@ -44,9 +59,20 @@ def save_artifact(path: str | Path, tensors: dict[str, torch.Tensor], metadata: 
     tmp = path.with_name(path.name + ".tmp")
     # safetensors' save_file creates owner-only (0600) files, which a robot's service user or a
     # container with another uid cannot read; bytes written by Python get the usual umask mode.
-    tmp.write_bytes(save(contiguous, metadata={_METADATA_KEY: json.dumps(meta, sort_keys=True)}))
+    tmp.write_bytes(_serialize(contiguous, meta))
     tmp.replace(path)
     return path
+
+
+def add_digest(path: str | Path) -> bool:
+    """Re-save an artifact written before digests with the same tensors and metadata plus its
+    ``weights_sha256``, without retraining; False (file untouched) when it already has one."""
+    metadata = read_metadata(path)
+    if DIGEST_KEY in metadata:
+        return False
+    tensors, _ = load_artifact(path)
+    save_artifact(path, tensors, metadata)
+    return True
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
@@ -87,10 +113,38 @@ def load_artifact(
             f"{FORMAT_VERSION}; update perception"
         )
     try:
-        tensors = load_file(str(path), device=str(device))
-    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ArtifactError(f"{path} cannot be read ({error}); check its permissions") from error
+    _verify(Path(path), data, metadata)
+    try:
+        tensors = load(data)
+    except (SafetensorError, ValueError, RuntimeError) as error:
         raise ArtifactError(f"{path} is corrupt ({error}); regenerate it with perception-train") from error
+    if str(device) != "cpu":
+        tensors = {name: tensor.to(device) for name, tensor in tensors.items()}
     return tensors, metadata
+
+
+def weights_digest(data: bytes) -> str:
+    """``weights_sha256`` of a serialized artifact: sha256 of its tensor data, after the header."""
+    return hashlib.sha256(_data_section(data)).hexdigest()
+
+
+def verify_digest(path: Path, data: bytes, metadata: dict[str, Any]) -> bool:
+    """Raise ArtifactError unless ``data`` (the file ``path``) has the tensor bytes its metadata's
+    ``weights_sha256`` names; False when the metadata has none (written before digests)."""
+    expected = metadata.get(DIGEST_KEY)
+    if expected is None:
+        return False
+    actual = weights_digest(data)
+    if actual != expected:
+        raise ArtifactError(
+            f"{path}: its weights are corrupt: expected {DIGEST_KEY} {expected} (from its metadata), "
+            f"actual {actual}; the tensor data changed after it was written (a bad copy or disk). "
+            f"Copy it again or regenerate it with `{metadata.get('command', 'perception-train')}`"
+        )
+    return True
 
 
 def sha256_of(path: str | Path) -> str:
@@ -123,11 +177,112 @@ def code_version() -> str:
     return result.stdout.strip() or "unknown"
 
 
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is instead of a model file ('does not exist', 'is a directory ...'), or None.
+
+    A directory holding exactly one model file gets that file as the suggestion.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        inside = sorted(
+            child for child in path.iterdir() if child.suffix in MODEL_SUFFIXES and child.is_file()
+        )
+        hint = f"; did you mean {inside[0]}?" if len(inside) == 1 else ""
+        return f"is a directory, not a model file{hint}"
+    kinds = {
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISFIFO: "a named pipe",
+    }
+    kind = next((name for test, name in kinds.items() if test(mode)), "not a regular file")
+    return f"is {kind}, not a model file"
+
+
 def _existing(path: str | Path) -> Path:
     path = Path(path)
-    if not path.is_file():
+    problem = not_a_file(path)
+    if problem:
         raise ArtifactError(
-            f"model artifact {path} does not exist; train it with perception-train "
+            f"model artifact {path} {problem}; train it with perception-train "
             "(see models/README.md) or point the model_path parameter at an existing file"
         )
     return path
+
+
+def _serialize(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> bytes:
+    """safetensors bytes whose metadata carries the digest of their own tensor data.
+
+    The data section does not depend on the metadata, so serializing twice is exact.
+    """
+    meta = {**meta, DIGEST_KEY: weights_digest(save(tensors))}
+    return save(tensors, metadata={_METADATA_KEY: json.dumps(meta, sort_keys=True)})
+
+
+def _data_section(data: bytes) -> memoryview:
+    """The tensor bytes of a serialized safetensors file (everything after its JSON header)."""
+    (header_size,) = struct.unpack("<Q", data[:8])
+    return memoryview(data)[8 + header_size :]
+
+
+def _verify(path: Path, data: bytes, metadata: dict[str, Any]) -> None:
+    """Raise ArtifactError when the bytes are not the ones written; warn when nothing can tell.
+
+    A file a manifest lists is checked against the manifest's sha256 (one hash over the whole
+    file, header included, covers the tensor data too); any other file against its own digest.
+    """
+    listed = _manifest_entry(path)
+    if listed is not None:
+        manifest, manifest_sha = listed
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != manifest_sha:
+            raise ArtifactError(
+                f"{path} does not match {manifest}: expected sha256 {manifest_sha}, actual {actual}; "
+                + _weights_verdict(metadata.get(DIGEST_KEY), data)
+                + f" Restore the file (e.g. `git checkout -- {path}`) or regenerate it with "
+                f"`{metadata.get('command', 'perception-train')}`; if you "
+                "changed it on purpose, refresh the manifest with `python -m perception_training.manifest`"
+            )
+        return
+    if not verify_digest(path, data, metadata):
+        LOG.warning(
+            "%s has no %s in its metadata (written before artifacts carried one) and no "
+            "manifest lists it: its weights are loaded unverified; add a digest with `%s`",
+            path,
+            DIGEST_KEY,
+            ADD_DIGESTS_COMMAND,
+        )
+
+
+def _weights_verdict(expected: str | None, data: bytes) -> str:
+    """Whether the tensor data is intact, for a manifest mismatch's message."""
+    if expected is None:
+        return f"it has no {DIGEST_KEY} to tell whether its weights are intact."
+    actual = weights_digest(data)
+    if expected == actual:
+        return f"its own {DIGEST_KEY} matches, so the file is intact but not the one the manifest lists."
+    return f"its weights are corrupt too: expected {DIGEST_KEY} {expected}, actual {actual}."
+
+
+def _manifest_entry(path: Path) -> tuple[Path, str] | None:
+    """``(manifest, sha256)`` from the nearest manifest.json above ``path`` that
+    lists it, or None. Paths stay unresolved, as build_manifest lists them."""
+    absolute = Path(os.path.abspath(path))
+    for folder in absolute.parents:
+        manifest = folder / MANIFEST_NAME
+        if not manifest.is_file():
+            continue
+        relative = absolute.relative_to(folder).as_posix()
+        try:
+            entries = json.loads(manifest.read_text()).get("artifacts", [])
+            listed = {entry["file"]: entry["sha256"] for entry in entries}
+        except (OSError, ValueError, AttributeError, TypeError, KeyError) as error:
+            LOG.warning("ignoring %s, not a readable models manifest (%s)", manifest, error)
+            continue
+        if relative in listed:
+            return manifest, listed[relative]
+    return None

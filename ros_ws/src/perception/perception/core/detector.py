@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from perception.core.artifacts import ArtifactError, load_artifact, save_artifact, sha256_of
+from perception.core.artifacts import ArtifactError, load_artifact, not_a_file, save_artifact, sha256_of
 from perception.core.detections import Detection
 from perception.core.devices import half_supported, resolve_device
 from perception.core.ultralytics_env import import_ultralytics
@@ -158,15 +158,16 @@ class Detector:
         (or ArtifactError) naming the file, the problem and the fix.
         """
         path = Path(path)
+        problem = not_a_file(path)
+        if problem:
+            raise DetectorError(
+                f"detector model {path} {problem}; train one with `perception-train detector` "
+                "or set model_path to an existing .safetensors, .pt or .onnx file"
+            )
         suffix = path.suffix.lower()
         if suffix not in SUFFIXES:
             raise DetectorError(
                 f"{path}: unsupported detector file type {suffix!r}; use one of {', '.join(SUFFIXES)}"
-            )
-        if not path.is_file():
-            raise DetectorError(
-                f"detector model {path} does not exist; train one with `perception-train detector` "
-                "or set model_path to an existing .safetensors, .pt or .onnx file"
             )
         device = resolve_device(device)
         if half and not half_supported(device):
@@ -178,6 +179,11 @@ class Detector:
             yolo, default_imgsz = _yolo_from_artifact(path)
         else:
             yolo, default_imgsz = _yolo_from_file(path)
+            LOG.info(
+                "%s is a user model without a weights digest: loaded unverified (our .safetensors "
+                "artifacts are checked against theirs at load)",
+                path,
+            )
         return cls(yolo, path, imgsz=imgsz or default_imgsz, device=device, half=half)
 
     @property

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from perception.core.artifacts import not_a_file
+
 MODELS_DIR_ENV = "PERCEPTION_MODELS_DIR"
 
 
 def resolve_model_path(path: str) -> Path:
-    """The existing model file ``path`` names; FileNotFoundError says what to fix otherwise."""
+    """The existing model file ``path`` names; FileNotFoundError says what it is and what to fix
+    otherwise (absent, a directory, a device such as /dev/null)."""
     if not path:
         raise FileNotFoundError(
             f"model_path is empty; set it to a model file (absolute or under ${MODELS_DIR_ENV})"
@@ -28,9 +31,10 @@ def resolve_model_path(path: str) -> Path:
                 "absolute path"
             )
         candidate = Path(base).expanduser() / candidate
-    if not candidate.is_file():
+    problem = not_a_file(candidate)
+    if problem:
         raise FileNotFoundError(
-            f"model file {candidate} does not exist (model_path={path!r}, "
+            f"model file {candidate} {problem} (model_path={path!r}, "
             f"${MODELS_DIR_ENV}={os.environ.get(MODELS_DIR_ENV)!r}); train or copy the model there "
             "or fix the model_path parameter"
         )
