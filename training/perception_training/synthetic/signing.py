@@ -1,0 +1,97 @@
+"""Synthetic sign language: the signing world and its writer in the AIHub morpheme layout.
+
+``write_aihub_dataset`` writes ``ROOT/video/NAME.mp4`` (H.264) beside
+``ROOT/label/NAME_morpheme.json``, the layout of AIHub's Korean sign-language data set, so
+the same reader (``perception_training.sign.aihub``) loads synthetic and real data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from perception_training.synthetic.signing_video import SIGN_WORDS, SignedWord, SigningWorld, SignVideo
+from perception_training.synthetic.writers.files import fresh_dir
+
+__all__ = ["SIGN_WORDS", "SignVideo", "SignedWord", "SigningWorld", "morpheme_label", "write_aihub_dataset"]
+
+EXPORTED_ON = "2026/01/01"  # fixed, so a data set is byte-for-byte reproducible
+VIDEO_CODEC = "libx264"
+
+
+def video_name(index: int) -> str:
+    return f"synthetic_sign_{index:06d}"
+
+
+def morpheme_label(name: str, video: SignVideo) -> dict:
+    """The AIHub ``*_morpheme.json`` content for ``video`` saved as ``name``.mp4."""
+    return {
+        "metaData": {
+            "name": f"{name}.mp4",
+            "duration": round(video.duration_s, 3),
+            "url": "",
+            "exportedOn": EXPORTED_ON,
+        },
+        "data": [{"start": w.start_s, "end": w.end_s, "attributes": [{"name": w.word}]} for w in video.words],
+    }
+
+
+def write_mp4(path: Path, frames: Iterable[np.ndarray], fps: int) -> None:
+    """Encode BGR frames as an H.264 (yuv420p) mp4; width and height must be even."""
+    frames = iter(frames)
+    first = next(frames)
+    height, width = first.shape[:2]
+    if width % 2 or height % 2:
+        raise ValueError(f"H.264 needs an even width and height, got {width}x{height}")
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(VIDEO_CODEC, rate=fps, options={"crf": "18", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for image in (first, *frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(stream.encode())
+
+
+def write_aihub_dataset(
+    root: str | Path,
+    seed: int,
+    videos: int,
+    words_per_video: tuple[int, int] = (2, 4),
+    size: tuple[int, int] = (160, 120),
+    fps: int = 15,
+) -> Path:
+    """Write ``videos`` signing videos of ``SigningWorld(seed)`` and their labels; return ``root``.
+
+    Each video has ``words_per_video[0]..[1]`` signs (inclusive) at exact, millisecond times.
+    Rewriting a folder first deletes the videos and labels an earlier run left there.
+    """
+    if videos < 1:
+        raise ValueError(f"need at least one video, got {videos}")
+    root = Path(root).resolve()
+    video_dir, label_dir = fresh_dir(root / "video", "*.mp4"), fresh_dir(root / "label", "*_morpheme.json")
+    world = SigningWorld(seed)
+    for index in tqdm(range(videos), desc="sign videos", unit="video"):
+        video = world.video(index, "train", words_per_video, size, fps)
+        name = video_name(index)
+        write_mp4(video_dir / f"{name}.mp4", video.frames(), fps)
+        label = json.dumps(morpheme_label(name, video), ensure_ascii=False, indent=1)
+        (label_dir / f"{name}_morpheme.json").write_text(label + "\n", encoding="utf-8")
+    info = {
+        "generator": "perception_training.synthetic.signing",
+        "format": "aihub-morpheme",
+        "seed": seed,
+        "videos": videos,
+        "words_per_video": list(words_per_video),
+        "size": list(size),
+        "fps": fps,
+        "classes": sorted(SIGN_WORDS),
+        "motions": SIGN_WORDS,
+    }
+    (root / "synthetic.json").write_text(
+        json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    return root
