@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -106,20 +105,16 @@ def read_aihub(root: str | Path) -> AihubIndex:
 
 
 def _by_name(paths: list[Path], suffix: str) -> tuple[dict[str, Path], list[Skipped]]:
-    """Files keyed by NAME; a NAME found twice (in two subfolders) is skipped, both copies."""
-    found: defaultdict[str, list[Path]] = defaultdict(list)
+    """Files keyed by NAME; of a NAME found in several subfolders the first (sorted) is kept."""
+    found: dict[str, Path] = {}
+    skipped = []
     for path in paths:
-        found[path.name.removesuffix(suffix)].append(path)
-    unique = {name: copies[0] for name, copies in found.items() if len(copies) == 1}
-    skipped = [
-        Skipped(
-            path, f"{len(copies)} files are named {path.name}; names must be unique, rename or remove one"
-        )
-        for copies in found.values()
-        if len(copies) > 1
-        for path in copies
-    ]
-    return unique, skipped
+        name = path.name.removesuffix(suffix)
+        if name in found:
+            skipped.append(Skipped(path, f"same name as {found[name]}, which is used; rename or remove one"))
+        else:
+            found[name] = path
+    return found, skipped
 
 
 def _read_pair(video: Path, label: Path) -> tuple[list[SignSegment], list[Skipped]]:
