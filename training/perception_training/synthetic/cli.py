@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from perception_training.synthetic.captions import LANGUAGES
 from perception_training.synthetic.contact_sheet import write_contact_sheet
+from perception_training.synthetic.signing import write_aihub_dataset
 from perception_training.synthetic.world import KINDS
 from perception_training.synthetic.writers.captions import write_caption_dataset
 from perception_training.synthetic.writers.glass import write_glass_crops
@@ -39,6 +40,10 @@ def _captions(args: argparse.Namespace) -> None:
 
 def _tiny(args: argparse.Namespace) -> None:
     print(write_tiny_imagenet(args.out, args.seed, args.classes, args.train, args.val, args.test))
+
+
+def _sign(args: argparse.Namespace) -> None:
+    print(write_aihub_dataset(args.out, args.seed, args.videos, tuple(args.words), args.size, args.fps))
 
 
 def _sheet(args: argparse.Namespace) -> None:
@@ -90,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--val", type=int, default=20, help="validation images per class")
     tiny.add_argument("--test", type=int, default=20, help="test images per class")
     tiny.set_defaults(run=_tiny)
+    sign = commands.add_parser(
+        "sign", help="sign-language videos in the AIHub layout (video/*.mp4, label/*_morpheme.json)"
+    )
+    sign.add_argument("--out", required=True, help="output folder")
+    sign.add_argument("--seed", type=int, default=0)
+    sign.add_argument("--videos", type=int, default=100, help="number of videos")
+    sign.add_argument(
+        "--words", type=int, nargs=2, default=[2, 4], metavar=("MIN", "MAX"), help="signs per video"
+    )
+    sign.add_argument("--size", type=_size, default=(160, 120), help="WIDTHxHEIGHT (even), default 160x120")
+    sign.add_argument("--fps", type=int, default=15)
+    sign.set_defaults(run=_sign)
     sheet = commands.add_parser("contact-sheet", help="PNG grid of annotated sample scenes")
     sheet.add_argument("--out", required=True, help="PNG file to write")
     sheet.add_argument("--seed", type=int, default=0)
