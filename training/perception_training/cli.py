@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "perception_training.captioning.encoder_pretrain",
         "pretrain the captioner's encoder on object boxes (YOLO data)",
     ),
+    "sign": ("perception_training.sign.train", "sign-word video classifier (AIHub format)"),
 }
 
 

@@ -1,0 +1,212 @@
+"""``perception-train sign``: train a sign-word video classifier on AIHub-format data.
+
+Outputs in OUTPUT_DIR/EXPERIMENT_NAME: tensorboard/, best.ckpt, last.ckpt, metrics.csv,
+curves.png, confusion_matrix.png (best model on validation); the node artifact goes to
+--artifact (best epoch), with TorchScript exports beside it when asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from perception.core.video_models import VIDEO_MODELS, VideoModelSpec, video_spec
+from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, epoch_metrics
+from perception_training.engine.flags import parse_config
+from perception_training.engine.plots import confusion_png
+from perception_training.engine.run import RunPaths, make_trainer, resume_from
+from perception_training.sign.aihub import AihubIndex, check_vocabulary, read_aihub, split_by_video
+from perception_training.sign.data import SignDataModule
+from perception_training.sign.export import export_int8, export_mobile
+from perception_training.sign.module import SignClassifier
+from perception_training.synthetic.signing import SIGN_WORDS, write_aihub_dataset
+
+LOG = logging.getLogger(__name__)
+MONITOR, MODE = "val_acc", "max"
+
+
+def _opt(help: str, **more: object) -> dict:
+    return {"metadata": {"help": help, **more}}
+
+
+@dataclass(frozen=True)
+class SignTrainConfig:
+    """Every setting of a sign training run; each field is a command-line flag."""
+
+    data_root: Path | None = field(default=None, **_opt("AIHub folder split by video into train/val"))
+    train_data_root: Path | None = field(default=None, **_opt("AIHub folder for training"))
+    val_data_root: Path | None = field(default=None, **_opt("AIHub folder for validation"))
+    synthetic: int = field(default=0, **_opt("first write N synthetic training videos (and N/4 val)"))
+    val_fraction: float = field(default=0.2, **_opt("share of --data_root videos held out"))
+    seed: int = 0
+    model_name: str = field(default="x3d_xs", **_opt("video model", choices=VIDEO_MODELS))
+    batch_size: int = 8
+    epochs: int = 30
+    learning_rate: float = 1e-3
+    optimizer: str = field(default="adam", **_opt("optimizer", choices=("adam", "sgd")))
+    scheduler: str = field(
+        default="cosine", **_opt("learning-rate schedule", choices=("cosine", "step", "none"))
+    )
+    dropout_rate: float = 0.5
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    num_frames: int | None = field(default=None, **_opt("frames per clip (default: the model's)"))
+    clip_duration: float = field(default=0.0, **_opt("seconds centred on each segment; 0: the segment"))
+    crop_size: int | None = field(default=None, **_opt("square crop in px (default: the model's)"))
+    num_workers: int = 0
+    pin_memory: bool = False
+    precision: str = field(default="32-true", **_opt("Lightning precision, e.g. 16-mixed on CUDA"))
+    devices: str = field(default="auto", **_opt("Lightning devices: auto, 1, 2, ..."))
+    threads: int = field(default=0, **_opt("torch CPU threads; 0 keeps torch's default"))
+    output_dir: Path = Path("runs/sign")
+    experiment_name: str | None = field(default=None, **_opt("run folder name (default: the model name)"))
+    resume: bool = field(default=False, **_opt("continue OUTPUT_DIR/EXPERIMENT_NAME/last.ckpt"))
+    artifact: Path | None = field(
+        default=None, **_opt("node artifact (default models/sign/<model>_sign.safetensors)")
+    )
+    export_mobile_model: bool = field(default=False, **_opt("also write <artifact>_mobile.ptl (TorchScript)"))
+    quantize_model: bool = field(default=False, **_opt("also write <artifact>_int8.pt (dynamic INT8)"))
+
+    @property
+    def run_dir(self) -> Path:
+        return self.output_dir / (self.experiment_name or self.model_name)
+
+    @property
+    def artifact_path(self) -> Path:
+        return self.artifact or Path("models/sign") / f"{self.model_name}_sign.safetensors"
+
+    def spec(self) -> VideoModelSpec:
+        """The model's table entry with --num_frames / --crop_size applied."""
+        base = video_spec(self.model_name)
+        spec = replace(
+            base, num_frames=self.num_frames or base.num_frames, crop_size=self.crop_size or base.crop_size
+        )
+        if base.fixed_size and spec != base:
+            raise SystemExit(f"{self.model_name} only takes {base.num_frames} frames at {base.crop_size} px")
+        return spec
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "perception-train sign") -> int:
+    config = parse_config(SignTrainConfig, argv, prog, __doc__)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    command = shlex.join(["perception-train", "sign", *(argv if argv is not None else sys.argv[1:])])
+    summary = train(config, command)
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    return 0
+
+
+def train(config: SignTrainConfig, command: str) -> dict[str, object]:
+    """Run the whole recipe; return a summary (paths and best validation metrics)."""
+    paths = RunPaths(config.run_dir)
+    train_index, val_index, dataset = _datasets(config, paths)
+    classes = list(train_index.classes)
+    module = SignClassifier(
+        spec=config.spec().to_dict(),
+        classes=classes,
+        glosses=_glosses(classes),
+        clip_duration=config.clip_duration or _mean_duration(train_index),
+        dropout=config.dropout_rate,
+        optimizer=config.optimizer,
+        scheduler=config.scheduler,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        label_smoothing=config.label_smoothing,
+        epochs=config.epochs,
+    )
+    data = SignDataModule(
+        train_index.segments,
+        val_index.segments,
+        classes,
+        module.spec,
+        config.clip_duration,
+        config.batch_size,
+        config.num_workers,
+        config.pin_memory,
+    )
+    callbacks = [
+        ArtifactExport(config.artifact_path, command, MONITOR, MODE, extra={"dataset": dataset}),
+        MetricsCsv(paths.metrics_csv),
+        CurvePlots(paths.metrics_csv, paths.curves_png),
+    ]
+    trainer = make_trainer(paths, config.epochs, MONITOR, MODE, callbacks, config.precision, config.devices)
+    trainer.fit(module, datamodule=data, ckpt_path=resume_from(paths, config.resume))
+    trainer.validate(module, datamodule=data, ckpt_path=str(paths.best_ckpt), verbose=False)
+    best = epoch_metrics(trainer)
+    confusion_png(
+        *module.validation_predictions(), classes, paths.confusion_png, f"{config.model_name}: best on val"
+    )
+    exports = _exports(config)
+    return {
+        "run_dir": str(paths.root),
+        "artifact": str(config.artifact_path),
+        "exports": [str(p) for p in exports],
+        "classes": classes,
+        "train_segments": len(train_index.segments),
+        "val_segments": len(val_index.segments),
+        **{f"best_{k}": v for k, v in best.items()},
+    }
+
+
+def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, AihubIndex, dict[str, object]]:
+    """(train, val, dataset metadata) from --synthetic, --train/val_data_root or --data_root."""
+    if config.synthetic:
+        train_root = write_aihub_dataset(
+            paths.root / "data" / "train", seed=config.seed, videos=config.synthetic
+        )
+        val_root = write_aihub_dataset(
+            paths.root / "data" / "val", seed=config.seed + 1, videos=max(2, config.synthetic // 4)
+        )
+        config = replace(config, train_data_root=train_root, val_data_root=val_root)
+    if config.train_data_root and config.val_data_root:
+        train_index, val_index = read_aihub(config.train_data_root), read_aihub(config.val_data_root)
+        dataset = {"train": str(config.train_data_root), "val": str(config.val_data_root)}
+    elif config.data_root:
+        train_index, val_index = split_by_video(
+            read_aihub(config.data_root), config.val_fraction, config.seed
+        )
+        dataset = {"root": str(config.data_root), "val_fraction": config.val_fraction, "seed": config.seed}
+    else:
+        raise SystemExit("give --data_root, or --train_data_root and --val_data_root, or --synthetic N")
+    val_index = check_vocabulary(train_index, val_index)
+    if not train_index.segments or not val_index.segments:
+        raise SystemExit(
+            f"need segments on both sides: {len(train_index.segments)} train, {len(val_index.segments)} val"
+        )
+    if config.synthetic:
+        dataset.update(
+            generator="perception_training.synthetic.signing", seed=config.seed, videos=config.synthetic
+        )
+    return train_index, val_index, dataset
+
+
+def _glosses(classes: Sequence[str]) -> list[str]:
+    """English glosses where the synthetic vocabulary knows the word; the word itself otherwise."""
+    return [SIGN_WORDS.get(word, word) for word in classes]
+
+
+def _mean_duration(index: AihubIndex) -> float:
+    """Average segment length: the clip length inference should use when training took segments."""
+    return round(sum(s.end_s - s.start_s for s in index.segments) / len(index.segments), 3)
+
+
+def _exports(config: SignTrainConfig) -> list[Path]:
+    artifact = config.artifact_path
+    exports = []
+    if config.export_mobile_model:
+        exports.append(export_mobile(artifact, artifact.with_name(f"{artifact.stem}_mobile.ptl")))
+    if config.quantize_model:
+        exports.append(export_int8(artifact, artifact.with_name(f"{artifact.stem}_int8.pt")))
+    return exports
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
