@@ -15,10 +15,24 @@ import av
 import numpy as np
 from tqdm import tqdm
 
-from perception_training.synthetic.signing_video import SIGN_WORDS, SignedWord, SigningWorld, SignVideo
+from perception_training.synthetic.signing_video import (
+    SIGN_WORDS,
+    SignedWord,
+    SigningWorld,
+    SignVideo,
+    words_to_fill,
+)
 from perception_training.synthetic.writers.files import fresh_dir
 
-__all__ = ["SIGN_WORDS", "SignVideo", "SignedWord", "SigningWorld", "morpheme_label", "write_aihub_dataset"]
+__all__ = [
+    "SIGN_WORDS",
+    "SignVideo",
+    "SignedWord",
+    "SigningWorld",
+    "morpheme_label",
+    "words_to_fill",
+    "write_aihub_dataset",
+]
 
 EXPORTED_ON = "2026/01/01"  # fixed, so a data set is byte-for-byte reproducible
 VIDEO_CODEC = "libx264"

@@ -28,6 +28,11 @@ TAIL_SECONDS = (0.4, 1.2)  # idle after the last sign
 MOVE_SECONDS = (0.18, 0.3)  # rest <-> sign start, inside the idle time
 
 
+def words_to_fill(seconds: float) -> int:
+    """How many words a video needs so that it surely lasts at least ``seconds``."""
+    return max(1, math.ceil(seconds / (SIGN_SECONDS[0] + GAP_SECONDS[0])))
+
+
 @dataclass(frozen=True)
 class SignedWord:
     """Ground truth: ``word`` (a key of SIGN_WORDS) is signed from ``start_s`` to ``end_s``."""

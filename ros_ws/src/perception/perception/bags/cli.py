@@ -3,6 +3,7 @@
 Also runs as `python -m perception.bags`. Examples:
 
     perception_bag write-synthetic OUT --frames 50 --fps 10 --seed 0 --kind glass
+    perception_bag write-synthetic OUT --frames 150 --fps 15 --kind sign
     perception_bag info OUT
     perception_bag replay OUT --rate 2 --wait-for-subscribers 10
     perception_bag record REC --topics /detections --duration 5
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 from perception.bags.reading import bag_info
 from perception.bags.storage import STORAGE_PLUGINS, WRITE_VERSIONS
 from perception.bags.synthetic import write_synthetic_bag
+from perception.bags.synthetic_sign import write_synthetic_sign_bag
 
 if TYPE_CHECKING:
     from rclpy.node import Node
@@ -53,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     write.add_argument("--fps", type=float, default=10.0)
     write.add_argument("--seed", type=int, default=0)
     write.add_argument("--split", default="test")
-    write.add_argument("--kind", default="mixed", help="scene kind: mixed | glass | plain")
+    write.add_argument(
+        "--kind", default="mixed", help="scene kind: mixed | glass | plain, or sign (continuous signing)"
+    )
     write.add_argument("--include", action="append", default=[], help="force a class (repeatable)")
     write.add_argument("--exclude", action="append", default=[], help="forbid a class (repeatable)")
     write.add_argument("--size", type=_size, default=(640, 480), help="WIDTHxHEIGHT, default 640x480")
@@ -125,7 +129,13 @@ def _without_ros_args(argv: list[str]) -> list[str]:
 
 
 def _write(args: argparse.Namespace, _: list[str]) -> int:
-    out = write_synthetic_bag(
+    out = _write_sign(args) if args.kind == "sign" else _write_scenes(args)
+    print(bag_info(out).format())
+    return 0
+
+
+def _write_scenes(args: argparse.Namespace) -> Path:
+    return write_synthetic_bag(
         args.out,
         args.frames,
         fps=args.fps,
@@ -139,8 +149,22 @@ def _write(args: argparse.Namespace, _: list[str]) -> int:
         storage=args.storage,
         version=args.bag_version,
     )
-    print(bag_info(out).format())
-    return 0
+
+
+def _write_sign(args: argparse.Namespace) -> Path:
+    if args.include or args.exclude:
+        raise ValueError("--include/--exclude choose scene objects; a sign bag has none")
+    return write_synthetic_sign_bag(
+        args.out,
+        args.frames,
+        fps=args.fps,
+        seed=args.seed,
+        split=args.split,
+        size=args.size,
+        compressed=args.compressed,
+        storage=args.storage,
+        version=args.bag_version,
+    )
 
 
 def _info(args: argparse.Namespace, _: list[str]) -> int:
