@@ -141,9 +141,9 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
     trainer.fit(module, datamodule=data, ckpt_path=resume_from(paths, config.resume))
     trainer.validate(module, datamodule=data, ckpt_path=str(paths.best_ckpt), verbose=False)
     best = epoch_metrics(trainer)
-    confusion_png(
-        *module.validation_predictions(), classes, paths.confusion_png, f"{config.model_name}: best on val"
-    )
+    # Glosses label the axes: matplotlib's bundled font has no Hangul.
+    title = f"{config.model_name}: best epoch on validation"
+    confusion_png(*module.validation_predictions(), module.glosses, paths.confusion_png, title)
     exports = _exports(config)
     return {
         "run_dir": str(paths.root),
