@@ -44,7 +44,7 @@ class Signer:
     def sample(cls, rng: np.random.Generator, width: int, height: int) -> Signer:
         """A random signer placed so the whole signing space stays inside the frame."""
         top = rng.uniform(0.02, 0.15) * height
-        size = rng.uniform(0.6, 1.0) * (height - top) / 0.85
+        size = rng.uniform(0.6, 1.0) * (height - top) / 0.95  # hands at most 0.9 * size below the top
         margin = 0.5 * size
         centre_x = rng.uniform(min(margin, width / 2), max(width - margin, width / 2))
         return cls(
