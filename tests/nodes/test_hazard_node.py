@@ -101,7 +101,10 @@ def test_detections_raise_alerts_above_the_score_threshold(ros) -> None:
     def array(sec: int, *found: tuple[str, float]) -> DetectionArray:
         msg = DetectionArray(model_id="yolo", image_width=640, image_height=480)
         msg.header.stamp.sec = sec
-        msg.detections = [Detection(class_name=name, score=score) for name, score in found]
+        msg.detections = [
+            Detection(class_name=name, score=score, x_min=10.0, y_min=20.0, x_max=50.0, y_max=90.0)
+            for name, score in found
+        ]
         return msg
 
     detections.publish(array(1, ("knife", 0.3), ("cup", 0.9)))

@@ -10,6 +10,13 @@ import pytest
 from perception.nodes.framework.latest_frame import LatestFrameWorker
 
 
+def _until(condition, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.005)
+    return condition()
+
+
 def test_slow_process_sees_first_and_newest_items_and_counts_the_rest_as_dropped() -> None:
     started = threading.Event()
     release = threading.Event()
@@ -81,7 +88,7 @@ def test_latency_covers_the_wait_and_the_processing() -> None:
     assert 0.04 <= worker.counters.last_latency_s < 2.0
 
 
-def test_stop_finishes_the_running_item_drops_the_waiting_one_and_joins() -> None:
+def test_stop_lets_the_running_item_end_discarded_drops_the_waiting_one_and_joins() -> None:
     started = threading.Event()
     finished: list[int] = []
 
@@ -94,13 +101,56 @@ def test_stop_finishes_the_running_item_drops_the_waiting_one_and_joins() -> Non
     worker.submit(1)
     assert started.wait(5.0)
     worker.submit(2)
-    worker.stop(5.0)
+    assert worker.stop(5.0)
 
     assert not worker.alive
     assert finished == [1]
-    assert (worker.counters.received, worker.counters.processed, worker.counters.dropped) == (2, 1, 1)
+    counters = worker.counters
+    assert (counters.received, counters.processed, counters.dropped, counters.discarded) == (2, 0, 1, 1)
+    assert counters.pending == 0
     with pytest.raises(RuntimeError, match="after stop"):
         worker.submit(3)
+
+
+def test_stop_does_not_wait_longer_than_its_timeout_for_a_slow_item() -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def process(item: int) -> None:
+        started.set()
+        release.wait(10.0)
+
+    worker = LatestFrameWorker(process)
+    worker.submit(1)
+    assert started.wait(5.0)
+    begin = time.monotonic()
+    assert not worker.stop(0.2), "stop must report that the item was still running"
+    assert time.monotonic() - begin < 1.0
+    release.set()
+    assert worker.wait_idle(5.0)
+    assert (worker.counters.processed, worker.counters.discarded) == (0, 1)
+
+
+def test_a_larger_capacity_keeps_the_newest_items_in_order() -> None:
+    release = threading.Event()
+    seen: list[int] = []
+
+    def process(item: int) -> None:
+        seen.append(item)
+        release.wait(5.0)
+
+    worker = LatestFrameWorker(process, capacity=3)
+    worker.submit(0)
+    assert _until(lambda: seen == [0])
+    accepted = [worker.submit(i) for i in range(1, 6)]
+    release.set()
+    assert worker.wait_idle(5.0)
+    worker.stop(5.0)
+    assert seen == [0, 3, 4, 5]
+    assert accepted == [True, True, True, False, False]
+    assert (worker.counters.processed, worker.counters.dropped) == (4, 2)
+    with pytest.raises(ValueError, match="capacity"):
+        LatestFrameWorker(process, capacity=0)
 
 
 def test_counters_stay_consistent_under_concurrent_submitters() -> None:

@@ -112,6 +112,7 @@ def test_diagnostic_status_carries_every_counter() -> None:
         "processed": "60",
         "dropped": "38",
         "failed": "2",
+        "discarded": "0",
         "bad_frames": "1",
         "last_latency_ms": "42.5",
         "rate_hz": "9.50",

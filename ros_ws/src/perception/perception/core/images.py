@@ -9,12 +9,15 @@ work, so the same code serves live topics, bag files and tests.
 from __future__ import annotations
 
 import array as std_array
+import io
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
+from PIL import Image as PILImage
 
 
 class ImageConversionError(ValueError):
@@ -63,7 +66,7 @@ def image_to_numpy(msg: Any) -> np.ndarray:
     it beyond the message's lifetime if the message buffer is reused.
     """
     encoding = str(msg.encoding)
-    spec = _spec(encoding, f"image message ({msg.width}x{msg.height})")
+    spec = encoding_spec(encoding, f"image message ({msg.width}x{msg.height})")
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     buffer = _as_bytes(msg.data)
     where = f"{encoding} image {width}x{height} (step {step}, {buffer.size} data bytes)"
@@ -102,7 +105,7 @@ def numpy_to_image(
     ``msg_factory`` is the message class (default rclpy's ``sensor_msgs.msg.Image``; a rosbags
     typestore class works too, and then ``header`` is required because rosbags has no defaults).
     """
-    spec = _spec(encoding, f"array of shape {getattr(array, 'shape', None)}")
+    spec = encoding_spec(encoding, f"array of shape {getattr(array, 'shape', None)}")
     pixels = _checked_array(array, encoding, spec)
     factory = msg_factory if msg_factory is not None else _rclpy_class("Image")
     contiguous = np.ascontiguousarray(pixels)
@@ -117,14 +120,70 @@ def numpy_to_image(
     return _build(factory, fields, header)
 
 
-def compressed_to_numpy(msg: Any) -> np.ndarray:
-    """Decode a sensor_msgs/CompressedImage (jpeg/png) like cv_bridge: BGR, BGRA or mono."""
+def compressed_dimensions(msg: Any) -> tuple[int, int]:
+    """(width, height) a sensor_msgs/CompressedImage declares in its header, without decoding.
+
+    A 161 kB PNG can declare 12000x12000 pixels (432 MB decoded): nodes check this size against
+    their limits before they decode anything.
+    """
     buffer = _as_bytes(msg.data)
     if buffer.size == 0:
         raise ImageConversionError(
             f"compressed image (format {msg.format!r}) has no data; check the publisher"
         )
-    pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(buffer.tobytes())) as header:
+                return int(header.width), int(header.height)
+    except PILImage.DecompressionBombError as error:
+        raise ImageConversionError(
+            f"compressed image (format {msg.format!r}, {buffer.size} bytes) declares a size far beyond "
+            f"any camera ({error}); refused without decoding"
+        ) from None
+    except Exception as error:  # Pillow raises many types for damaged headers; all mean "unreadable"
+        raise ImageConversionError(
+            f"cannot read the size of compressed image (format {msg.format!r}, {buffer.size} bytes): "
+            f"{type(error).__name__}: {error}; it is not a valid jpeg/png - subscribe to the raw image "
+            "or fix the compressing publisher"
+        ) from None
+
+
+def check_frame_size(width: int, height: int, max_pixels: int, min_side: int) -> None:
+    """Refuse frames no camera sends: more than ``max_pixels`` pixels or a side under ``min_side``.
+
+    A 3x3 or 4096x1 frame stretched to a model's input produces confident nonsense (a knife
+    captioned in a 3x3 frame); a 20000x20000 one exhausts memory.
+    """
+    if width * height > max_pixels:
+        raise ImageConversionError(
+            f"image of {width}x{height} = {width * height} pixels exceeds max_image_pixels = {max_pixels}; "
+            "send camera-sized frames or raise the max_image_pixels parameter"
+        )
+    if min(width, height) < min_side:
+        raise ImageConversionError(
+            f"image of {width}x{height} is smaller than min_image_side = {min_side} px on its short side, "
+            "too small for the model to see anything; send camera-sized frames or lower min_image_side"
+        )
+
+
+def compressed_to_numpy(msg: Any) -> np.ndarray:
+    """Decode a sensor_msgs/CompressedImage (jpeg/png) like cv_bridge: BGR, BGRA or mono.
+
+    Check :func:`compressed_dimensions` first where the sender is not trusted.
+    """
+    buffer = _as_bytes(msg.data)
+    if buffer.size == 0:
+        raise ImageConversionError(
+            f"compressed image (format {msg.format!r}) has no data; check the publisher"
+        )
+    try:
+        pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:  # e.g. OpenCV's own size limit on a forged header
+        raise ImageConversionError(
+            f"cannot decode compressed image (format {msg.format!r}, {buffer.size} bytes): OpenCV refused "
+            f"it ({str(error).strip().splitlines()[-1]}); fix the compressing publisher"
+        ) from None
     if pixels is None:
         raise ImageConversionError(
             f"cannot decode compressed image (format {msg.format!r}, {buffer.size} bytes); "
@@ -168,7 +227,7 @@ def to_bgr8(pixels: np.ndarray, encoding: str) -> np.ndarray:
     measurements (depth), so their finite values are stretched min..max to 0..255 and
     non-finite pixels become 0.
     """
-    spec = _spec(encoding, f"array of shape {getattr(pixels, 'shape', None)}")
+    spec = encoding_spec(encoding, f"array of shape {getattr(pixels, 'shape', None)}")
     pixels = _checked_array(pixels, encoding, spec)
     if encoding in _TO_BGR:
         code = _TO_BGR[encoding]
@@ -191,7 +250,7 @@ def _stretch(values: np.ndarray) -> np.ndarray:
     return np.rint(stretched).astype(np.uint8)
 
 
-def _spec(encoding: str, what: str) -> EncodingSpec:
+def encoding_spec(encoding: str, what: str) -> EncodingSpec:
     try:
         return ENCODINGS[encoding]
     except KeyError:

@@ -33,6 +33,7 @@ from perception.nodes.framework.image_node import (
     LOG_THROTTLE_S,
     Frame,
     decode_image,
+    inspect_image,
 )
 from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
 from perception.nodes.framework.parameters import param
@@ -109,6 +110,9 @@ class CaptionNode(TorchModelNode[CaptionParameters, LoadedCaptioner]):
     def load_model(self, params: CaptionParameters) -> LoadedCaptioner:
         return load_captioner(params)
 
+    def model_input_size(self, model: LoadedCaptioner) -> int:
+        return int(getattr(model.captioner, "image_size", 0))
+
     def create_outputs(self, params: CaptionParameters) -> None:
         self.caption_pub = self.create_output(Caption, CAPTION_TOPIC)
 
@@ -144,6 +148,7 @@ class CaptionNode(TorchModelNode[CaptionParameters, LoadedCaptioner]):
             response.message = "caption node is not active; configure and activate it first"
             return response
         try:
+            inspect_image(request.image, self.params.max_image_pixels, self.min_image_side)
             response.caption = self._caption(model, decode_image(request.image))
         except ImageConversionError as error:
             response.success = False

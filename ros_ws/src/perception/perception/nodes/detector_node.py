@@ -77,6 +77,9 @@ class DetectorNode(TorchModelNode[DetectorParameters, Detector]):
             imgsz=params.image_size or None,
         )
 
+    def model_input_size(self, model: Detector) -> int:
+        return model.imgsz
+
     def check_parameters(self, params: DetectorParameters, model: Detector) -> None:
         model.class_ids(params.classes)
 

@@ -9,6 +9,9 @@ Inputs: ``image`` (sensor_msgs/Image) or ``image/compressed``, and ``detections`
 from the image), ``glass_markers`` (MarkerArray in image pixels), ``glass_debug_image`` (bgr8,
 when enabled). A half whose partner never arrives (an image the detector skipped, detections
 whose image was dropped) is evicted from its cache and counted on /diagnostics, not an error.
+The image cache is bounded in frames and in bytes (``pair_cache_mb``). Boxes with a NaN or
+infinite coordinate or score are skipped one by one (counted, the first reason logged), and
+at most ``max_boxes`` (the highest scores) are classified per frame.
 Run: ``ros2 run perception glass_node --ros-args --params-file config/jetson.yaml``.
 """
 
@@ -19,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -27,13 +31,14 @@ from perception.core.detections import Detection
 from perception.core.glass import DEFAULT_DETECTOR_CLASSES, GlassClassifier, GlassResult
 from perception.core.images import numpy_to_image
 from perception.nodes.framework.conversions import (
+    checked_detections,
     copy_header,
-    detection_from_msg,
     detection_markers,
     detection_to_msg,
     draw_detections,
 )
-from perception.nodes.framework.image_node import Frame
+from perception.nodes.framework.diagnostics import PeriodSummary, Status
+from perception.nodes.framework.image_node import LOG_THROTTLE_S, Frame
 from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.qos import output_qos
@@ -43,8 +48,8 @@ from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParam
 from perception_msgs.msg import DetectionArray, GlassClassification, GlassClassificationArray
 
 NODE_NAME = "glass_node"
-DEVICE_PATTERN = r"auto|cpu|mps|cuda(:[0-9]+)?"
 MARKER_NAMESPACE = "glasses"
+DETECTIONS_TOPIC = "detections"
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,19 @@ class GlassParameters(TorchNodeParameters):
         min_value=1,
         max_value=1000,
     )
+    pair_cache_mb: float = param(
+        100.0,
+        "most image bytes kept while waiting for detections [MiB] (the newest image is always kept)",
+        min_value=1.0,
+        max_value=100000.0,
+    )
+    max_boxes: int = param(
+        100,
+        "most boxes classified per frame (the highest scores); the rest are counted as capped",
+        min_value=1,
+        max_value=10000,
+        live=True,
+    )
     debug_image: bool = param(
         False, "publish the annotated image on glass_debug_image (costs a copy + encode)", live=True
     )
@@ -93,12 +111,16 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
         super().__init__(node_name, **kwargs)
         self._images: StampCache[Image | CompressedImage] = StampCache()
         self._early_detections: StampCache[DetectionArray] = StampCache()
+        self._box_counts = {"boxes_invalid": 0, "boxes_capped": 0}
 
     def load_model(self, params: GlassParameters) -> GlassClassifier:
         classifier = Classifier.load(
             resolve_model_path(params.model_path), device=params.device, batch_size=params.batch_size
         )
         return GlassClassifier(classifier)
+
+    def model_input_size(self, model: GlassClassifier) -> int:
+        return model.classifier.preprocessing.image_size
 
     def check_parameters(self, params: GlassParameters, model: GlassClassifier) -> None:
         if not params.classes:
@@ -113,9 +135,11 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
         self.debug_pub = self.create_output(Image, "glass_debug_image")
 
     def create_inputs(self, params: GlassParameters) -> None:
-        self._images = StampCache(params.pair_cache_size)
+        self._images = StampCache(
+            params.pair_cache_size, max_bytes=int(params.pair_cache_mb * 2**20), size_of=_data_bytes
+        )
         self._early_detections = StampCache(params.pair_cache_size)
-        self.create_input(DetectionArray, "detections", self._on_detections, output_qos())
+        self.create_input(DetectionArray, DETECTIONS_TOPIC, self._on_detections, output_qos())
 
     def on_image(self, msg: Image | CompressedImage) -> None:
         key = stamp_key(msg.header)
@@ -136,16 +160,40 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
     def extra_counters(self) -> Mapping[str, int]:
         return {
             "images_waiting": len(self._images),
+            "image_bytes_waiting": self._images.bytes,
             "detections_waiting": len(self._early_detections),
             "images_unpaired": self._images.evicted,
             "detections_unpaired": self._early_detections.evicted,
+            **self._box_counts,
         }
+
+    def status_message(self, summary: PeriodSummary) -> Status | None:
+        """Images that arrive but wait for detections are not "no images"; say what is missing."""
+        arrived = summary.delta("accepted")
+        if summary.new_received or not arrived:
+            return None
+        topic = self.resolve_topic_name(DETECTIONS_TOPIC)
+        return (
+            DiagnosticStatus.WARN,
+            f"{arrived} images arrived but none was paired with detections on {topic} "
+            f"({summary.delta('images_unpaired')} evicted unpaired, "
+            f"{summary.delta('detections_unpaired')} detections without an image): is the detector "
+            "running on the same camera, and are both stamped alike?",
+        )
 
     def process_frame(self, frame: Frame, context: DetectionArray) -> None:
         _check_sizes(frame, context)
         params = self.params
-        detections = [detection_from_msg(d) for d in context.detections]
-        results = self.model.classify(frame.bgr, detections, params.classes, params.padding)
+        checked = checked_detections(context.detections, params.max_boxes)
+        if checked.invalid or checked.capped:
+            self._box_counts["boxes_invalid"] += checked.invalid
+            self._box_counts["boxes_capped"] += checked.capped
+            self.get_logger().warning(
+                f"skipping {checked.invalid} invalid and {checked.capped} boxes over max_boxes="
+                f"{params.max_boxes} of a frame" + (f"; first: {checked.reason}" if checked.reason else ""),
+                throttle_duration_sec=LOG_THROTTLE_S,
+            )
+        results = self.model.classify(frame.bgr, checked.kept, params.classes, params.padding)
         self.glasses_pub.publish(
             GlassClassificationArray(
                 header=copy_header(frame.header),
@@ -160,6 +208,10 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
         if params.debug_image:
             annotated = draw_detections(frame.bgr, labelled)
             self.debug_pub.publish(numpy_to_image(annotated, "bgr8", header=frame.header))
+
+
+def _data_bytes(msg: Image | CompressedImage) -> int:
+    return len(msg.data)
 
 
 def _check_sizes(frame: Frame, detections: DetectionArray) -> None:

@@ -10,8 +10,12 @@ file or notifier option fails configure with the reason and leaves the node re-c
 Inputs: ``caption`` (perception_msgs/Caption); ``detections`` (DetectionArray) when
 ``use_detections``. Output: ``hazard_alerts`` (perception_msgs/HazardAlert, header copied
 from the evidence). The cooldown runs on the node's ROS clock, so it follows ``/clock`` when
-``use_sim_time`` is set (bag replay at any rate). Notifiers never block a callback: the
-webhook posts from its own thread. The webhook's bearer token is read from the environment
+``use_sim_time`` is set (bag replay at any rate). Matching never blocks the executor: the
+callbacks only check a message (a NaN/inf score is invalid and counted; a caption is cut to
+``max_caption_chars`` before it is tokenised; at most ``max_boxes`` detections, the highest
+scores) and hand it to an analysis thread that keeps the newest ``ANALYSIS_QUEUE`` messages
+(older ones dropped and counted). Notifiers never block either: the webhook posts from its
+own thread. The webhook's bearer token is read from the environment
 variable ``webhook_token_env`` names, never from a parameter (parameters are world-readable).
 Run: ``ros2 run perception hazard_node --ros-args --params-file config/jetson.yaml``.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +37,8 @@ from perception.ament_share import ament_share
 from perception.core.hazards import HazardAlert as Alert
 from perception.core.hazards import HazardMatcher, load_hazard_rules
 from perception.core.notifiers import Notifier, Translator, create_notifier, create_translator
-from perception.nodes.framework.conversions import copy_header
+from perception.nodes.framework.conversions import checked_detections, copy_header
+from perception.nodes.framework.latest_frame import LatestFrameWorker
 from perception.nodes.framework.managed_node import ManagedNode
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
@@ -45,6 +51,9 @@ CAPTION_TOPIC = "caption"
 DETECTIONS_TOPIC = "detections"
 ALERTS_TOPIC = "hazard_alerts"
 NOTIFIER_CLOSE_TIMEOUT_S = 2.0  # cleanup/shutdown give queued webhook alerts this long to go out
+ANALYSIS_QUEUE = 16  # messages waiting for the analysis thread (captions come at a few Hz)
+ANALYSIS_STOP_TIMEOUT_S = 1.0
+LOG_THROTTLE_S = 5.0
 _SEVERITY_CODES = {
     "info": HazardAlertMsg.SEVERITY_INFO,
     "warning": HazardAlertMsg.SEVERITY_WARNING,
@@ -66,10 +75,29 @@ class HazardParameters:
     min_detection_score: float = param(
         0.5, "ignore detections whose score is below this", min_value=0.0, max_value=1.0, live=True
     )
+    max_caption_chars: int = param(
+        300,
+        "captions longer than this are cut before matching (bounds the tokeniser's work)",
+        min_value=1,
+        max_value=100000,
+        live=True,
+    )
+    max_boxes: int = param(
+        100,
+        "most detections per message considered (the highest scores)",
+        min_value=1,
+        max_value=10000,
+        live=True,
+    )
     notifiers: tuple[str, ...] = param(
         ("log",), "where alerts go besides the topic: log, webhook, or package.module:Class"
     )
-    webhook_url: str = param("", "http(s) URL the webhook notifier POSTs JSON alerts to")
+    webhook_url: str = param(
+        "",
+        "http(s) URL the webhook notifier POSTs JSON alerts to; user:password@ in it is sent as "
+        "basic auth (never logged; prefer webhook_token_env, as parameters are readable by any node)",
+        secret=True,
+    )
     webhook_token_env: str = param(
         "",
         "environment variable holding the webhook's bearer token (empty = no token); "
@@ -149,7 +177,15 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self.counts = {"captions": 0, "detections": 0, "alerts": 0}
+        self.counts = {
+            "captions": 0,
+            "detections": 0,
+            "alerts": 0,
+            "invalid": 0,
+            "truncated": 0,
+            "boxes_capped": 0,
+        }
+        self._analysis: LatestFrameWorker[Callable[[], None]] | None = None
 
     def load_model(self, params: HazardParameters) -> HazardPipeline:
         rules_file = config_file(params.rules_path)
@@ -164,36 +200,79 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
 
     def release_model(self, model: HazardPipeline) -> None:
         counts = ", ".join(f"{key}={value}" for key, value in self.counts.items())
-        self.get_logger().info(f"releasing rules and notifiers after {counts}")
+        self.log(logging.INFO, f"releasing rules and notifiers after {counts}")
         close_all(model.notifiers, timeout=NOTIFIER_CLOSE_TIMEOUT_S)
 
     def create_outputs(self, params: HazardParameters) -> None:
         self.alerts_pub = self.create_output(HazardAlertMsg, ALERTS_TOPIC)
 
     def create_inputs(self, params: HazardParameters) -> None:
+        self._analysis = LatestFrameWorker(
+            lambda analyse: analyse(), f"{self.get_name()}_analysis", self._on_analysis_error, ANALYSIS_QUEUE
+        )
         self.create_input(Caption, CAPTION_TOPIC, self._on_caption)
         if params.use_detections:
             self.create_input(DetectionArray, DETECTIONS_TOPIC, self._on_detections)
 
+    def stop_inputs(self) -> None:
+        super().stop_inputs()
+        if self._analysis is not None:
+            self._analysis.stop(ANALYSIS_STOP_TIMEOUT_S)
+            self._analysis = None
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every accepted message was analysed (tests)."""
+        return self._analysis is None or self._analysis.wait_idle(timeout)
+
     # -------------------------------------------------------------- callbacks
     def _on_caption(self, msg: Caption) -> None:
         self.counts["captions"] += 1
-        if msg.score < self.params.min_caption_score:
+        params = self.params
+        if not math.isfinite(msg.score):
+            self._refuse(f"caption score {msg.score} is not a number; caption {msg.text[:80]!r} ignored")
             return
-        self._emit(self.model.matcher.match_caption(msg.text), msg.header, lambda _: msg.text)
+        if msg.score < params.min_caption_score:
+            return
+        text = msg.text
+        if len(text) > params.max_caption_chars:
+            self.counts["truncated"] += 1
+            text = text[: params.max_caption_chars]
+            self.get_logger().warning(
+                f"caption of {len(msg.text)} characters cut to max_caption_chars={params.max_caption_chars}",
+                throttle_duration_sec=LOG_THROTTLE_S,
+            )
+        header = copy_header(msg.header)
+        self._submit(lambda: self._emit(self.model.matcher.match_caption(text), header, lambda _: text))
 
     def _on_detections(self, msg: DetectionArray) -> None:
         self.counts["detections"] += 1
-        kept = [d for d in msg.detections if d.score >= self.params.min_detection_score]
+        checked = checked_detections(msg.detections, self.params.max_boxes)
+        self.counts["boxes_capped"] += checked.capped
+        if checked.invalid:
+            self._refuse(f"{checked.invalid} invalid detection(s) skipped; first: {checked.reason}")
+        kept = [d for d in checked.kept if d.score >= self.params.min_detection_score]
         best = {}
         for detection in sorted(kept, key=lambda d: d.score):
             best[detection.class_name.lower()] = detection
-        alerts = self.model.matcher.match_detections(best)
 
         def evidence(alert: Alert) -> str:
             return f"detection: {alert.matched} {best[alert.matched.lower()].score:.2f}"
 
-        self._emit(alerts, msg.header, evidence)
+        header = copy_header(msg.header)
+        self._submit(lambda: self._emit(self.model.matcher.match_detections(best), header, evidence))
+
+    def _refuse(self, reason: str) -> None:
+        self.counts["invalid"] += 1
+        self.get_logger().warning(reason, throttle_duration_sec=LOG_THROTTLE_S)
+
+    def _submit(self, analyse: Callable[[], None]) -> None:
+        if self._analysis is not None:
+            self._analysis.submit(analyse)
+
+    def _on_analysis_error(self, error: BaseException) -> None:
+        self.get_logger().error(
+            f"hazard analysis failed: {type(error).__name__}: {error}", throttle_duration_sec=LOG_THROTTLE_S
+        )
 
     def _emit(self, alerts: list[Alert], header: Header, evidence: Callable[[Alert], str]) -> None:
         """Publish and notify each alert, its message translated when a target language is set."""

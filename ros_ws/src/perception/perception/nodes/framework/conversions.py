@@ -10,7 +10,9 @@ disappeared vanish even when publishing stops.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -59,6 +61,50 @@ def detection_from_msg(msg: DetectionMsg) -> Detection:
         y_max=msg.y_max,
         track_id=msg.track_id,
     )
+
+
+@dataclass(frozen=True)
+class CheckedDetections:
+    """The usable detections of a DetectionArray, and what was left out and why."""
+
+    kept: list[Detection]
+    invalid: int  # non-finite or inverted box, score outside [0, 1]
+    capped: int  # valid but beyond the per-frame limit (lowest scores)
+    reason: str  # why the first invalid one was refused ("" when none was)
+
+
+def checked_detections(msgs: Sequence[DetectionMsg], max_count: int) -> CheckedDetections:
+    """Valid detections (finite box with x_min < x_max, y_min < y_max; finite score in [0, 1]),
+    the ``max_count`` highest-scoring ones, in their original order.
+
+    A NaN coordinate would fail a whole frame (``int(nan)``) and a NaN score passes every
+    threshold test (``nan < x`` is False), so bad boxes are refused here, one by one.
+    """
+    valid: list[tuple[int, Detection]] = []
+    invalid, reason = 0, ""
+    for index, msg in enumerate(msgs):
+        problem = _detection_problem(msg)
+        if problem:
+            invalid += 1
+            reason = reason or f"detection {index} ({msg.class_name!r}): {problem}"
+        else:
+            valid.append((index, detection_from_msg(msg)))
+    capped = max(len(valid) - max_count, 0)
+    if capped:
+        best = sorted(valid, key=lambda item: item[1].score, reverse=True)[:max_count]
+        valid = sorted(best, key=lambda item: item[0])
+    return CheckedDetections([d for _, d in valid], invalid, capped, reason)
+
+
+def _detection_problem(msg: DetectionMsg) -> str:
+    box = (msg.x_min, msg.y_min, msg.x_max, msg.y_max)
+    if not all(math.isfinite(v) for v in box):
+        return f"box {box} is not finite"
+    if not (msg.x_min < msg.x_max and msg.y_min < msg.y_max):
+        return f"box {box} is empty or inverted"
+    if not (math.isfinite(msg.score) and 0.0 <= msg.score <= 1.0):
+        return f"score {msg.score} is not in [0, 1]"
+    return ""
 
 
 def detection_array_msg(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
@@ -18,6 +18,7 @@ from rclpy.node import Node
 from perception.nodes.framework.latest_frame import WorkerCounters
 
 DIAGNOSTICS_TOPIC = "/diagnostics"
+Status = tuple[bytes, str]  # DiagnosticStatus level and message
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,13 @@ class PeriodSummary:
     rate_hz: float
     new_received: int
     new_failed: int
+    extra_before: Mapping[str, int] = field(default_factory=dict)
 
-    def level_and_message(self) -> tuple[bytes, str]:
+    def delta(self, key: str) -> int:
+        """How much the extra counter ``key`` grew in this period."""
+        return int(self.extra.get(key, 0)) - int(self.extra_before.get(key, 0))
+
+    def level_and_message(self) -> Status:
         """WARN when frames failed or none arrived in the period; OK otherwise."""
         if self.new_failed:
             return DiagnosticStatus.WARN, f"{self.new_failed} frame(s) failed in the last period; see the log"
@@ -42,19 +48,25 @@ class PeriodSummary:
         return DiagnosticStatus.OK, f"processing at {self.rate_hz:.1f} Hz"
 
 
-def build_status(name: str, hardware_id: str, summary: PeriodSummary) -> DiagnosticStatus:
-    """The DiagnosticStatus message for one period (values as strings, per the message)."""
+def build_status(
+    name: str, hardware_id: str, summary: PeriodSummary, status: Status | None = None
+) -> DiagnosticStatus:
+    """The DiagnosticStatus message for one period (values as strings, per the message).
+
+    ``status`` (level, message) replaces the summary's default one.
+    """
     c = summary.counters
     values = {
         "received": c.received,
         "processed": c.processed,
         "dropped": c.dropped,
         "failed": c.failed,
+        "discarded": c.discarded,
         **summary.extra,
         "last_latency_ms": f"{c.last_latency_s * 1000.0:.1f}",
         "rate_hz": f"{summary.rate_hz:.2f}",
     }
-    level, message = summary.level_and_message()
+    level, message = status or summary.level_and_message()
     return DiagnosticStatus(
         level=level,
         name=name,
@@ -65,7 +77,10 @@ def build_status(name: str, hardware_id: str, summary: PeriodSummary) -> Diagnos
 
 
 class DiagnosticsReporter:
-    """Timer that logs and publishes a node's counters every ``period_s`` seconds."""
+    """Timer that logs and publishes a node's counters every ``period_s`` seconds.
+
+    ``status`` may return a node-specific (level, message) for a period, or None for the default.
+    """
 
     def __init__(
         self,
@@ -73,28 +88,31 @@ class DiagnosticsReporter:
         counters: Callable[[], WorkerCounters],
         extra: Callable[[], Mapping[str, int]] = dict,
         period_s: float = 5.0,
+        status: Callable[[PeriodSummary], Status | None] = lambda summary: None,
     ) -> None:
         self._node = node
         self._counters = counters
         self._extra = extra
+        self._status = status
         self._publisher = node.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
-        self._last = (counters(), time.monotonic())
+        self._last = (counters(), dict(extra()), time.monotonic())
         self._timer = node.create_timer(period_s, self.report)
 
     def report(self) -> PeriodSummary:
         """Log and publish the counters since the previous report; returns what was published."""
-        counters, now = self._counters(), time.monotonic()
-        previous, then = self._last
-        self._last = (counters, now)
+        counters, extra, now = self._counters(), dict(self._extra()), time.monotonic()
+        previous, extra_before, then = self._last
+        self._last = (counters, extra, now)
         summary = PeriodSummary(
             counters=counters,
-            extra=dict(self._extra()),
+            extra=extra,
             rate_hz=(counters.processed - previous.processed) / max(now - then, 1e-9),
             new_received=counters.received - previous.received,
             new_failed=counters.failed - previous.failed,
+            extra_before=extra_before,
         )
         node_name = self._node.get_fully_qualified_name()
-        status = build_status(f"{node_name}: frames", node_name, summary)
+        status = build_status(f"{node_name}: frames", node_name, summary, self._status(summary))
         self._node.get_logger().info(
             f"{status.message}: " + ", ".join(f"{kv.key}={kv.value}" for kv in status.values)
         )

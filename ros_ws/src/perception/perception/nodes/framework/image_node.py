@@ -13,6 +13,14 @@ thread (the subscription callback only enqueues, so the executor never blocks on
 decodes on the worker, skips bad frames with a logged reason, throttles to ``max_rate_hz``,
 reports counters on /diagnostics, and offers ``~/enable`` (std_srvs/SetBool).
 
+Frames no camera sends are refused in the subscription callback, before they are queued or
+decoded (the checks read only the message's declared size and encoding, not its pixels):
+more than ``max_image_pixels`` (a compressed image's size is read from its header, so a
+decompression bomb is never decoded), a short side under ``min_image_side``, an unsupported
+encoding. Every received frame's stamp also feeds a ``StampGapEstimator``: frames lost
+before the node (inside DDS) show as ``lost_in_transport`` on /diagnostics, with a warning
+when more than ``lost_warn_fraction`` of the camera's frames went missing in a period.
+
 Two-input nodes override ``on_image`` (e.g. keep images in a ``StampCache``), subscribe their
 other input in ``create_inputs`` with ``self.create_input(...)``, and call ``self.submit(image,
 context)`` when both halves of a frame are there; ``context`` reaches ``process_frame``.
@@ -21,6 +29,7 @@ context)`` when both halves of a frame are there; ``context`` reaches ``process_
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from abc import abstractmethod
 from collections.abc import Mapping
@@ -28,20 +37,33 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 
-from perception.core.images import ImageConversionError, compressed_to_numpy, image_to_numpy, to_bgr8
-from perception.nodes.framework.diagnostics import DiagnosticsReporter
+from perception.core.images import (
+    ImageConversionError,
+    check_frame_size,
+    compressed_dimensions,
+    compressed_to_numpy,
+    encoding_spec,
+    image_to_numpy,
+    to_bgr8,
+)
+from perception.nodes.framework.diagnostics import DiagnosticsReporter, PeriodSummary, Status
 from perception.nodes.framework.latest_frame import LatestFrameWorker
 from perception.nodes.framework.managed_node import ManagedNode, ModelT, ParamsT
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.qos import RELIABILITY_CHOICES, image_qos
+from perception.nodes.framework.stamp_gaps import StampGapEstimator
 
 IMAGE_TOPIC = "image"
 COMPRESSED_SUFFIX = "/compressed"
 LOG_THROTTLE_S = 5.0
+MAX_8K_PIXELS = 7680 * 4320
+MIN_SIDE_FLOOR = 16  # smallest automatic min_image_side [px]
+WORKER_STOP_TIMEOUT_S = 1.0  # deactivate/Ctrl-C wait this long for a frame in flight, then discard it
 
 # compressed_to_numpy returns what cv2.imdecode gives: BGR, BGRA or mono (8 or 16 bit).
 _DECODED_ENCODINGS = {
@@ -78,6 +100,28 @@ class ImageNodeParameters:
         min_value=0.1,
         max_value=3600.0,
     )
+    max_image_pixels: int = param(
+        MAX_8K_PIXELS,
+        "refuse frames of more pixels than this (compressed: the size its header declares, checked "
+        "before decoding); default 8K (7680x4320)",
+        min_value=1,
+        max_value=2**31 - 1,
+    )
+    min_image_side: int = param(
+        0,
+        "refuse frames whose short side is below this [px]; 0 = a quarter of the model's input size "
+        f"(at least {MIN_SIDE_FLOOR})",
+        min_value=0,
+        max_value=8192,
+    )
+    lost_warn_fraction: float = param(
+        0.1,
+        "warn on /diagnostics when more than this fraction of the camera's frames (estimated from "
+        "gaps in their header stamps) was lost before reaching the node in a period",
+        min_value=0.0,
+        max_value=1.0,
+        live=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -101,6 +145,16 @@ class Frame:
 class _Job:
     image: Image | CompressedImage
     context: Any
+
+
+def inspect_image(msg: Image | CompressedImage, max_pixels: int, min_side: int) -> None:
+    """Refuse a frame by its declared size and encoding alone (cheap: no pixel is touched)."""
+    if isinstance(msg, CompressedImage):
+        width, height = compressed_dimensions(msg)
+    else:
+        encoding_spec(str(msg.encoding), f"image message ({msg.width}x{msg.height})")
+        width, height = int(msg.width), int(msg.height)
+    check_frame_size(width, height, max_pixels, min_side)
 
 
 def decode_image(msg: Image | CompressedImage) -> Frame:
@@ -131,7 +185,9 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
         self._worker: LatestFrameWorker[_Job] | None = None
         self._diagnostics: DiagnosticsReporter | None = None
         self._last_accepted = 0.0
-        self._counts = {"bad_frames": 0, "throttled": 0, "disabled": 0}
+        self._counts = {"accepted": 0, "bad_frames": 0, "throttled": 0, "disabled": 0}
+        self._gaps = StampGapEstimator()
+        self.min_image_side = MIN_SIDE_FLOOR
         self.create_service(SetBool, "~/enable", self._on_enable)
 
     # ----------------------------------------------------------- to implement
@@ -147,6 +203,14 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
         """More values for /diagnostics (two-input nodes add pairing counts)."""
         return {}
 
+    def model_input_size(self, model: ModelT) -> int:
+        """The model's input size [px], for the automatic min_image_side; 0 = unknown."""
+        return 0
+
+    def status_message(self, summary: PeriodSummary) -> Status | None:
+        """A node-specific /diagnostics level and message for the period, or None for the default."""
+        return None
+
     # ------------------------------------------------------------ for subclasses
     def submit(self, image: Image | CompressedImage, context: Any = None) -> None:
         """Queue a frame for the worker (replacing a waiting one)."""
@@ -155,9 +219,9 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
 
     @property
     def counters(self) -> dict[str, int | float]:
-        """Worker counters plus bad/throttled/disabled frame counts, as on /diagnostics."""
+        """Worker counters plus bad/throttled/disabled/lost frame counts, as on /diagnostics."""
         worker = dataclasses.asdict(self._worker.counters) if self._worker else {}
-        return {**worker, **self._counts, **self.extra_counters()}
+        return {**worker, **self._diagnostic_extras()}
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until the worker has no frame waiting or running (tests, shutdown)."""
@@ -165,6 +229,8 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
 
     # ---------------------------------------------------------- activate/stop
     def start_inputs(self, params: ImageNodeParameters) -> None:
+        automatic = max(MIN_SIDE_FLOOR, self.model_input_size(self.model) // 4)
+        self.min_image_side = params.min_image_side or automatic
         self._worker = LatestFrameWorker(
             self._process_job, f"{self.get_name()}_worker", self._on_worker_error
         )
@@ -176,7 +242,11 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
         self.create_input(msg_type, topic, self._on_image_msg, qos)
         super().start_inputs(params)
         self._diagnostics = DiagnosticsReporter(
-            self, lambda: self._worker.counters, self._diagnostic_extras, params.diagnostics_period_s
+            self,
+            lambda: self._worker.counters,
+            self._diagnostic_extras,
+            params.diagnostics_period_s,
+            self._status,
         )
         self.get_logger().info(
             f"active: subscribed to {self.resolve_topic_name(topic)} ({msg_type.__name__})"
@@ -188,14 +258,35 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
             self._diagnostics.destroy()
             self._diagnostics = None
         if self._worker is not None:
-            self._worker.stop()
+            if not self._worker.stop(WORKER_STOP_TIMEOUT_S):
+                self.log(logging.INFO, "a frame was still being processed; its result is discarded")
             self._worker = None
 
     # -------------------------------------------------------------- internals
     def _diagnostic_extras(self) -> dict[str, int]:
-        return {**self._counts, **self.extra_counters()}
+        gaps = self._gaps.counts
+        return {
+            **self._counts,
+            "camera_frames": gaps.frames,
+            "lost_in_transport": gaps.lost,
+            "stream_outages": gaps.outages,
+            "discarded_outputs": self.discarded_outputs,
+            **self.extra_counters(),
+        }
+
+    def _status(self, summary: PeriodSummary) -> Status | None:
+        seen, lost = summary.delta("camera_frames"), summary.delta("lost_in_transport")
+        if not summary.new_failed and lost and lost > self.params.lost_warn_fraction * (seen + lost):
+            return (
+                DiagnosticStatus.WARN,
+                f"{lost} of {seen + lost} camera frames ({100.0 * lost / (seen + lost):.0f} %) were lost "
+                "before reaching the node (gaps in their stamps); see docs/transport.md",
+            )
+        return self.status_message(summary)
 
     def _on_image_msg(self, msg: Image | CompressedImage) -> None:
+        stamp = msg.header.stamp
+        self._gaps.observe(stamp.sec + stamp.nanosec * 1e-9)
         if not self._enabled:
             self._counts["disabled"] += 1
             return
@@ -204,16 +295,25 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
         if max_rate > 0.0 and now - self._last_accepted < 1.0 / max_rate:
             self._counts["throttled"] += 1
             return
+        try:
+            inspect_image(msg, self.params.max_image_pixels, self.min_image_side)
+        except ImageConversionError as error:
+            self._bad_frame(error)
+            return
         self._last_accepted = now
+        self._counts["accepted"] += 1
         self.on_image(msg)
 
     def _process_job(self, job: _Job) -> None:
         self.process_frame(decode_image(job.image), job.context)
 
+    def _bad_frame(self, error: ImageConversionError) -> None:
+        self._counts["bad_frames"] += 1
+        self.get_logger().warning(f"skipping bad frame: {error}", throttle_duration_sec=LOG_THROTTLE_S)
+
     def _on_worker_error(self, error: BaseException) -> None:
         if isinstance(error, ImageConversionError):
-            self._counts["bad_frames"] += 1
-            self.get_logger().warning(f"skipping bad frame: {error}", throttle_duration_sec=LOG_THROTTLE_S)
+            self._bad_frame(error)
         else:
             self.get_logger().error(
                 f"processing a frame failed: {type(error).__name__}: {error}",

@@ -19,6 +19,7 @@ Image nodes use ``ImageModelNode``, which adds the latest-frame worker on top.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,14 +27,17 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.logging import LoggingSeverity
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
 from rclpy.subscription import Subscription
 
+from perception.core.secrets import redact_text
 from perception.nodes.framework.parameters import (
     ParameterError,
     declare_parameters,
+    describe_parameters,
     param,
     read_parameters,
     validate_change,
@@ -42,6 +46,42 @@ from perception.nodes.framework.qos import output_qos
 
 ParamsT = TypeVar("ParamsT")
 ModelT = TypeVar("ModelT")
+
+
+_ROS_LEVELS = {
+    logging.DEBUG: LoggingSeverity.DEBUG,
+    logging.INFO: LoggingSeverity.INFO,
+    logging.WARNING: LoggingSeverity.WARN,
+    logging.ERROR: LoggingSeverity.ERROR,
+}
+
+
+class Output:
+    """A node's lifecycle publisher that goes quiet when the node stops its inputs.
+
+    A result still being computed when the node deactivates or is interrupted (Ctrl-C) is
+    discarded and counted instead of published: after Ctrl-C the context is gone and rclpy
+    would raise "publisher's context is invalid" from the worker thread.
+    """
+
+    def __init__(self, publisher: Publisher, node: ManagedNode) -> None:
+        self.publisher = publisher
+        self._node = node
+
+    def publish(self, msg: Any) -> None:
+        node = self._node
+        if not node.outputs_open:
+            node.discarded_outputs += 1
+            return
+        try:
+            self.publisher.publish(msg)
+        except Exception:
+            if node.context.ok():
+                raise
+            node.discarded_outputs += 1  # Ctrl-C shut the context down between check and publish
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.publisher, name)
 
 
 @dataclass(frozen=True)
@@ -74,6 +114,8 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         self._finalized = False
         self._inputs: list[Subscription] = []
         self._outputs: list[Publisher] = []
+        self.outputs_open = False
+        self.discarded_outputs = 0
         # Parameters whose params-file value was rejected; configure fails until they are set.
         self._unfixed: dict[str, ParameterError] = {}
         # Declared at construction (the spec is declared at configure): main() needs it first.
@@ -104,11 +146,11 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         """Free what the model holds beyond memory (files, threads, connections); default: nothing."""
 
     # ------------------------------------------------------------ for subclasses
-    def create_output(self, msg_type: type, topic: str, qos: QoSProfile | None = None) -> Publisher:
-        """A lifecycle publisher (silent until activate), destroyed on cleanup."""
+    def create_output(self, msg_type: type, topic: str, qos: QoSProfile | None = None) -> Output:
+        """A lifecycle publisher (silent until activate and after deactivate), destroyed on cleanup."""
         publisher = self.create_lifecycle_publisher(msg_type, topic, qos or output_qos())
         self._outputs.append(publisher)
-        return publisher
+        return Output(publisher, self)
 
     def create_input(
         self, msg_type: type, topic: str, callback: Callable[[Any], None], qos: QoSProfile | None = None
@@ -120,10 +162,12 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
 
     def start_inputs(self, params: ParamsT) -> None:
         """Called on activate, after the publishers are activated."""
+        self.outputs_open = True
         self.create_inputs(params)
 
     def stop_inputs(self) -> None:
-        """Called on deactivate/shutdown/error: destroy the subscriptions (idempotent)."""
+        """Called on deactivate/shutdown/error: close outputs, destroy the subscriptions (idempotent)."""
+        self.outputs_open = False
         for subscription in self._inputs:
             self.destroy_subscription(subscription)
         self._inputs.clear()
@@ -134,6 +178,17 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
             self.trigger_configure() == TransitionCallbackReturn.SUCCESS
             and self.trigger_activate() == TransitionCallbackReturn.SUCCESS
         )
+
+    def log(self, level: int, text: str) -> None:
+        """Log through ROS, or through Python logging once the context is gone.
+
+        After Ctrl-C the node can no longer publish on /rosout and rcl reports every attempt
+        as "Failed to publish log message to rosout"; teardown messages use this instead.
+        """
+        if self.context.ok():
+            self.get_logger().log(text, _ROS_LEVELS[level])
+        else:
+            logging.getLogger(self.get_name()).log(level, text)
 
     @property
     def finalized(self) -> bool:
@@ -160,17 +215,21 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
             model = self._model_factory(params)
             self.check_parameters(params, model)
         except Exception as error:  # any load failure must leave us re-configurable
-            self.get_logger().error(f"configure failed: {error}")
+            self.get_logger().error(redact_text(f"configure failed: {error}"))
             return TransitionCallbackReturn.FAILURE
         self.params, self.model = params, model
         self.create_outputs(params)
         self._configured = True
-        self.get_logger().info(f"configured: {params}")
+        self.get_logger().info(f"configured: {describe_parameters(params)}")
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)
-        self.start_inputs(self.params)
+        try:
+            self.start_inputs(self.params)
+        except Exception as error:  # rclpy would report only "error during transition"
+            self.get_logger().error(redact_text(f"activate failed: {type(error).__name__}: {error}"))
+            raise
         return result
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -213,6 +272,6 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
             try:
                 self.check_parameters(updated, self.model)
             except Exception as error:  # the model's own error types; report them as the reason
-                return SetParametersResult(successful=False, reason=str(error))
+                return SetParametersResult(successful=False, reason=redact_text(str(error)))
             self.params = updated
         return SetParametersResult(successful=True)

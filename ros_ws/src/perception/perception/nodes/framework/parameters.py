@@ -12,6 +12,8 @@ full descriptors (``ros2 param describe`` shows them, rclpy enforces ranges), an
 
 ``live`` parameters may change while the node is configured (the node re-reads them);
 the others are applied at configure, so changing them is refused until the node is cleaned up.
+``secret`` parameters (URLs that may carry credentials, tokens) never appear in a log line or
+error message: ``describe_parameters`` and every ParameterError mask them.
 Works with ``--ros-args --params-file x.yaml`` and ``-p name:=value``.
 """
 
@@ -28,6 +30,8 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+
+from perception.core.secrets import MASK, redact_text, redact_url
 
 SpecT = TypeVar("SpecT")
 
@@ -67,6 +71,7 @@ class ParamInfo:
     pattern: str | None = None
     read_only: bool = False
     live: bool = False
+    secret: bool = False
 
     def constraints_text(self) -> str:
         """Human-readable constraints for the descriptor and error messages."""
@@ -90,9 +95,10 @@ def param(
     pattern: str | None = None,
     read_only: bool = False,
     live: bool = False,
+    secret: bool = False,
 ) -> Any:
     """A dataclass field describing one ROS parameter (use as a field's default)."""
-    info = ParamInfo(description, tuple(choices), min_value, max_value, pattern, read_only, live)
+    info = ParamInfo(description, tuple(choices), min_value, max_value, pattern, read_only, live, secret)
     return dataclasses.field(default=default, metadata={_META_KEY: info})
 
 
@@ -155,6 +161,19 @@ def _type_name(field: _Field) -> str:
 
 def _coerce(field: _Field, value: Any) -> Any:
     """Check one raw parameter value against the field; return the spec's Python value."""
+    try:
+        return _coerce_value(field, value)
+    except ParameterError:
+        if field.info.secret:
+            raise ParameterError(
+                f"parameter '{field.name}' has a value that is not allowed (not shown: the parameter "
+                f"is secret); expected a {_type_name(field)}"
+                + (f", {field.info.constraints_text()}" if field.info.constraints_text() else "")
+            ) from None
+        raise
+
+
+def _coerce_value(field: _Field, value: Any) -> Any:
     if field.is_array:
         items = () if value is None else value
         if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
@@ -227,8 +246,9 @@ def declare_parameters(node: Node, spec: type) -> dict[str, ParameterError]:
             hint = (
                 " (write whole numbers as 1.0 for a double)" if wrong_type and field.element is float else ""
             )
+            reason = "(value not shown: the parameter is secret)" if field.info.secret else str(error)
             rejected[field.name] = ParameterError(
-                f"parameter '{field.name}' has a bad value in the params file or -p override: {error}. "
+                f"parameter '{field.name}' has a bad value in the params file or -p override: {reason}. "
                 f"Expected a {_type_name(field)}{hint}" + (f", {allowed}" if allowed else "")
             )
     return rejected
@@ -265,3 +285,14 @@ def validate_change(spec: type, parameters: Sequence[Parameter], configured: boo
                 "the node first, set it, then configure again"
             )
     return changes
+
+
+def describe_parameters(params: Any) -> str:
+    """``params`` as one log line, secret values masked and credentials stripped from any URL."""
+    shown = []
+    for field in _fields(type(params)):
+        value = getattr(params, field.name)
+        if field.info.secret and value:
+            value = redact_url(value) if isinstance(value, str) and "://" in value else MASK
+        shown.append(f"{field.name}={value!r}")
+    return redact_text(f"{type(params).__name__}({', '.join(shown)})")
