@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "perception-train sign")
 def train(config: SignTrainConfig, command: str) -> dict[str, object]:
     """Run the whole recipe; return a summary (paths and best validation metrics)."""
     paths = RunPaths(config.run_dir)
+    resume = resume_from(paths, config.resume)
     train_index, val_index, dataset = _datasets(config, paths)
     classes = list(train_index.classes)
     module = SignClassifier(
@@ -138,7 +139,7 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
         CurvePlots(paths.metrics_csv, paths.curves_png),
     ]
     trainer = make_trainer(paths, config.epochs, MONITOR, MODE, callbacks, config.precision, config.devices)
-    trainer.fit(module, datamodule=data, ckpt_path=resume_from(paths, config.resume))
+    trainer.fit(module, datamodule=data, ckpt_path=resume)
     trainer.validate(module, datamodule=data, ckpt_path=str(paths.best_ckpt), verbose=False)
     best = epoch_metrics(trainer)
     # Glosses label the axes: matplotlib's bundled font has no Hangul.

@@ -1,0 +1,134 @@
+"""perception-train sign: a two-epoch run on a tiny synthetic set writes every output and resumes."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from perception.core.artifacts import read_metadata
+from perception.core.sign import SIGN_KIND
+from perception.core.video_models import video_spec
+from perception_training.cli import COMMANDS
+from perception_training.engine.flags import build_parser
+from perception_training.sign.aihub import SignSegment
+from perception_training.sign.data import SignClipDataset, clip_window, read_frames, train_transform
+from perception_training.sign.module import model_from_checkpoint
+from perception_training.sign.train import SignTrainConfig, main
+from perception_training.synthetic.signing import SIGN_WORDS
+
+SMOKE = ["--synthetic", "6", "--batch_size", "4", "--num_frames", "4", "--crop_size", "64", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, one_torch_thread: None) -> tuple[Path, Path]:
+    """(run folder, artifact) of a two-epoch x3d_xs run."""
+    out = tmp_path_factory.mktemp("sign_run")
+    artifact = out / "models" / "x3d_xs_sign.safetensors"
+    argv = [*SMOKE, "--epochs", "2", "--output_dir", str(out), "--artifact", str(artifact)]
+    assert main(argv) == 0
+    return out / "x3d_xs", artifact
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+def test_a_run_writes_every_output(run: tuple[Path, Path]) -> None:
+    run_dir, artifact = run
+    for name in ("best.ckpt", "last.ckpt", "metrics.csv", "curves.png", "confusion_matrix.png"):
+        assert (run_dir / name).stat().st_size > 0, name
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    rows = _rows(run_dir / "metrics.csv")
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    assert {"lr", "train_loss", "train_acc", "val_loss", "val_acc"} <= set(rows[0])
+    metadata = read_metadata(artifact)
+    assert metadata["kind"] == SIGN_KIND and metadata["architecture"] == "x3d_xs"
+    assert metadata["classes"] == sorted(SIGN_WORDS)
+    assert metadata["glosses"] == [SIGN_WORDS[word] for word in metadata["classes"]]
+    assert (metadata["num_frames"], metadata["crop_size"]) == (4, 64)
+    assert metadata["command"].startswith("perception-train sign --synthetic 6")
+    assert {"val_acc", "val_loss", "epoch"} <= set(metadata["metrics"])
+    assert metadata["dataset"]["generator"] == "perception_training.synthetic.signing"
+
+
+@pytest.mark.slow
+def test_checkpoints_hold_plain_data_and_load_without_pickles(run: tuple[Path, Path]) -> None:
+    run_dir, _ = run
+    checkpoint = torch.load(run_dir / "last.ckpt", weights_only=True)
+    assert checkpoint["hyper_parameters"]["spec"]["name"] == "x3d_xs"
+    model, metadata = model_from_checkpoint(str(run_dir / "best.ckpt"))
+    assert metadata["classes"] == sorted(SIGN_WORDS)
+    with torch.inference_mode():
+        assert model(torch.zeros(1, 3, 4, 64, 64)).shape == (1, len(SIGN_WORDS))
+
+
+@pytest.mark.slow
+def test_resume_continues_from_last_ckpt(run: tuple[Path, Path]) -> None:
+    run_dir, artifact = run
+    before = _rows(run_dir / "metrics.csv")
+    argv = [
+        *SMOKE,
+        "--epochs",
+        "3",
+        "--output_dir",
+        str(run_dir.parent),
+        "--artifact",
+        str(artifact),
+        "--resume",
+    ]
+    assert main(argv) == 0
+    after = _rows(run_dir / "metrics.csv")
+    assert after[:2] == before and after[2]["epoch"] == "2"  # one more epoch, not a fresh start
+
+
+def test_resume_without_a_last_ckpt_says_so(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match=r"last\.ckpt"):
+        main([*SMOKE, "--output_dir", str(tmp_path), "--resume"])
+
+
+def test_every_config_field_is_a_flag_and_the_task_is_registered() -> None:
+    parser = build_parser(SignTrainConfig, "perception-train sign")
+    flags = {action.dest for action in parser._actions}
+    for name in ("data_root", "train_data_root", "val_data_root", "model_name", "optimizer", "scheduler"):
+        assert name in flags
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--model_name", "x3d_xxl"])
+    assert COMMANDS["sign"][0] == "perception_training.sign.train"
+
+
+def test_fixed_size_models_refuse_other_clip_shapes() -> None:
+    assert SignTrainConfig(model_name="x3d_s", crop_size=96).spec().crop_size == 96
+    with pytest.raises(SystemExit, match="mvit_base_16x4"):
+        SignTrainConfig(model_name="mvit_base_16x4", crop_size=96).spec()
+
+
+def test_clip_window_is_the_segment_or_centred_on_it() -> None:
+    segment = SignSegment(Path("v.mp4"), 1.0, 2.0, "위")
+    assert clip_window(segment, 0.0) == (1.0, 2.0)
+    assert clip_window(segment, 2.0) == (0.5, 2.5)
+    assert clip_window(SignSegment(Path("v.mp4"), 0.1, 0.3, "위"), 2.0) == (0.0, 2.0)
+
+
+def test_augmentation_never_flips() -> None:
+    names = {type(t).__name__ for t in train_transform(video_spec("x3d_xs")).transforms}
+    assert not any("Flip" in name for name in names)
+
+
+@pytest.mark.slow
+def test_dataset_decodes_the_segment_and_samples_the_model_frames(run: tuple[Path, Path]) -> None:
+    run_dir, _ = run
+    video = sorted((run_dir / "data" / "val" / "video").glob("*.mp4"))[0]
+    frames, times = read_frames(video, 0.5, 1.0)
+    assert frames.dtype == np.uint8 and frames.shape[-1] == 3
+    assert times.min() >= 0.5 and times.max() < 1.0
+    spec = video_spec("x3d_xs")
+    segment = SignSegment(video, 0.5, 1.0, sorted(SIGN_WORDS)[0])
+    for train in (True, False):
+        clip, label = SignClipDataset([segment], sorted(SIGN_WORDS), spec, 0.0, train=train)[0]
+        assert clip.shape == (3, spec.num_frames, spec.crop_size, spec.crop_size) and label == 0
