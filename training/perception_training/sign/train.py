@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import lightning as L
 import torch
 
 from perception.core.video_models import VIDEO_MODELS, VideoModelSpec, video_spec
@@ -108,6 +109,7 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
     """Run the whole recipe; return a summary (paths and best validation metrics)."""
     paths = RunPaths(config.run_dir)
     resume = resume_from(paths, config.resume)
+    L.seed_everything(config.seed, workers=True)  # initial weights, shuffling and augmentation
     train_index, val_index, dataset = _datasets(config, paths)
     classes = list(train_index.classes)
     module = SignClassifier(
