@@ -1,11 +1,13 @@
-"""Every model node, through its real loader: a missing or corrupt model file fails configure
-with a message naming the file and what is wrong, the node stays up, and pointing
+"""Every model node, through its real loader: a missing or corrupt model file (garbage, or
+flipped bytes in the weights of a real artifact), a directory or /dev/null fails configure with
+a message naming the file and what is wrong, the node stays up, and pointing
 ``model_path`` at the committed artifact then configures and activates it. And each applies
 ``cpu_threads`` to torch before its model loads.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +17,7 @@ from lifecycle_msgs.msg import State
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 
+from perception.core.artifacts import DIGEST_KEY, read_metadata
 from perception.nodes.caption_node import CaptionNode
 from perception.nodes.detector_node import DetectorNode
 from perception.nodes.glass_node import GlassNode
@@ -47,6 +50,27 @@ def test_missing_and_corrupt_models_fail_configure_with_the_reason_then_a_good_o
     assert node.set_parameters([Parameter("model_path", value=str(corrupt))])[0].successful
     assert node.trigger_configure() == FAILURE
     assert "corrupt.safetensors is not a readable safetensors artifact" in capfd.readouterr().err
+
+    flipped = tmp_path / "flipped.safetensors"
+    weights = bytearray(good.read_bytes())
+    weights[-1] ^= 0xFF  # the last byte is always tensor data: the header stays intact
+    flipped.write_bytes(weights)
+    assert node.set_parameters([Parameter("model_path", value=str(flipped))])[0].successful
+    assert node.trigger_configure() == FAILURE
+    err = capfd.readouterr().err
+    assert "flipped.safetensors: its weights are corrupt" in err
+    assert f"expected {DIGEST_KEY} {read_metadata(good)[DIGEST_KEY]}" in err and "actual " in err
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copyfile(good, folder / good.name)
+    for path, what in (
+        (folder, f"is a directory, not a model file; did you mean {folder / good.name}?"),
+        (Path("/dev/null"), "is a character device, not a model file"),
+    ):
+        assert node.set_parameters([Parameter("model_path", value=str(path))])[0].successful
+        assert node.trigger_configure() == FAILURE
+        assert f"{path} {what}" in capfd.readouterr().err
     assert node._state_machine.current_state[0] == State.PRIMARY_STATE_UNCONFIGURED
 
     assert node.set_parameters([Parameter("model_path", value=str(good))])[0].successful
