@@ -217,7 +217,7 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
     def stop_inputs(self) -> None:
         super().stop_inputs()
         if self._analysis is not None:
-            self._analysis.stop(ANALYSIS_STOP_TIMEOUT_S)
+            self.stop_worker(self._analysis, ANALYSIS_STOP_TIMEOUT_S)
             self._analysis = None
 
     def wait_idle(self, timeout: float | None = None) -> bool:

@@ -29,7 +29,6 @@ context)`` when both halves of a frame are there; ``context`` reaches ``process_
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from abc import abstractmethod
 from collections.abc import Mapping
@@ -62,8 +61,8 @@ IMAGE_TOPIC = "image"
 COMPRESSED_SUFFIX = "/compressed"
 LOG_THROTTLE_S = 5.0
 MAX_8K_PIXELS = 7680 * 4320
-MIN_SIDE_FLOOR = 16  # smallest automatic min_image_side [px]
-WORKER_STOP_TIMEOUT_S = 1.0  # deactivate/Ctrl-C wait this long for a frame in flight, then discard it
+MIN_SIDE_FLOOR, MIN_SIDE_CEILING = 16, 64  # automatic min_image_side stays in this range [px]
+WORKER_STOP_TIMEOUT_S = 0.5  # deactivate/Ctrl-C wait this long for a frame in flight, then discard it
 
 # compressed_to_numpy returns what cv2.imdecode gives: BGR, BGRA or mono (8 or 16 bit).
 _DECODED_ENCODINGS = {
@@ -109,8 +108,8 @@ class ImageNodeParameters:
     )
     min_image_side: int = param(
         0,
-        "refuse frames whose short side is below this [px]; 0 = a quarter of the model's input size "
-        f"(at least {MIN_SIDE_FLOOR})",
+        "refuse frames whose short side is below this [px]; 0 = a quarter of the model's input size, "
+        f"kept within {MIN_SIDE_FLOOR}-{MIN_SIDE_CEILING} px (a large input must not refuse a VGA camera)",
         min_value=0,
         max_value=8192,
     )
@@ -229,7 +228,7 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
 
     # ---------------------------------------------------------- activate/stop
     def start_inputs(self, params: ImageNodeParameters) -> None:
-        automatic = max(MIN_SIDE_FLOOR, self.model_input_size(self.model) // 4)
+        automatic = min(max(MIN_SIDE_FLOOR, self.model_input_size(self.model) // 4), MIN_SIDE_CEILING)
         self.min_image_side = params.min_image_side or automatic
         self._worker = LatestFrameWorker(
             self._process_job, f"{self.get_name()}_worker", self._on_worker_error
@@ -258,8 +257,7 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
             self._diagnostics.destroy()
             self._diagnostics = None
         if self._worker is not None:
-            if not self._worker.stop(WORKER_STOP_TIMEOUT_S):
-                self.log(logging.INFO, "a frame was still being processed; its result is discarded")
+            self.stop_worker(self._worker, WORKER_STOP_TIMEOUT_S)
             self._worker = None
 
     # -------------------------------------------------------------- internals

@@ -4,10 +4,19 @@ With ``autostart`` true (the default) ``ros2 run perception detector_node`` conf
 activates the node itself; under a lifecycle manager set ``-p autostart:=false`` and drive
 the transitions from outside. A failed autostart leaves the node running unconfigured, so
 it can still be fixed (``ros2 param set``) and configured through its lifecycle services.
+
+Ctrl-C with a frame in flight: the node waits about a second for it, then discards it. The
+inference thread cannot be interrupted, and letting the interpreter finalise under it aborts
+the process (torch's thread pool is destroyed while in use: "terminate called without an
+active exception", exit code 134), so the process then ends with ``os._exit`` once ROS is
+shut down and the logs are flushed.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from collections.abc import Callable, Sequence
 
 import rclpy
@@ -44,5 +53,16 @@ def run_node(
         else:
             node.teardown()
         executor.remove_node(node)
+        busy = node.busy
         node.destroy_node()
         rclpy.try_shutdown()
+        if busy:
+            _exit_now()
+
+
+def _exit_now() -> None:
+    """End the process without finalising the interpreter under a running inference thread."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
