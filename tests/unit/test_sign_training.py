@@ -62,6 +62,8 @@ def test_checkpoints_hold_plain_data_and_load_without_pickles(run: tuple[Path, P
     run_dir, _ = run
     checkpoint = torch.load(run_dir / "last.ckpt", weights_only=True)
     assert checkpoint["hyper_parameters"]["spec"]["name"] == "x3d_xs"
+    # last.ckpt holds the final epoch even when val_acc did not improve in it
+    assert checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"] == 2
     model, metadata = model_from_checkpoint(str(run_dir / "best.ckpt"))
     assert metadata["classes"] == sorted(SIGN_WORDS)
     with torch.inference_mode():

@@ -52,15 +52,17 @@ def make_trainer(
     devices: str | int = "auto",
 ) -> L.Trainer:
     """A Trainer that logs to TensorBoard and keeps ``best.ckpt`` (by ``monitor``) and ``last.ckpt``."""
-    checkpoint = ModelCheckpoint(
+    best = ModelCheckpoint(
         dirpath=paths.root,
         filename="best",
         monitor=monitor,
         mode=mode,
         save_top_k=1,
-        save_last=True,
         enable_version_counter=False,  # overwrite best.ckpt, never best-v1.ckpt
     )
+    # A checkpoint of its own for last.ckpt: Lightning 2.6's save_last only writes when the best
+    # one did, so a run whose metric stalled left a stale last.ckpt to resume from.
+    last = ModelCheckpoint(dirpath=paths.root, filename="last", save_top_k=1, enable_version_counter=False)
     return L.Trainer(
         default_root_dir=paths.root,
         max_epochs=epochs,
@@ -68,7 +70,7 @@ def make_trainer(
         devices=int(devices) if str(devices).isdigit() else devices,
         precision=precision,
         logger=TensorBoardLogger(save_dir=paths.tensorboard, name="", version=""),
-        callbacks=[checkpoint, *callbacks],
+        callbacks=[best, last, *callbacks],
         log_every_n_steps=1,
     )
 
