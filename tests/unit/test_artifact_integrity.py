@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,12 +39,10 @@ TOY_META = {"kind": "classifier", "architecture": "toy"}
 
 
 def flip_tensor_bytes(path: Path) -> None:
-    """Invert four bytes in the middle of the tensor data, leaving the header intact."""
+    """Invert the file's last byte: always tensor data (the header comes first), so it stays intact."""
     data = bytearray(path.read_bytes())
-    (header_size,) = struct.unpack("<Q", data[:8])
-    middle = (8 + header_size + len(data)) // 2
-    data[middle : middle + 4] = bytes(b ^ 0xFF for b in data[middle : middle + 4])
-    path.write_bytes(bytes(data))
+    data[-1] ^= 0xFF
+    path.write_bytes(data)
 
 
 def write_manifest(models_dir: Path) -> None:
