@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from perception.ament_share import ament_share
 from perception.core.hazards import HazardAlert as Alert
 from perception.core.hazards import HazardMatcher, load_hazard_rules
 from perception.core.notifiers import Notifier, Translator, create_notifier, create_translator
-from perception.nodes.framework.conversions import checked_detections, copy_header
+from perception.nodes.framework.conversions import checked_caption, checked_detections, copy_header
 from perception.nodes.framework.latest_frame import LatestFrameWorker
 from perception.nodes.framework.managed_node import ManagedNode
 from perception.nodes.framework.parameters import param
@@ -228,20 +227,19 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
     def _on_caption(self, msg: Caption) -> None:
         self.counts["captions"] += 1
         params = self.params
-        if not math.isfinite(msg.score):
-            self._refuse(f"caption score {msg.score} is not a number; caption {msg.text[:80]!r} ignored")
+        checked = checked_caption(msg.text, msg.score, params.max_caption_chars)
+        if checked.problem:
+            self._refuse(checked.problem)
             return
         if msg.score < params.min_caption_score:
             return
-        text = msg.text
-        if len(text) > params.max_caption_chars:
+        if checked.truncated:
             self.counts["truncated"] += 1
-            text = text[: params.max_caption_chars]
             self.get_logger().warning(
                 f"caption of {len(msg.text)} characters cut to max_caption_chars={params.max_caption_chars}",
                 throttle_duration_sec=LOG_THROTTLE_S,
             )
-        header = copy_header(msg.header)
+        text, header = checked.text, copy_header(msg.header)
         self._submit(lambda: self._emit(self.model.matcher.match_caption(text), header, lambda _: text))
 
     def _on_detections(self, msg: DetectionArray) -> None:

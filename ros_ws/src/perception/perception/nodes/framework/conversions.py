@@ -96,6 +96,24 @@ def checked_detections(msgs: Sequence[DetectionMsg], max_count: int) -> CheckedD
     return CheckedDetections([d for _, d in valid], invalid, capped, reason)
 
 
+@dataclass(frozen=True)
+class CheckedCaption:
+    """A caption's text cut to the allowed length, or why it must be ignored."""
+
+    text: str
+    truncated: bool
+    problem: str  # "" when the caption is usable
+
+
+def checked_caption(text: str, score: float, max_chars: int) -> CheckedCaption:
+    """Refuse a non-finite score (``nan < threshold`` is False, so it would pass every
+    threshold); cut the text to ``max_chars`` so tokenising it stays bounded."""
+    if not math.isfinite(score):
+        problem = f"caption score {score} is not a number; caption {text[:80]!r} ignored"
+        return CheckedCaption("", False, problem)
+    return CheckedCaption(text[:max_chars], len(text) > max_chars, "")
+
+
 def _detection_problem(msg: DetectionMsg) -> str:
     box = (msg.x_min, msg.y_min, msg.x_max, msg.y_max)
     if not all(math.isfinite(v) for v in box):
