@@ -14,7 +14,8 @@ variant is a set of environment variables for both processes:
 - ``profile``: ``FASTDDS_DEFAULT_PROFILES_FILE`` = ros_ws/src/perception/config/fastdds_large_images.xml;
 - ``udp_default``: ``FASTDDS_BUILTIN_TRANSPORTS=UDPv4``, what two hosts use (no shared memory);
 - ``udp_profile``: the shipped profile without its shared-memory transport (its UDP socket buffers);
-- ``large_data``: ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` (Fast DDS's builtin large-data set).
+- ``large_data``: ``FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA`` (Fast DDS's builtin large-data set);
+- ``pub_profile`` / ``sub_profile``: the shipped profile in the publisher / subscriber only.
 
 The ``udp_*`` variants run with ``ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET``: with LOCALHOST and
 shared memory off, this rmw sent most large-frame datagrams to ports nobody listened on.
@@ -30,6 +31,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -40,7 +42,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "ros_ws/src/perception/config/fastdds_large_images.xml"
-VARIANTS = ("default", "profile", "udp_default", "udp_profile", "large_data")
+VARIANTS = ("default", "profile", "udp_default", "udp_profile", "large_data", "pub_profile", "sub_profile")
+ONE_SIDE = {"pub_profile": "pub", "sub_profile": "sub"}  # the profile in that process only
 # Fast DDS settings a caller may have exported: each variant sets its own, nothing leaks in.
 DDS_VARIABLES = (
     "FASTDDS_DEFAULT_PROFILES_FILE",
@@ -53,11 +56,11 @@ NS = "http://www.eprosima.com"
 SHM_TRANSPORT = "shm_large_images"  # the profile's shared-memory transport_id
 
 
-def variant_env(variant: str, workdir: Path) -> dict[str, str]:
-    """Environment variables of ``variant``; the UDP-only profile is derived into ``workdir``."""
-    if variant == "default":
+def variant_env(variant: str, workdir: Path, role: str) -> dict[str, str]:
+    """Environment variables of ``variant`` for ``role``; a UDP-only profile is derived into ``workdir``."""
+    if variant == "default" or ONE_SIDE.get(variant, role) != role:
         return {}
-    if variant == "profile":
+    if variant in ("profile", *ONE_SIDE):
         return {"FASTDDS_DEFAULT_PROFILES_FILE": str(PROFILE)}
     if variant == "udp_default":
         return {"FASTDDS_BUILTIN_TRANSPORTS": "UDPv4", "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET"}
@@ -103,13 +106,23 @@ def spin_until(node, condition, timeout_s: float) -> bool:
 def subscriber(args: argparse.Namespace) -> None:
     """Count distinct frames until the publisher's done file appears (plus a grace second)."""
     import rclpy
+    from rclpy.event_handler import SubscriptionEventCallbacks
     from sensor_msgs.msg import Image
 
     rclpy.init()
     node = rclpy.create_node("bench_image_sub")
     seen: set[int] = set()
+    lost = [0]  # what the rmw's message-lost event says DDS dropped: can a node count it?
+
+    def on_lost(info) -> None:
+        lost[0] = info.total_count
+
     node.create_subscription(
-        Image, TOPIC, lambda msg: seen.add(int(msg.header.frame_id)), qos(args.reliability)
+        Image,
+        TOPIC,
+        lambda msg: seen.add(int(msg.header.frame_id)),
+        qos(args.reliability),
+        event_callbacks=SubscriptionEventCallbacks(message_lost=on_lost),
     )
     handshake = Path(args.handshake)
     matched = spin_until(node, lambda: node.count_publishers(TOPIC) > 0, args.timeout)
@@ -117,7 +130,7 @@ def subscriber(args: argparse.Namespace) -> None:
     done = handshake / "pub_done"
     spin_until(node, lambda: done.exists() or len(seen) >= args.frames, args.timeout)
     spin_until(node, lambda: len(seen) >= args.frames, 1.0)
-    print(json.dumps({"received": len(seen), "matched": matched}), flush=True)
+    print(json.dumps({"received": len(seen), "lost_reported": lost[0], "matched": matched}), flush=True)
     node.destroy_node()
     rclpy.shutdown()
 
@@ -156,25 +169,35 @@ def run_once(variant: str, reliability: str, size: str, rate: float, frames: int
     """One subscriber + publisher pair in fresh processes; their counts."""
     common = ["--reliability", reliability, "--size", size, "--rate", str(rate), "--frames", str(frames)]
     with tempfile.TemporaryDirectory(prefix="bench_image_") as handshake:
-        env = {k: v for k, v in os.environ.items() if k not in DDS_VARIABLES}
-        env.update(variant_env(variant, Path(handshake)))
+        base = {k: v for k, v in os.environ.items() if k not in DDS_VARIABLES}
         common += ["--handshake", handshake, "--timeout", str(timeout)]
-        cmd = [sys.executable, __file__]
-        sub = subprocess.Popen([*cmd, "--role", "sub", *common], env=env, stdout=subprocess.PIPE, text=True)
-        pub = subprocess.Popen([*cmd, "--role", "pub", *common], env=env, stdout=subprocess.PIPE, text=True)
+        processes = {}
+        for role in ("sub", "pub"):
+            env = {**base, **variant_env(variant, Path(handshake), role)}
+            processes[role] = subprocess.Popen(
+                [sys.executable, __file__, "--role", role, *common],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        sub, pub = processes["sub"], processes["pub"]
         limit = 2 * timeout + frames / rate
-        pub_out, _ = pub.communicate(timeout=limit)
-        sub_out, _ = sub.communicate(timeout=limit)
+        pub_out, pub_err = pub.communicate(timeout=limit)
+        sub_out, sub_err = sub.communicate(timeout=limit)
     result = {"variant": variant, "reliability": reliability, "size": size, "rate_hz": rate}
     result.update(json.loads(pub_out.strip().splitlines()[-1]))
     result.update(json.loads(sub_out.strip().splitlines()[-1]))
+    # Fast DDS reports a profile it cannot parse or apply on stderr and carries on with defaults.
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", pub_err + sub_err)  # Fast DDS colours its log
+    result["dds_errors"] = [line for line in plain.splitlines() if "Error" in line]
     return result
 
 
 def summarize(runs: list[dict], variants: list[str]) -> list[dict]:
     """Median and range of delivered percent per (reliability, size, rate, variant)."""
     rows = []
-    keys = sorted({(r["reliability"], r["size"], r["rate_hz"]) for r in runs})
+    keys = dict.fromkeys((r["reliability"], r["size"], r["rate_hz"]) for r in runs)  # in run order
     for reliability, size, rate in keys:
         for variant in variants:
             cell = [
