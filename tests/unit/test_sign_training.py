@@ -10,12 +10,18 @@ import pytest
 import torch
 
 from perception.core.artifacts import read_metadata
-from perception.core.sign import SIGN_KIND
+from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, SIGN_KIND
 from perception.core.video_models import video_spec
 from perception_training.cli import COMMANDS
 from perception_training.engine.flags import build_parser
 from perception_training.sign.aihub import SignSegment
-from perception_training.sign.data import SignClipDataset, clip_window, read_frames, train_transform
+from perception_training.sign.data import (
+    SignClipDataset,
+    clip_window,
+    idle_segments,
+    read_frames,
+    train_transform,
+)
 from perception_training.sign.module import model_from_checkpoint
 from perception_training.sign.train import SignTrainConfig, main
 from perception_training.synthetic.signing import SIGN_WORDS
@@ -49,8 +55,9 @@ def test_a_run_writes_every_output(run: tuple[Path, Path]) -> None:
     assert {"lr", "train_loss", "train_acc", "val_loss", "val_acc"} <= set(rows[0])
     metadata = read_metadata(artifact)
     assert metadata["kind"] == SIGN_KIND and metadata["architecture"] == "x3d_xs"
-    assert metadata["classes"] == sorted(SIGN_WORDS)
-    assert metadata["glosses"] == [SIGN_WORDS[word] for word in metadata["classes"]]
+    assert metadata["classes"] == sorted([*SIGN_WORDS, IDLE_CLASS])  # background class by default
+    glosses = {**SIGN_WORDS, IDLE_CLASS: IDLE_GLOSS}
+    assert metadata["glosses"] == [glosses[word] for word in metadata["classes"]]
     assert (metadata["num_frames"], metadata["crop_size"]) == (4, 64)
     assert metadata["command"].startswith("perception-train sign --synthetic 6")
     assert {"val_acc", "val_loss", "epoch"} <= set(metadata["metrics"])
@@ -65,9 +72,9 @@ def test_checkpoints_hold_plain_data_and_load_without_pickles(run: tuple[Path, P
     # last.ckpt holds the final epoch even when val_acc did not improve in it
     assert checkpoint["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"] == 2
     model, metadata = model_from_checkpoint(str(run_dir / "best.ckpt"))
-    assert metadata["classes"] == sorted(SIGN_WORDS)
+    assert metadata["classes"] == sorted([*SIGN_WORDS, IDLE_CLASS])
     with torch.inference_mode():
-        assert model(torch.zeros(1, 3, 4, 64, 64)).shape == (1, len(SIGN_WORDS))
+        assert model(torch.zeros(1, 3, 4, 64, 64)).shape == (1, len(SIGN_WORDS) + 1)
 
 
 @pytest.mark.slow
@@ -115,6 +122,24 @@ def test_clip_window_is_the_segment_or_centred_on_it() -> None:
     assert clip_window(segment, 0.0) == (1.0, 2.0)
     assert clip_window(segment, 2.0) == (0.5, 2.5)
     assert clip_window(SignSegment(Path("v.mp4"), 0.1, 0.3, "위"), 2.0) == (0.0, 2.0)
+
+
+def test_idle_clips_come_only_from_long_enough_gaps() -> None:
+    a, b = Path("a.mp4"), Path("b.mp4")
+    segments = [
+        SignSegment(a, 2.0, 3.0, "위"),
+        SignSegment(a, 0.3, 1.5, "아래"),  # unsorted; the 0.3 s before it is too short
+        SignSegment(a, 3.2, 4.0, "중앙"),  # 0.2 s gap: too short
+        SignSegment(a, 3.8, 4.5, "왼쪽"),  # overlaps the previous one
+        SignSegment(b, 1.0, 2.0, "위"),
+    ]
+    idle = idle_segments(segments, {a: 6.0, b: 2.2}, min_gap_s=0.5)
+    assert [(s.video, s.start_s, s.end_s) for s in idle] == [(a, 1.5, 2.0), (a, 4.5, 6.0), (b, 0.0, 1.0)]
+    assert {s.word for s in idle} == {IDLE_CLASS}
+    for gap in idle:
+        for segment in segments:
+            if segment.video == gap.video:
+                assert gap.end_s <= segment.start_s or gap.start_s >= segment.end_s
 
 
 def test_augmentation_never_flips() -> None:

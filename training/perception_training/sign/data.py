@@ -2,11 +2,15 @@
 
 Augmentation is spatial and photometric only (random resized crop, mild colour jitter, the
 same for every frame of a clip): never a horizontal flip, since left and right are words.
+
+The background class (``IDLE_CLASS``) is sampled from each video's unlabelled time: the gaps
+between its segments, before the first and after the last, when long enough.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import av
@@ -17,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from perception.core.sign import IDLE_CLASS
 from perception.core.video_models import (
     VideoModelSpec,
     frames_to_video,
@@ -24,7 +29,7 @@ from perception.core.video_models import (
     preprocess_clip,
     sample_indices,
 )
-from perception_training.sign.aihub import SignSegment
+from perception_training.sign.aihub import AihubIndex, SignSegment, video_duration
 
 
 def read_frames(
@@ -64,6 +69,39 @@ def clip_window(segment: SignSegment, clip_duration: float) -> tuple[float, floa
     centre = (segment.start_s + segment.end_s) / 2
     start = max(0.0, centre - clip_duration / 2)
     return start, start + clip_duration
+
+
+def idle_segments(
+    segments: Sequence[SignSegment], durations: Mapping[Path, float], min_gap_s: float
+) -> list[SignSegment]:
+    """Every unlabelled span of at least ``min_gap_s`` seconds, as an ``IDLE_CLASS`` segment.
+
+    Per video of ``segments`` (its length from ``durations``): the time before its first
+    segment, between segments and after its last. Overlapping segments count as one span.
+    """
+    by_video: dict[Path, list[SignSegment]] = {}
+    for segment in segments:
+        by_video.setdefault(segment.video, []).append(segment)
+    idle = []
+    for video, labelled in by_video.items():
+        edge = 0.0
+        for segment in sorted(labelled, key=lambda s: s.start_s):
+            if segment.start_s - edge >= min_gap_s:
+                idle.append(SignSegment(video, edge, segment.start_s, IDLE_CLASS))
+            edge = max(edge, segment.end_s)
+        if durations[video] - edge >= min_gap_s:
+            idle.append(SignSegment(video, edge, durations[video], IDLE_CLASS))
+    return idle
+
+
+def with_idle(index: AihubIndex, min_gap_s: float, count: int | None, seed: int) -> AihubIndex:
+    """``index`` plus idle segments: all of them, or a seeded sample of ``count`` (fewer if short)."""
+    durations = {video: video_duration(video) for video in index.videos}
+    idle = idle_segments(index.segments, durations, min_gap_s)
+    if count is not None and count < len(idle):
+        picked = np.random.default_rng(seed).choice(len(idle), size=count, replace=False)
+        idle = [idle[i] for i in sorted(picked)]
+    return replace(index, segments=index.segments + tuple(idle))
 
 
 def train_transform(spec: VideoModelSpec) -> v2.Transform:

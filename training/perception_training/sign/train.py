@@ -18,13 +18,14 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from perception.core.sign import IDLE_CLASS, IDLE_GLOSS
 from perception.core.video_models import VIDEO_MODELS, VideoModelSpec, video_spec
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, epoch_metrics
 from perception_training.engine.flags import parse_config
 from perception_training.engine.plots import confusion_png
 from perception_training.engine.run import RunPaths, make_trainer, resume_from
 from perception_training.sign.aihub import AihubIndex, check_vocabulary, read_aihub, split_by_video
-from perception_training.sign.data import SignDataModule
+from perception_training.sign.data import SignDataModule, with_idle
 from perception_training.sign.export import export_int8, export_mobile
 from perception_training.sign.module import SignClassifier
 from perception_training.synthetic.signing import SIGN_WORDS, write_aihub_dataset
@@ -47,6 +48,12 @@ class SignTrainConfig:
     synthetic: int = field(default=0, **_opt("first write N synthetic training videos (and N/4 val)"))
     val_fraction: float = field(default=0.2, **_opt("share of --data_root videos held out"))
     seed: int = 0
+    background_class: bool = field(
+        default=True, **_opt(f"add the class {IDLE_CLASS!r}: clips of the unlabelled gaps between segments")
+    )
+    idle_min_gap: float = field(
+        default=0.5, **_opt("seconds a gap needs to give an idle clip (at least --clip_duration)")
+    )
     model_name: str = field(default="x3d_xs", **_opt("video model", choices=VIDEO_MODELS))
     batch_size: int = 8
     epochs: int = 30
@@ -188,17 +195,31 @@ def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, Aih
         dataset.update(
             generator="perception_training.synthetic.signing", seed=config.seed, videos=config.synthetic
         )
+    if config.background_class:
+        train_index = _add_idle(config, train_index)
+        if IDLE_CLASS in train_index.classes:  # else no gap was long enough: no background class
+            val_index = _add_idle(config, val_index)
+            dataset["idle_min_gap"] = max(config.idle_min_gap, config.clip_duration)
     return train_index, val_index, dataset
+
+
+def _add_idle(config: SignTrainConfig, index: AihubIndex) -> AihubIndex:
+    """``index`` plus idle clips, as many as an average word has (a balanced background class)."""
+    words = len(index.segments) / len(index.classes)
+    added = with_idle(index, max(config.idle_min_gap, config.clip_duration), round(words), config.seed)
+    LOG.info("background class: %d idle clips", len(added.segments) - len(index.segments))
+    return added
 
 
 def _glosses(classes: Sequence[str]) -> list[str]:
     """English glosses where the synthetic vocabulary knows the word; the word itself otherwise."""
-    return [SIGN_WORDS.get(word, word) for word in classes]
+    return [SIGN_WORDS.get(word, IDLE_GLOSS if word == IDLE_CLASS else word) for word in classes]
 
 
 def _mean_duration(index: AihubIndex) -> float:
-    """Average segment length: the clip length inference should use when training took segments."""
-    return round(sum(s.end_s - s.start_s for s in index.segments) / len(index.segments), 3)
+    """Average word segment length: the clip length inference should use when training took segments."""
+    words = [s for s in index.segments if s.word != IDLE_CLASS]
+    return round(sum(s.end_s - s.start_s for s in words) / len(words), 3)
 
 
 def _exports(config: SignTrainConfig) -> list[Path]:

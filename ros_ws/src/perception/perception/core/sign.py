@@ -30,6 +30,9 @@ SIGN_KIND = "sign"
 # The artifact metadata rides inside TorchScript exports as this extra file.
 TORCHSCRIPT_METADATA = "perception.json"
 TORCHSCRIPT_SUFFIXES = (".pt", ".ptl")
+# The background class: idle time and motion that is no sign. Reported like any class; the
+# node treats it as "no sign". Reserved: no real word is spelt like this.
+IDLE_CLASS, IDLE_GLOSS = "_idle_", "idle"
 
 
 class SignPrediction(NamedTuple):
@@ -92,6 +95,8 @@ class SignRecognizer:
         self.classes: list[str] = list(metadata["classes"])
         self.glosses: list[str] = list(metadata.get("glosses") or self.classes)
         self.clip_duration = float(metadata.get("clip_duration", 2.0))
+        # The background class's id; None for a model trained without one.
+        self.idle_id: int | None = self.classes.index(IDLE_CLASS) if IDLE_CLASS in self.classes else None
 
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> SignRecognizer:
