@@ -30,6 +30,7 @@ setup(
             "caption_node = perception.nodes.caption_node:main",
             "hazard_node = perception.nodes.hazard_node:main",
             "glass_node = perception.nodes.glass_node:main",
+            "sign_node = perception.nodes.sign_node:main",
             "perception_bag = perception.bags.cli:main",
         ],
     },
