@@ -79,8 +79,15 @@ def test_pixels_are_made_only_for_kept_frames() -> None:
 def test_timing_refuses_unusable_values() -> None:
     with pytest.raises(ValueError, match="stride_s"):
         ClipTiming(sample_rate_hz=10.0, clip_duration_s=1.0, stride_s=0.0, max_gap_s=1.0)
-    with pytest.raises(ValueError, match="max_gap_s"):
-        ClipTiming(sample_rate_hz=2.0, clip_duration_s=1.0, stride_s=1.0, max_gap_s=0.2)
+    with pytest.raises(ValueError, match="sample_rate_hz"):
+        ClipTiming(sample_rate_hz=0.0, clip_duration_s=1.0, stride_s=1.0, max_gap_s=1.0)
+
+
+def test_a_gap_is_measured_between_received_frames_not_kept_ones() -> None:
+    """Sampling at 2 Hz with max_gap_s 0.2: a 30 Hz stream has no gap and is never reset."""
+    buffer = ClipBuffer(ClipTiming(sample_rate_hz=2.0, clip_duration_s=1.0, stride_s=1.0, max_gap_s=0.2))
+    clips = feed(buffer, camera(3.0))
+    assert buffer.counts.buffer_resets == 0 and len(clips) == 2
 
 
 def test_downscale_keeps_the_aspect_and_never_upscales() -> None:
