@@ -7,9 +7,13 @@ frames between two processes here (docs/transport.md), so the live test fails wi
 from __future__ import annotations
 
 import importlib.util
+import runpy
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import pytest
+import setuptools
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILE = REPO / "ros_ws/src/perception/config/fastdds_large_images.xml"
@@ -42,6 +46,16 @@ def test_profile_is_the_default_participant_profile_with_large_shared_memory() -
     by_type = {descriptors[name].findtext("dds:type", namespaces=NS): descriptors[name] for name in used}
     assert sorted(by_type) == ["SHM", "UDPv4"]
     assert int(by_type["SHM"].findtext("dds:segment_size", namespaces=NS)) >= 2 * FRAME_1080P_BGR8
+
+
+def test_setup_installs_the_profile_with_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    package = PROFILE.parents[1]
+    captured: dict = {}
+    monkeypatch.chdir(package)
+    monkeypatch.setattr(setuptools, "setup", lambda **kwargs: captured.update(kwargs))
+    runpy.run_path(str(package / "setup.py"))
+    installed = dict(captured["data_files"])["share/perception/config"]
+    assert f"config/{PROFILE.name}" in installed
 
 
 def test_best_effort_640x480_frames_arrive_between_processes_with_the_profile() -> None:
