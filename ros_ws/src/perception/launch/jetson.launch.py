@@ -4,6 +4,10 @@ Arguments: params_file (default config/jetson.yaml), models_dir ($PERCEPTION_MOD
 camera_topic, namespace, nodes (comma-separated, default all four), compressed (subscribe
 <camera_topic>/compressed), autostart (nodes configure+activate themselves; false to leave
 them to a lifecycle manager), use_rviz. The graph itself lives in perception.bringup.graph.
+
+Fast DDS gets config/fastdds_large_images.xml (a 16 MiB shared-memory segment; the default
+512 KiB one loses most best-effort camera-sized frames, docs/transport.md) unless a profile is
+already set. Start the camera driver with the same variable: the sending side decides.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.conditions import IfCondition
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
@@ -28,6 +32,13 @@ from perception.bringup.graph import (
 )
 
 SHARE = get_package_share_directory("perception")
+FASTDDS_PROFILE = os.path.join(SHARE, "config", "fastdds_large_images.xml")
+# Fast DDS 2.x (Humble, Jazzy) reads the FASTRTPS_ name, 3.x (Kilted and later) the FASTDDS_ one.
+FASTDDS_PROFILE_ENV = (
+    "FASTRTPS_DEFAULT_PROFILES_FILE"
+    if os.environ.get("ROS_DISTRO") in ("humble", "jazzy")
+    else "FASTDDS_DEFAULT_PROFILES_FILE"
+)
 
 
 def _truthy(text: str) -> bool:
@@ -56,6 +67,9 @@ def _perception_nodes(context: LaunchContext) -> list[Node]:
 def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [
+            SetEnvironmentVariable(
+                FASTDDS_PROFILE_ENV, EnvironmentVariable(FASTDDS_PROFILE_ENV, default_value=FASTDDS_PROFILE)
+            ),
             DeclareLaunchArgument(
                 "params_file",
                 default_value=os.path.join(SHARE, "config", "jetson.yaml"),
