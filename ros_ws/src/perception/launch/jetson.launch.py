@@ -89,7 +89,7 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 "nodes",
                 default_value="detector,glass,caption,hazard",
-                description="comma-separated nodes to start (subset of detector,glass,caption,hazard)",
+                description="comma-separated nodes to start (subset of detector,glass,caption,hazard,sign)",
             ),
             DeclareLaunchArgument(
                 "compressed", default_value="false", description="use <camera_topic>/compressed"

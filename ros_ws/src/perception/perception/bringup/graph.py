@@ -106,6 +106,15 @@ def caption_spec(options: GraphOptions) -> NodeSpec:
     )
 
 
+def sign_spec(options: GraphOptions) -> NodeSpec:
+    return image_node_spec(
+        options,
+        "sign",
+        "perception.nodes.sign_node:SignParameters",
+        publishes=("sign", DIAGNOSTICS_TOPIC),
+    )
+
+
 def hazard_spec(options: GraphOptions) -> NodeSpec:
     return NodeSpec(
         name="hazard_node",
@@ -122,6 +131,7 @@ NODE_FACTORIES: dict[str, Callable[[GraphOptions], NodeSpec]] = {
     "caption": caption_spec,
     "hazard": hazard_spec,
     "glass": glass_spec,
+    "sign": sign_spec,
 }
 
 
