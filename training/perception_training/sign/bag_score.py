@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from perception.bags.reading import read_messages
+from perception.bags.synthetic import IMAGE_TOPIC
+from perception.bags.synthetic_sign import SIGNS_TOPIC
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class SignBagScore:
     idle_clips: int
     idle_words: int
     missed: tuple[Span, ...]
+    published: tuple[Span, ...] = ()
 
     @property
     def segment_accuracy(self) -> float:
@@ -73,3 +79,14 @@ def score_sign_bag(
         end += stride_s
     idle_words = sum(1 for o in outputs if o.end_s <= horizon and not any(o.overlaps(w) for w in truth))
     return SignBagScore(len(truth), recognised, idle_clips, idle_words, tuple(missed))
+
+
+def score_recorded(bag: Path, recorded: Path, clip_s: float, stride_s: float) -> SignBagScore:
+    """Score the SignLabels recorded in ``recorded`` against the sign bag ``bag`` they came from."""
+    truth = label_spans([msg for _, _, msg in read_messages(bag, [SIGNS_TOPIC])])
+    first_s = min(stamp_s(msg.header.stamp) for _, _, msg in read_messages(bag, [IMAGE_TOPIC]))
+    outputs = label_spans(
+        [msg for _, _, msg in read_messages(recorded) if type(msg).__name__.endswith("SignLabel")]
+    )
+    score = score_sign_bag(truth, outputs, first_s, clip_s, stride_s)
+    return SignBagScore(**{**score.__dict__, "published": tuple(outputs)})
