@@ -10,19 +10,32 @@ inference thread cannot be interrupted, and letting the interpreter finalise und
 the process (torch's thread pool is destroyed while in use: "terminate called without an
 active exception", exit code 134), so the process then ends with ``os._exit`` once ROS is
 shut down and the logs are flushed.
+
+A SIGINT is handled by rclpy, which shuts the context down from its own thread; the
+KeyboardInterrupt can reach this thread first (e.g. while it is loading the model), so the
+clean-up waits for that shutdown before choosing between a shutdown transition (context
+still up) and a plain teardown (context gone): deciding earlier let the two race ("Failed to
+complete transition 6, current state is finalized"). Further SIGINTs are ignored during the
+clean-up: Ctrl-C in a terminal reaches every node and ``ros2 launch`` then forwards its own.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 import rclpy
+from rclpy.context import Context
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 
 from perception.nodes.framework.managed_node import ManagedNode
+
+# How long a KeyboardInterrupt waits for rclpy's signal handler to shut the context down.
+SIGNAL_SHUTDOWN_WAIT_S = 1.0
 
 
 def run_node(
@@ -39,25 +52,40 @@ def run_node(
     node = factory()
     executor = executor_factory()
     executor.add_node(node)
+    interrupted = False
     try:
         if node.startup.autostart and not node.autostart():
             node.get_logger().error("autostart failed; node stays unconfigured (see the error above)")
         executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except KeyboardInterrupt:
+        interrupted = True
+    except ExternalShutdownException:
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if interrupted:
+            _await_shutdown(node.context, SIGNAL_SHUTDOWN_WAIT_S)
         if node.finalized:
             pass
-        elif rclpy.ok():
+        elif node.context.ok():
             node.trigger_shutdown()
         else:
             node.teardown()
         executor.remove_node(node)
         busy = node.busy
         node.destroy_node()
-        rclpy.try_shutdown()
+        # Keep SIGINT ignored: uninstalling rclpy's handler would restore Python's, and a late
+        # SIGINT would then raise KeyboardInterrupt in the interpreter's exit handlers.
+        rclpy.try_shutdown(uninstall_handlers=False)
         if busy:
             _exit_now()
+
+
+def _await_shutdown(context: Context, timeout: float) -> None:
+    """Wait until ``context`` is shut down, at most ``timeout`` s (a SIGINT's shutdown is under way)."""
+    deadline = time.monotonic() + timeout
+    while context.ok() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _exit_now() -> None:
