@@ -127,3 +127,12 @@ def test_writer_and_cli_write_decodable_videos_and_labels(
     assert len(list((tmp_path / "label").iterdir())) == 1
     with pytest.raises(ValueError, match="even width and height"):
         write_aihub_dataset(tmp_path, seed=3, videos=1, size=(95, 72))
+
+
+def test_longer_pauses_between_signs_on_request_and_default_videos_unchanged() -> None:
+    world = SigningWorld(5)
+    default = world.video(0, "test", (4, 4))
+    assert world.video(0, "test", (4, 4), gaps=GAP_SECONDS).words == default.words
+    paused = world.video(0, "test", (4, 4), gaps=(1.5, 3.0)).words
+    pauses = [b.start_s - a.end_s for a, b in zip(paused, paused[1:])]
+    assert len(pauses) == 3 and all(1.5 <= p <= 3.0 + 1e-3 for p in pauses)

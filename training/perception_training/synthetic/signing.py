@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from perception_training.synthetic.signing_video import (
+    GAP_SECONDS,
     SIGN_WORDS,
     SignedWord,
     SigningWorld,
@@ -25,6 +26,7 @@ from perception_training.synthetic.signing_video import (
 from perception_training.synthetic.writers.files import fresh_dir
 
 __all__ = [
+    "GAP_SECONDS",
     "SIGN_WORDS",
     "SignVideo",
     "SignedWord",

@@ -28,9 +28,9 @@ TAIL_SECONDS = (0.4, 1.2)  # idle after the last sign
 MOVE_SECONDS = (0.18, 0.3)  # rest <-> sign start, inside the idle time
 
 
-def words_to_fill(seconds: float) -> int:
+def words_to_fill(seconds: float, gaps: tuple[float, float] = GAP_SECONDS) -> int:
     """How many words a video needs so that it surely lasts at least ``seconds``."""
-    return max(1, math.ceil(seconds / (SIGN_SECONDS[0] + GAP_SECONDS[0])))
+    return max(1, math.ceil(seconds / (SIGN_SECONDS[0] + gaps[0])))
 
 
 @dataclass(frozen=True)
@@ -145,10 +145,12 @@ class SigningWorld:
         words: tuple[int, int] = (2, 4),
         size: tuple[int, int] = (160, 120),
         fps: float = 15.0,
+        gaps: tuple[float, float] = GAP_SECONDS,
     ) -> SignVideo:
         """Video ``index`` of ``split`` with ``words[0]..words[1]`` signs (inclusive).
 
-        ``size`` is (width, height).
+        ``size`` is (width, height); ``gaps`` the range of idle seconds between two signs (longer
+        pauses make the idle stretches a sign node must stay quiet in).
         """
         low, high = int(words[0]), int(words[1])
         width, height = int(size[0]), int(size[1])
@@ -159,9 +161,11 @@ class SigningWorld:
         if width < 32 or height < 32:
             raise ValueError(f"video size {size} is too small; use at least 32x32 pixels")
         key = ("sign", split, index, low, high, width, height, repr(float(fps)))
+        if gaps != GAP_SECONDS:
+            key += (repr(tuple(map(float, gaps))),)
         rng = self.world.rng(*key)
         signer = Signer.sample(rng, width, height)
-        strokes, signed = _script(rng, int(rng.integers(low, high + 1)), signer)
+        strokes, signed = _script(rng, int(rng.integers(low, high + 1)), signer, gaps)
         duration = strokes[-1].end_s + rng.uniform(*TAIL_SECONDS)
         ball = _ball(rng, width, height) if rng.random() < 0.5 else None
         return SignVideo(
@@ -184,7 +188,7 @@ class SigningWorld:
 
 
 def _script(
-    rng: np.random.Generator, count: int, signer: Signer
+    rng: np.random.Generator, count: int, signer: Signer, gaps: tuple[float, float]
 ) -> tuple[list[Stroke], tuple[SignedWord, ...]]:
     """``count`` random words with their strokes; times rounded to milliseconds, as labels store them."""
     vocabulary = tuple(SIGN_WORDS)
@@ -209,7 +213,7 @@ def _script(
             )
         )
         signed.append(SignedWord(word, start, end))
-        t = end + rng.uniform(*GAP_SECONDS)
+        t = end + rng.uniform(*gaps)
     return strokes, tuple(signed)
 
 

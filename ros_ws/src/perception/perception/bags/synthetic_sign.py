@@ -51,17 +51,20 @@ def write_synthetic_sign_bag(
     storage: str = "mcap",
     version: int = 9,
     start_ns: int = DEFAULT_START_NS,
+    gaps: tuple[float, float] | None = None,
 ) -> Path:
     """Write ``frames`` frames of one continuous signing video as a rosbag2 bag at ``out``.
 
     Frame ``i`` is stamped ``start_ns + i / fps``; the video has enough words to fill the
-    frames. ``size`` is (width, height). Returns the bag folder.
+    frames. ``size`` is (width, height); ``gaps`` the idle seconds between signs (default:
+    the world's, as in the training videos). Returns the bag folder.
     """
     if frames < 1 or fps <= 0:
         raise ValueError(f"need frames >= 1 and fps > 0, got frames={frames} fps={fps}")
     signing = _signing_world()
-    words = signing.words_to_fill(frames / fps)
-    video = signing.SigningWorld(seed).video(0, split, (words, words), size, fps)
+    gaps = gaps or signing.GAP_SECONDS
+    words = signing.words_to_fill(frames / fps, gaps)
+    video = signing.SigningWorld(seed).video(0, split, (words, words), size, fps, gaps)
     last_frame = {_last_frame(w.end_s, fps): w for w in video.words if w.end_s <= (frames - 1) / fps}
     typestore = perception_typestore()
     types = typestore.types
