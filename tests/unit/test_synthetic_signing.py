@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -134,5 +135,5 @@ def test_longer_pauses_between_signs_on_request_and_default_videos_unchanged() -
     default = world.video(0, "test", (4, 4))
     assert world.video(0, "test", (4, 4), gaps=GAP_SECONDS).words == default.words
     paused = world.video(0, "test", (4, 4), gaps=(1.5, 3.0)).words
-    pauses = [b.start_s - a.end_s for a, b in zip(paused, paused[1:])]
+    pauses = [b.start_s - a.end_s for a, b in itertools.pairwise(paused)]
     assert len(pauses) == 3 and all(1.5 <= p <= 3.0 + 1e-3 for p in pauses)
