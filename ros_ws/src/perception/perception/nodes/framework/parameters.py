@@ -53,6 +53,12 @@ _ARRAY_TYPES: dict[Any, int] = {
     float: ParameterType.PARAMETER_DOUBLE_ARRAY,
     bool: ParameterType.PARAMETER_BOOL_ARRAY,
 }
+_ARRAY_PARAMETER_TYPES = {
+    str: Parameter.Type.STRING_ARRAY,
+    int: Parameter.Type.INTEGER_ARRAY,
+    float: Parameter.Type.DOUBLE_ARRAY,
+    bool: Parameter.Type.BOOL_ARRAY,
+}
 _TYPE_NAMES = {str: "string", int: "integer", float: "double", bool: "bool"}
 
 
@@ -251,6 +257,10 @@ def declare_parameters(node: Node, spec: type) -> dict[str, ParameterError]:
                 f"parameter '{field.name}' has a bad value in the params file or -p override: {reason}. "
                 f"Expected a {_type_name(field)}{hint}" + (f", {allowed}" if allowed else "")
             )
+        if field.is_array and node.get_parameter(field.name).type_ == Parameter.Type.NOT_SET:
+            # A params file's `[]` arrives without a type and would be dumped as `null`, which
+            # does not load back (`ros2 param dump` -> --params-file); give it the spec's type.
+            node.set_parameters([Parameter(field.name, _ARRAY_PARAMETER_TYPES[field.element], [])])
     return rejected
 
 
