@@ -4,6 +4,8 @@ Arguments: params_file (default config/jetson.yaml), models_dir ($PERCEPTION_MOD
 camera_topic, namespace, nodes (comma-separated, default all four), compressed (subscribe
 <camera_topic>/compressed), autostart (nodes configure+activate themselves; false to leave
 them to a lifecycle manager), use_rviz. The graph itself lives in perception.bringup.graph.
+Bad arguments (an unknown node name, use_rviz:=true without rviz2 installed, as on a headless
+ros-base Jetson) fail before any process starts, so nothing is left running.
 
 Fast DDS gets config/fastdds_large_images.xml (a 16 MiB shared-memory segment; the default
 512 KiB one loses most best-effort camera-sized frames, docs/transport.md) unless a profile is
@@ -14,10 +16,9 @@ from __future__ import annotations
 
 import os
 
-from ament_index_python.packages import get_package_share_directory
+from ament_index_python.packages import PackageNotFoundError, get_package_prefix, get_package_share_directory
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.conditions import IfCondition
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import LifecycleNode, Node
 
@@ -45,10 +46,32 @@ def _truthy(text: str) -> bool:
     return text.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _rviz(context: LaunchContext) -> list[Node]:
+    """RViz when use_rviz is true; its absence is an error before any node is spawned."""
+    if not _truthy(LaunchConfiguration("use_rviz").perform(context)):
+        return []
+    try:
+        get_package_prefix("rviz2")
+    except PackageNotFoundError:
+        raise RuntimeError(
+            "use_rviz:=true but rviz2 is not installed (ros-$ROS_DISTRO-rviz2, not in ros-base); "
+            "install it or launch without use_rviz"
+        ) from None
+    return [
+        Node(
+            package="rviz2",
+            executable="rviz2",
+            arguments=["-d", os.path.join(SHARE, "rviz", "perception.rviz")],
+            output="screen",
+        )
+    ]
+
+
 def _perception_nodes(context: LaunchContext) -> list[Node]:
     def arg(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
 
+    rviz = _rviz(context)
     options = GraphOptions(
         camera_topic=arg("camera_topic"),
         namespace=arg("namespace"),
@@ -58,10 +81,11 @@ def _perception_nodes(context: LaunchContext) -> list[Node]:
     kwargs = launch_node_kwargs(
         graph, options, arg("params_file"), arg("models_dir"), _truthy(arg("autostart"))
     )
-    return [
+    nodes = [
         (LifecycleNode if spec.lifecycle else Node)(**node_kwargs)
         for spec, node_kwargs in zip(graph, kwargs, strict=True)
     ]
+    return nodes + rviz
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -101,12 +125,5 @@ def generate_launch_description() -> LaunchDescription:
                 "use_rviz", default_value="false", description="start RViz with rviz/perception.rviz"
             ),
             OpaqueFunction(function=_perception_nodes),
-            Node(
-                package="rviz2",
-                executable="rviz2",
-                arguments=["-d", os.path.join(SHARE, "rviz", "perception.rviz")],
-                condition=IfCondition(LaunchConfiguration("use_rviz")),
-                output="screen",
-            ),
         ]
     )

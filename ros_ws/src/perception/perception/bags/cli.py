@@ -227,8 +227,11 @@ def _ros_node(name: str, argv: list[str]) -> Iterator[tuple[Node, threading.Even
     from rclpy.signals import SignalHandlerOptions
 
     context = rclpy.Context()
+    # Only the --ros-args section: rcl would read the command's own `--remap FROM:=TO` as a
+    # remap rule in the deprecated syntax.
+    ros_args = argv[len(_without_ros_args(argv)) :]
     rclpy.init(
-        args=["perception-bag", *argv], context=context, signal_handler_options=SignalHandlerOptions.NO
+        args=["perception-bag", *ros_args], context=context, signal_handler_options=SignalHandlerOptions.NO
     )
     stop = threading.Event()
     previous = {
