@@ -12,6 +12,7 @@ from perception.core.artifacts import save_artifact
 from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, sign_metadata
 from perception.core.video_models import build_video_model, video_spec
 from perception_training.sign.evaluate import idle_false_word_rate, main, per_class, word_accuracy
+from perception_training.synthetic.signing import SIGN_WORDS
 
 CLASSES = [IDLE_CLASS, "아래", "위"]
 GLOSSES = [IDLE_GLOSS, "down", "up"]
@@ -40,10 +41,11 @@ def test_main_prints_the_table_and_writes_csv_and_confusion_matrix(
     tmp_path: Path, one_torch_thread: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = replace(video_spec("x3d_xs"), num_frames=4, crop_size=64)
-    classes = sorted([IDLE_CLASS, "왼쪽", "오른쪽", "위", "아래", "중앙"])
+    classes = sorted([IDLE_CLASS, *SIGN_WORDS])
+    glosses = [{**SIGN_WORDS, IDLE_CLASS: IDLE_GLOSS}[word] for word in classes]  # the plot has no Hangul
     model = build_video_model("x3d_xs", len(classes), dropout=0.0)
     artifact = save_artifact(
-        tmp_path / "m.safetensors", model.state_dict(), sign_metadata(spec, classes, classes, 1.0)
+        tmp_path / "m.safetensors", model.state_dict(), sign_metadata(spec, classes, glosses, 1.0)
     )
     assert (
         main(["--artifact", str(artifact), "--seed", "5", "--videos", "2", "--output_dir", str(tmp_path)])
