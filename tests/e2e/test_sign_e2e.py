@@ -1,0 +1,51 @@
+"""A held-out continuous-signing bag through sign_node over real DDS (issue 11).
+
+The node runs as a process exactly as the launch graph starts it (config/desktop.yaml, the
+committed artifact); the bag's camera stream is replayed into it at its recorded rate and its
+SignLabel output is recorded. Scored with perception_training.sign.bag_score: the right word
+for >= 90 % of the signed words within one clip of each word's end, and a word during idle
+time for <= 5 % of the idle clips.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from perception.bags.synthetic_sign import write_synthetic_sign_bag
+from perception.bringup.bag_graph import run_graph_on_bag
+from perception.core.sign import SignRecognizer
+from perception_training.sign.bag_score import score_recorded
+
+from e2e_support import MODELS_DIR
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+MODEL = "sign/x3d_xs_sign.safetensors"
+SEED = 41  # held out: no sign model was trained, validated or tuned on this world seed
+FPS = 15.0
+FRAMES = int(30 * FPS)
+STRIDE_S = 0.5  # config/desktop.yaml
+# Pauses of 1.5-3 s between words (the training videos have 0.4-1.3 s): long idle stretches,
+# with the signer's sway, twitches of the other hand and the bouncing ball, to stay quiet in.
+GAPS_S = (1.5, 3.0)
+
+
+@pytest.mark.skipif(
+    not (MODELS_DIR / MODEL).is_file(),
+    reason=f"{MODEL} is not trained yet (issue 11: the CPU recipe stays at chance; docs/sign.md)",
+)
+def test_held_out_signing_bag_gives_the_right_words_and_quiet_idle_time(tmp_path) -> None:
+    model = MODELS_DIR / MODEL
+    clip_s = SignRecognizer.load(model, device="cpu").clip_duration
+    bag = write_synthetic_sign_bag(tmp_path / "bag", FRAMES, fps=FPS, seed=SEED, split="test", gaps=GAPS_S)
+    run = run_graph_on_bag(
+        bag, tmp_path / "run", ["sign"], ["sign"], overrides={"sign_node": {"device": "cpu"}}
+    )
+    score = score_recorded(bag, run.recorded, clip_s, STRIDE_S)
+    report = (
+        f"{score.recognised}/{score.segments} words, {score.idle_words}/{score.idle_clips} idle clips "
+        f"with a word; missed {[(w.word, round(w.end_s, 2)) for w in score.missed]}; "
+        f"published {[(o.word, round(o.end_s, 2)) for o in score.published]}"
+    )
+    assert score.segments >= 8 and score.idle_clips >= 20, report
+    assert score.segment_accuracy >= 0.9, report
+    assert score.idle_word_rate <= 0.05, report
