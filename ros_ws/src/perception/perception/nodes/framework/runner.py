@@ -8,8 +8,9 @@ it can still be fixed (``ros2 param set``) and configured through its lifecycle 
 Ctrl-C with a frame in flight: the node waits about a second for it, then discards it. The
 inference thread cannot be interrupted, and letting the interpreter finalise under it aborts
 the process (torch's thread pool is destroyed while in use: "terminate called without an
-active exception", exit code 134), so the process then ends with ``os._exit`` once ROS is
-shut down and the logs are flushed.
+active exception", exit code 134). Finalising torch also takes seconds on a busy machine
+(three model nodes ending together outlived ``ros2 launch``'s 5 s before SIGTERM), so the
+process always ends with ``os._exit`` once ROS is shut down and the logs are flushed.
 
 A SIGINT is handled by rclpy, which shuts the context down from its own thread; the
 KeyboardInterrupt can reach this thread first (e.g. while it is loading the model), so the
@@ -72,13 +73,9 @@ def run_node(
         else:
             node.teardown()
         executor.remove_node(node)
-        busy = node.busy
         node.destroy_node()
-        # Keep SIGINT ignored: uninstalling rclpy's handler would restore Python's, and a late
-        # SIGINT would then raise KeyboardInterrupt in the interpreter's exit handlers.
-        rclpy.try_shutdown(uninstall_handlers=False)
-        if busy:
-            _exit_now()
+        rclpy.try_shutdown(uninstall_handlers=False)  # keep SIGINT ignored until the exit
+        _exit_now()
 
 
 def _await_shutdown(context: Context, timeout: float) -> None:
@@ -89,7 +86,7 @@ def _await_shutdown(context: Context, timeout: float) -> None:
 
 
 def _exit_now() -> None:
-    """End the process without finalising the interpreter under a running inference thread."""
+    """End the process without finalising the interpreter (and torch) after the node's clean-up."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
