@@ -147,6 +147,12 @@ def verify_digest(path: Path, data: bytes, metadata: dict[str, Any]) -> bool:
     return True
 
 
+def model_id(path: str | Path) -> str:
+    """``<file name>@<first 12 hex of its sha256>``: what every output's ``model_id`` field says."""
+    path = Path(path)
+    return f"{path.name}@{sha256_of(path)[:12]}"
+
+
 def sha256_of(path: str | Path) -> str:
     """Hex sha256 of a file, for manifests."""
     digest = hashlib.sha256()

@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from perception.core.artifacts import ArtifactError, load_artifact, not_a_file, save_artifact, sha256_of
+from perception.core.artifacts import (
+    ArtifactError,
+    load_artifact,
+    model_id,
+    not_a_file,
+    save_artifact,
+)
 from perception.core.detections import Detection
 from perception.core.devices import half_supported, resolve_device
 from perception.core.ultralytics_env import import_ultralytics
@@ -139,7 +145,7 @@ class Detector:
     def __init__(self, yolo, source: Path, imgsz: int, device: str, half: bool):
         """Wrap a loaded ultralytics YOLO; one warm-up frame reads its class names and input size."""
         self._yolo = yolo
-        self._model_id = f"{source.name}@{sha256_of(source)[:12]}"
+        self._model_id = model_id(source)
         self._imgsz = imgsz
         self._device = device
         self._half = half

@@ -25,7 +25,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 
-from perception.core.artifacts import sha256_of
+from perception.core.artifacts import model_id
 from perception.core.captioner import Captioner
 from perception.core.images import ImageConversionError
 from perception.nodes.framework.conversions import copy_header
@@ -87,8 +87,7 @@ def load_captioner(params: CaptionParameters) -> LoadedCaptioner:
     captioner = Captioner.load(
         path, device=params.device, beam_size=params.beam_size, grounded=params.grounded
     )
-    model_id = f"{path.name}@{sha256_of(path)[:12]}"
-    return LoadedCaptioner(captioner, model_id, str(captioner.metadata["language"]))
+    return LoadedCaptioner(captioner, model_id(path), str(captioner.metadata["language"]))
 
 
 class CaptionNode(TorchModelNode[CaptionParameters, LoadedCaptioner]):

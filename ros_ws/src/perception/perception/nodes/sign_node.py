@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 
-from perception.core.artifacts import sha256_of
+from perception.core.artifacts import model_id
 from perception.core.sign import SignPrediction, SignRecognizer
 from perception.nodes.framework.clip_buffer import (
     Clip,
@@ -123,7 +123,7 @@ def load_sign(params: SignParameters) -> LoadedSign:
     frames = recognizer.spec.num_frames
     return LoadedSign(
         recognizer=recognizer,
-        model_id=f"{path.name}@{sha256_of(path)[:12]}",
+        model_id=model_id(path),
         # Training samples num_frames evenly over the clip, both ends included.
         frame_rate_hz=max(frames - 1, 1) / recognizer.clip_duration,
         clip_duration_s=recognizer.clip_duration,
