@@ -117,7 +117,6 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         self._outputs: list[Publisher] = []
         self.outputs_open = False
         self.discarded_outputs = 0
-        self._lingering: list[LatestFrameWorker] = []
         # Parameters whose params-file value was rejected; configure fails until they are set.
         self._unfixed: dict[str, ParameterError] = {}
         # Declared at construction (the spec is declared at configure): main() needs it first.
@@ -195,17 +194,10 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
     def stop_worker(self, worker: LatestFrameWorker, timeout: float) -> None:
         """Stop ``worker``, waiting at most ``timeout`` s for the item it is processing.
 
-        An item still running then is discarded when it ends (its outputs are closed); the
-        worker is remembered so ``run_node`` knows the process must not wait for it.
+        An item still running then is discarded when it ends (its outputs are closed).
         """
         if not worker.stop(timeout):
-            self._lingering.append(worker)
             self.log(logging.WARNING, f"an item was still in progress after {timeout} s; result discarded")
-
-    @property
-    def busy(self) -> bool:
-        """True while a stopped worker is still finishing an item it had started."""
-        return any(worker.alive for worker in self._lingering)
 
     @property
     def finalized(self) -> bool:

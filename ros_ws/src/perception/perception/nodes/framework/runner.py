@@ -5,7 +5,7 @@ activates the node itself; under a lifecycle manager set ``-p autostart:=false``
 the transitions from outside. A failed autostart leaves the node running unconfigured, so
 it can still be fixed (``ros2 param set``) and configured through its lifecycle services.
 
-Ctrl-C with a frame in flight: the node waits about a second for it, then discards it. The
+Ctrl-C with a frame in flight: the node waits half a second for it, then discards it. The
 inference thread cannot be interrupted, and letting the interpreter finalise under it aborts
 the process (torch's thread pool is destroyed while in use: "terminate called without an
 active exception", exit code 134). Finalising torch also takes seconds on a busy machine
