@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import sys
@@ -39,3 +40,17 @@ def ros_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def python_executable() -> str:
     """The interpreter running the tests, for starting nodes in child processes."""
     return sys.executable
+
+
+@pytest.fixture(autouse=True)
+def propagating_loggers() -> None:
+    """Undo what importing ROS 2 ``launch`` does to logging (its pytest plugins import it).
+
+    ``launch.logging`` makes every logger created afterwards a LaunchLogger that does not
+    propagate, and sets that class again whenever launch resets its logging; records of our
+    modules would then never reach pytest's caplog. Launch's own loggers keep their handlers.
+    """
+    logging.setLoggerClass(logging.Logger)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if type(logger).__name__ == "LaunchLogger" and not name.startswith("launch"):
+            logger.propagate = True

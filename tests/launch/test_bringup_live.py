@@ -8,7 +8,6 @@ topic; the ros2 CLI drives lifecycle transitions, dumps parameters (which must l
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -37,10 +36,6 @@ from sensor_msgs.msg import Image  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from perception_msgs.msg import Caption, DetectionArray, GlassClassificationArray, HazardAlert  # noqa: E402
-
-# Importing launch makes every logger created afterwards a non-propagating LaunchLogger, which
-# would hide the records of modules imported later from caplog in the rest of the test run.
-logging.setLoggerClass(logging.Logger)
 
 ACTIVE_WITHIN_S = 240.0
 # Every topic the four nodes publish, with its type (namespace perception; captions at /caption).

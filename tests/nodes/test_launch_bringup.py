@@ -7,7 +7,6 @@ detector comes up under the namespace and answers a camera frame.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -30,10 +29,6 @@ from sensor_msgs.msg import Image  # noqa: E402
 
 from perception.core.images import numpy_to_image  # noqa: E402
 from perception_msgs.msg import DetectionArray  # noqa: E402
-
-# Importing launch makes every logger created afterwards a non-propagating LaunchLogger, which
-# would hide the records of modules imported later from caplog in the rest of the test run.
-logging.setLoggerClass(logging.Logger)
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 ARTIFACT = MODELS / "detector" / "yolo11n_synthetic.safetensors"
