@@ -26,6 +26,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from perception.core.detections import Detection
 from perception.core.images import image_to_numpy, numpy_to_compressed, numpy_to_image
 from perception.nodes.detector_node import DetectorNode, DetectorParameters
+from perception.nodes.framework import vision_msgs_interop
 from perception.nodes.framework.conversions import detection_from_msg
 from perception.nodes.framework.model_path import resolve_model_path
 from perception_msgs.msg import Detection as DetectionMsg
@@ -343,3 +344,36 @@ def _best_iou(class_name: str, box: tuple[float, ...], detections: Sequence[Dete
     truth = Detection(0, class_name, 1.0, *box)
     ious = [truth.iou(detection_from_msg(d)) for d in detections if d.class_name == class_name]
     return max(ious, default=0.0)
+
+
+@pytest.mark.skipif(
+    not vision_msgs_interop.available(), reason="vision_msgs is not installed (../shared/ros-tools)"
+)
+def test_vision_msgs_detections_agree_box_for_box(ros, model_file) -> None:
+    from vision_msgs.msg import Detection2DArray
+
+    node = start(ros, {"model_path": str(model_file)}, namespace="/v")
+    ours = ros.collect(DetectionArray, "/v/detections")
+    theirs = ros.collect(Detection2DArray, "/v/detections_2d")
+    assert node.autostart()
+    images = ros.publisher(Image, "/v/image")
+    ros.wait_matched(images)
+    images.publish(image_msg(scene(640, 480, (100, 50, 300, 200)), sec=3))
+    assert ros.wait_for(lambda: ours and theirs)
+    (array,), (vision,) = ours, theirs
+    assert vision.header == array.header and len(vision.detections) == len(array.detections) >= 1
+    for d, v in zip(array.detections, vision.detections, strict=True):
+        (hypothesis,) = v.results
+        assert (hypothesis.hypothesis.class_id, hypothesis.hypothesis.score) == (
+            d.class_name,
+            pytest.approx(d.score),
+        )
+        box = v.bbox
+        assert box.center.position.x - box.size_x / 2 == pytest.approx(d.x_min)
+        assert box.center.position.x + box.size_x / 2 == pytest.approx(d.x_max)
+        assert box.center.position.y - box.size_y / 2 == pytest.approx(d.y_min)
+        assert box.center.position.y + box.size_y / 2 == pytest.approx(d.y_max)
+
+    quiet = start(ros, {"model_path": str(model_file), "vision_msgs_output": False}, namespace="/q")
+    assert quiet.autostart()
+    assert not ros.io.get_publishers_info_by_topic("/q/detections_2d")

@@ -3,7 +3,9 @@
 Thin adapter over ``perception.core.detector.Detector`` on the shared TorchModelNode base.
 Inputs: ``image`` (sensor_msgs/Image) or ``image/compressed``. Outputs: ``detections``
 (perception_msgs/DetectionArray, header copied from the image), ``markers``
-(visualization_msgs/MarkerArray in image pixels), ``debug_image`` (bgr8, when enabled).
+(visualization_msgs/MarkerArray in image pixels), ``debug_image`` (bgr8, when enabled),
+``detections_2d`` (vision_msgs/Detection2DArray, the same boxes, when vision_msgs is installed
+and ``vision_msgs_output`` is on).
 Run: ``ros2 run perception detector_node --ros-args --params-file config/jetson.yaml``.
 """
 
@@ -18,6 +20,7 @@ from visualization_msgs.msg import MarkerArray
 
 from perception.core.detector import Detector
 from perception.core.images import numpy_to_image
+from perception.nodes.framework import vision_msgs_interop
 from perception.nodes.framework.conversions import detection_array_msg, detection_markers, draw_detections
 from perception.nodes.framework.image_node import Frame
 from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
@@ -49,6 +52,11 @@ class DetectorParameters(TorchNodeParameters):
     )
     classes: tuple[str, ...] = param((), "publish only these class names; empty = all classes", live=True)
     half: bool = param(False, "FP16 inference (CUDA only; ignored with a warning elsewhere)")
+    vision_msgs_output: bool = param(
+        True,
+        "also publish vision_msgs/Detection2DArray on detections_2d (Isaac ROS, ultralytics_ros and "
+        "rviz plugins read it); needs vision_msgs installed, else a note is logged and it is off",
+    )
     debug_image: bool = param(
         False, "publish the annotated image on debug_image (costs a copy + encode)", live=True
     )
@@ -87,6 +95,14 @@ class DetectorNode(TorchModelNode[DetectorParameters, Detector]):
         self.detections_pub = self.create_output(DetectionArray, "detections")
         self.markers_pub = self.create_output(MarkerArray, "markers")
         self.debug_pub = self.create_output(Image, "debug_image")
+        self.vision_pub = None
+        if params.vision_msgs_output and vision_msgs_interop.available():
+            self.vision_pub = self.create_output(vision_msgs_interop.array_type(), "detections_2d")
+        elif params.vision_msgs_output:
+            self.get_logger().info(
+                "vision_msgs is not installed: no Detection2DArray on detections_2d "
+                "(install ros-$ROS_DISTRO-vision-msgs, or set vision_msgs_output false)"
+            )
 
     def process_frame(self, frame: Frame, context: Any) -> None:
         params = self.params
@@ -96,6 +112,8 @@ class DetectorNode(TorchModelNode[DetectorParameters, Detector]):
         self.detections_pub.publish(
             detection_array_msg(frame.header, detections, frame.width, frame.height, self.model.model_id)
         )
+        if self.vision_pub is not None:
+            self.vision_pub.publish(vision_msgs_interop.detection_2d_array(frame.header, detections))
         self.markers_pub.publish(detection_markers(frame.header, detections, params.marker_lifetime_s))
         if params.debug_image:
             annotated = draw_detections(frame.bgr, detections)
