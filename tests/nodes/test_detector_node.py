@@ -291,6 +291,7 @@ def detector_artifact(tmp_path: Path) -> tuple[Path, float]:
     if ARTIFACT.is_file():
         return ARTIFACT, 0.25
     from perception.core.detector import build_model, save_detector
+    pytest.importorskip("perception_training", reason="needs the training package (synthetic world)")
     from perception_training.synthetic.scene import DETECTOR_CLASSES
 
     path = tmp_path / "untrained.safetensors"
@@ -301,6 +302,7 @@ def detector_artifact(tmp_path: Path) -> tuple[Path, float]:
 
 
 def test_real_model_boxes_are_in_source_pixels_for_any_frame_size(ros, detector_artifact) -> None:
+    pytest.importorskip("perception_training", reason="needs the training package (synthetic world)")
     from perception_training.synthetic.world import SceneWorld
 
     path, confidence = detector_artifact

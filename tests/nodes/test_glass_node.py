@@ -342,6 +342,7 @@ def test_artifact_loads_through_the_real_path_and_matches_the_core(ros, tmp_path
 
 @pytest.mark.skipif(not DEMO_ARTIFACT.is_file(), reason=f"glass artifact {DEMO_ARTIFACT} not trained yet")
 def test_demo_artifact_classifies_ground_truth_boxes_of_held_out_scenes(ros, monkeypatch) -> None:
+    pytest.importorskip("perception_training", reason="needs the training package (synthetic world)")
     from perception_training.synthetic import GLASS_TYPES as WORLD_GLASS_TYPES
     from perception_training.synthetic.world import SceneWorld
 
