@@ -19,7 +19,7 @@ import pytest
 from launch_helpers import MODELS, ROS2, node_names, requires_launch, wait_until_active
 
 pytestmark = [requires_launch, pytest.mark.slow]
-SUBSET = ["detector", "glass", "caption", "hazard"]
+ALL = ["detector", "glass", "caption", "hazard"]
 ERROR_MARKERS = ("ERROR", "escalating", "SIGTERM", "Traceback", "Failed to", "terminate called")
 
 
@@ -29,13 +29,14 @@ def launch(log: Path, *arguments: str) -> subprocess.Popen:
         return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def test_ctrl_c_ends_every_process_in_time_without_errors(tmp_path: Path) -> None:
+@pytest.mark.parametrize("nodes", [ALL, ["detector", "hazard"]], ids=["all", "subset"])
+def test_ctrl_c_ends_every_process_in_time_without_errors(tmp_path: Path, nodes: list[str]) -> None:
     log = tmp_path / "launch.log"
-    process = launch(log, f"nodes:={','.join(SUBSET)}")  # config/jetson.yaml, the default
+    process = launch(log, f"nodes:={','.join(nodes)}")  # config/jetson.yaml, the default
     try:
-        wait_until_active(node_names(SUBSET), 240.0)
+        wait_until_active(node_names(nodes), 240.0)
         children = psutil.Process(process.pid).children(recursive=True)
-        assert len(children) >= len(SUBSET), children
+        assert len(children) >= len(nodes), children
         begin = time.monotonic()
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         assert process.wait(timeout=30) == 0, log.read_text()
