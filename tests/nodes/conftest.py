@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,6 +68,14 @@ class RosGraph:
         for node in self.nodes:
             node.destroy_node()
         rclpy.shutdown(context=self.context)
+
+
+@pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    """A stand-in model file: test-double models (``model_factory``) only check that it exists."""
+    path = tmp_path / "stub.safetensors"
+    path.write_bytes(b"stub weights")
+    return path
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -53,13 +52,6 @@ def fake_factory(captioner: BrightnessCaptioner):
         return LoadedCaptioner(captioner, "brightness@test", "en")
 
     return factory
-
-
-@pytest.fixture
-def model_file(tmp_path: Path) -> Path:
-    path = tmp_path / "stub.safetensors"
-    path.write_bytes(b"stub weights")
-    return path
 
 
 def frame(level: int, sec: int, encoding: str = "bgr8", frame_id: str = "camera") -> Image:

@@ -77,13 +77,6 @@ def blob_factory(delay_s: float = 0.0):
     return factory
 
 
-@pytest.fixture
-def model_file(tmp_path: Path) -> Path:
-    path = tmp_path / "blob.safetensors"
-    path.write_bytes(b"stub weights")
-    return path
-
-
 def scene(
     width: int = 640, height: int = 480, box: tuple[int, int, int, int] = (100, 50, 300, 200)
 ) -> np.ndarray:

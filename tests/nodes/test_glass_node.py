@@ -74,6 +74,7 @@ def colour_factory(net: ColourNet | None = None):
 
 @pytest.fixture
 def model_file(tmp_path: Path) -> Path:
+    """Named "colour": the glass node's model_id is the file's stem (asserted below)."""
     path = tmp_path / "colour.safetensors"
     path.write_bytes(b"stub weights")
     return path

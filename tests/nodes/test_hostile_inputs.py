@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,13 +28,6 @@ from perception.nodes.framework.stamp_cache import StampCache
 from perception_msgs.msg import Caption, DetectionArray, HazardAlert
 
 QUEUED = {"image_reliability": "reliable", "image_queue_depth": 100}  # no frame lost between test and node
-
-
-@pytest.fixture
-def detector_model(tmp_path) -> Path:
-    path = tmp_path / "blob.safetensors"
-    path.write_bytes(b"stub weights")  # the blob test double only checks that the file exists
-    return path
 
 
 def png_declaring(width: int, height: int, rows: int = 0) -> bytes:
@@ -68,9 +60,9 @@ def compressed(data: bytes, sec: int) -> CompressedImage:
     ],
 )
 def test_decompression_bombs_and_forged_headers_are_refused_before_decoding(
-    ros, detector_model, capfd, name: str, png: bytes, reason: str
+    ros, model_file, capfd, name: str, png: bytes, reason: str
 ):
-    params = {"model_path": str(detector_model), "compressed_input": True, **QUEUED}
+    params = {"model_path": str(model_file), "compressed_input": True, **QUEUED}
     node = start_detector(ros, params, namespace=f"/{name}")
     detections = ros.collect(DetectionArray, f"/{name}/detections")
     assert node.autostart()
@@ -87,8 +79,8 @@ def test_decompression_bombs_and_forged_headers_are_refused_before_decoding(
     assert reason in capfd.readouterr().err
 
 
-def test_max_image_pixels_applies_to_raw_images(ros, detector_model):
-    params = {"model_path": str(detector_model), "max_image_pixels": 320 * 240, **QUEUED}
+def test_max_image_pixels_applies_to_raw_images(ros, model_file):
+    params = {"model_path": str(model_file), "max_image_pixels": 320 * 240, **QUEUED}
     node = start_detector(ros, params)
     detections = ros.collect(DetectionArray, "detections")
     assert node.autostart()
@@ -101,13 +93,14 @@ def test_max_image_pixels_applies_to_raw_images(ros, detector_model):
 
 
 @pytest.mark.parametrize(("width", "height"), [(3, 3), (4096, 1), (1, 4096)])
-def test_degenerate_frames_are_not_captioned(ros, tmp_path, width: int, height: int, capfd):
-    model = tmp_path / "captioner.safetensors"
-    model.write_bytes(b"stub")
+def test_degenerate_frames_are_not_captioned(ros, model_file, width: int, height: int, capfd):
     captioner = BrightnessCaptioner()
     captioner.image_size = 160
     node = start_captioner(
-        ros, {"model_path": str(model), **QUEUED}, fake_factory(captioner), namespace=f"/c{width}x{height}"
+        ros,
+        {"model_path": str(model_file), **QUEUED},
+        fake_factory(captioner),
+        namespace=f"/c{width}x{height}",
     )
     captions = ros.collect(Caption, f"/c{width}x{height}/caption")
     images = ros.publisher(Image, f"/c{width}x{height}/image")
@@ -119,10 +112,8 @@ def test_degenerate_frames_are_not_captioned(ros, tmp_path, width: int, height: 
     assert f"image of {width}x{height} is smaller than min_image_side = 40 px" in capfd.readouterr().err
 
 
-def test_glass_node_skips_non_finite_boxes_keeps_the_rest_and_caps_box_count(ros, tmp_path):
-    model = tmp_path / "glass.safetensors"
-    model.write_bytes(b"stub")
-    node = start_glass(ros, {"model_path": str(model), "max_boxes": 2}, colour_factory())
+def test_glass_node_skips_non_finite_boxes_keeps_the_rest_and_caps_box_count(ros, model_file):
+    node = start_glass(ros, {"model_path": str(model_file), "max_boxes": 2}, colour_factory())
     io = Wiring(ros)
     assert node.autostart()
     io.connect()
@@ -143,10 +134,8 @@ def test_glass_node_skips_non_finite_boxes_keeps_the_rest_and_caps_box_count(ros
     assert node.counters["failed"] == 0
 
 
-def test_glass_diagnostics_say_images_wait_for_detections(ros, tmp_path):
-    model = tmp_path / "glass.safetensors"
-    model.write_bytes(b"stub")
-    node = start_glass(ros, {"model_path": str(model), "diagnostics_period_s": 0.3}, colour_factory())
+def test_glass_diagnostics_say_images_wait_for_detections(ros, model_file):
+    node = start_glass(ros, {"model_path": str(model_file), "diagnostics_period_s": 0.3}, colour_factory())
     diagnostics = ros.collect(DiagnosticArray, "/diagnostics")
     io = Wiring(ros)
     assert node.autostart()
@@ -203,8 +192,8 @@ def test_a_huge_caption_is_cut_and_does_not_block_the_executor(ros):
     assert [a.header.stamp.sec for a in alerts] == [2]
 
 
-def test_frames_lost_before_the_node_are_estimated_and_warned_about(ros, detector_model):
-    params = {"model_path": str(detector_model), "diagnostics_period_s": 0.5, **QUEUED}
+def test_frames_lost_before_the_node_are_estimated_and_warned_about(ros, model_file):
+    params = {"model_path": str(model_file), "diagnostics_period_s": 0.5, **QUEUED}
     node = start_detector(ros, params)
     diagnostics = ros.collect(DiagnosticArray, "/diagnostics")
     assert node.autostart()

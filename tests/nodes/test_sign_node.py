@@ -9,7 +9,6 @@ order, at the model's rate. One test loads a tiny untrained artifact written lik
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -77,13 +76,6 @@ def fake_factory(recognizer: MotionRecognizer, min_score: float = 0.6):
         return LoadedSign(recognizer, "motion@test", MODEL_HZ, MODEL_CLIP_S, INPUT_SIZE, min_score)
 
     return factory
-
-
-@pytest.fixture
-def model_file(tmp_path: Path) -> Path:
-    path = tmp_path / "stub.safetensors"
-    path.write_bytes(b"stub weights")
-    return path
 
 
 def frame(stamp_s: float, x: float) -> Image:
