@@ -13,7 +13,8 @@ import pytest
 
 from perception.bags.synthetic_sign import write_synthetic_sign_bag
 from perception.bringup.bag_graph import run_graph_on_bag
-from perception.core.sign import SignRecognizer
+from perception.core.artifacts import read_metadata
+from perception.core.sign import clip_duration
 from perception_training.sign.bag_score import score_recorded
 
 from e2e_support import MODELS_DIR
@@ -35,7 +36,7 @@ GAPS_S = (1.5, 3.0)
 )
 def test_held_out_signing_bag_gives_the_right_words_and_quiet_idle_time(tmp_path) -> None:
     model = MODELS_DIR / MODEL
-    clip_s = SignRecognizer.load(model, device="cpu").clip_duration
+    clip_s = clip_duration(read_metadata(model))
     bag = write_synthetic_sign_bag(tmp_path / "bag", FRAMES, fps=FPS, seed=SEED, split="test", gaps=GAPS_S)
     run = run_graph_on_bag(
         bag, tmp_path / "run", ["sign"], ["sign"], overrides={"sign_node": {"device": "cpu"}}

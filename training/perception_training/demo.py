@@ -33,6 +33,7 @@ from perception.bringup.graph import DIAGNOSTICS_TOPIC, NODE_FACTORIES, GraphOpt
 from perception.core.artifacts import read_metadata
 from perception.core.detection_metrics import map50
 from perception.core.images import image_to_numpy, to_bgr8
+from perception.core.sign import clip_duration
 from perception.nodes.framework.conversions import detection_from_msg
 from perception_training.sign.bag_score import score_recorded
 
@@ -151,7 +152,7 @@ def sign_summary(out: Path, models_dir: Path) -> dict[str, Any]:
     )
     LOG.info("running sign on %s", bag)
     run = run_graph_on_bag(bag, out / "sign_run", ["sign"], ["sign"], models_dir=models_dir)
-    clip_s = float(read_metadata(models_dir / SIGN_MODEL)["clip_duration"])
+    clip_s = clip_duration(read_metadata(models_dir / SIGN_MODEL))
     score = score_recorded(bag, run.recorded, clip_s, SIGN_STRIDE_S)
     return {
         "sign_words_recognised": f"{score.recognised}/{score.segments}",

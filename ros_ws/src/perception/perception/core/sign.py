@@ -84,6 +84,11 @@ def load_sign_model(path: str | Path, device: str = "cpu") -> tuple[nn.Module, d
     return model.to(device).eval(), metadata
 
 
+def clip_duration(metadata: dict[str, Any]) -> float:
+    """Seconds of video one clip of this sign artifact spans (2 s when the metadata predates it)."""
+    return float(metadata.get("clip_duration", 2.0))
+
+
 class SignRecognizer:
     """Word probabilities for clips of frames; the sign node and ``perception-sign infer`` use it."""
 
@@ -94,7 +99,7 @@ class SignRecognizer:
         self.spec = VideoModelSpec.from_dict({**metadata, "name": metadata["architecture"]})
         self.classes: list[str] = list(metadata["classes"])
         self.glosses: list[str] = list(metadata.get("glosses") or self.classes)
-        self.clip_duration = float(metadata.get("clip_duration", 2.0))
+        self.clip_duration = clip_duration(metadata)
         # The background class's id; None for a model trained without one.
         self.idle_id: int | None = self.classes.index(IDLE_CLASS) if IDLE_CLASS in self.classes else None
 
