@@ -43,8 +43,10 @@ class Signer:
     @classmethod
     def sample(cls, rng: np.random.Generator, width: int, height: int) -> Signer:
         """A random signer placed so the whole signing space stays inside the frame."""
-        top = rng.uniform(0.02, 0.15) * height
-        size = rng.uniform(0.6, 1.0) * (height - top) / 0.95  # hands at most 0.9 * size below the top
+        top = rng.uniform(0.0, 0.08) * height
+        # Framed like AIHub recordings: the upper body fills the frame, the lowest point of any
+        # stroke (0.85 * size below the head top) stays in it; hands at rest may drop out of view.
+        size = rng.uniform(0.85, 1.0) * (height - top) / 0.85
         margin = 0.5 * size
         centre_x = rng.uniform(min(margin, width / 2), max(width - margin, width / 2))
         return cls(
