@@ -34,6 +34,7 @@ from rclpy.context import Context
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 
 from perception.nodes.framework.managed_node import ManagedNode
+from perception.nodes.framework.rclpy_compat import try_shutdown_keeping_signal_handlers
 
 # How long a KeyboardInterrupt waits for rclpy's signal handler to shut the context down.
 SIGNAL_SHUTDOWN_WAIT_S = 1.0
@@ -74,7 +75,7 @@ def run_node(
             node.teardown()
         executor.remove_node(node)
         node.destroy_node()
-        rclpy.try_shutdown(uninstall_handlers=False)  # keep SIGINT ignored until the exit
+        try_shutdown_keeping_signal_handlers()  # keep SIGINT ignored until the exit (Humble too)
         _exit_now()
 
 
