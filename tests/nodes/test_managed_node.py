@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from lifecycle_msgs.msg import State
@@ -83,3 +84,10 @@ def test_lifecycle_of_a_node_without_images(ros) -> None:
     publisher.publish(String(data="Glass"))
     assert ros.wait_for(lambda: [m.data for m in received][-1:] == ["# glass"])
     assert node._state_machine.current_state[0] == State.PRIMARY_STATE_ACTIVE
+
+
+def test_log_takes_every_level_from_one_node(ros) -> None:
+    """rclpy keeps one severity per call site (Humble and newer): mixing levels must not raise."""
+    node = ros.add(EchoNode(context=ros.context))
+    for level in (logging.INFO, logging.WARNING, logging.ERROR, logging.DEBUG, logging.INFO):
+        node.log(level, f"level {level}")

@@ -27,7 +27,6 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.logging import LoggingSeverity
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
@@ -47,14 +46,6 @@ from perception.nodes.framework.qos import output_qos
 
 ParamsT = TypeVar("ParamsT")
 ModelT = TypeVar("ModelT")
-
-
-_ROS_LEVELS = {
-    logging.DEBUG: LoggingSeverity.DEBUG,
-    logging.INFO: LoggingSeverity.INFO,
-    logging.WARNING: LoggingSeverity.WARN,
-    logging.ERROR: LoggingSeverity.ERROR,
-}
 
 
 class Output:
@@ -187,7 +178,17 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         as "Failed to publish log message to rosout"; teardown messages use this instead.
         """
         if self.context.ok():
-            self.get_logger().log(text, _ROS_LEVELS[level])
+            # rclpy fixes the severity per call site (a second one raises ValueError "Logger
+            # severity cannot be changed between calls", Humble and newer alike): one line each.
+            logger = self.get_logger()
+            if level >= logging.ERROR:
+                logger.error(text)
+            elif level >= logging.WARNING:
+                logger.warning(text)
+            elif level >= logging.INFO:
+                logger.info(text)
+            else:
+                logger.debug(text)
         else:
             logging.getLogger(self.get_name()).log(level, text)
 
