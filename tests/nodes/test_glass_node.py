@@ -23,7 +23,7 @@ from sensor_msgs.msg import Image
 from torch import nn
 from visualization_msgs.msg import Marker, MarkerArray
 
-from perception.core.artifacts import save_artifact
+from perception.core.artifacts import model_id, save_artifact
 from perception.core.classifier import Classifier, Preprocessing, build_classifier
 from perception.core.detections import Detection
 from perception.core.glass import GlassClassifier, is_fragile
@@ -65,8 +65,10 @@ def colour_factory(net: ColourNet | None = None):
     """Like GlassNode.load_model: resolves model_path (so a missing file fails) then builds."""
 
     def factory(params: GlassParameters) -> GlassClassifier:
-        resolve_model_path(params.model_path)
-        classifier = Classifier(net or ColourNet(), GLASS_TYPES, Preprocessing(32), "cpu", params.batch_size)
+        path = resolve_model_path(params.model_path)
+        classifier = Classifier(
+            net or ColourNet(), GLASS_TYPES, Preprocessing(32), "cpu", params.batch_size, model_id(path)
+        )
         return GlassClassifier(classifier)
 
     return factory
@@ -74,7 +76,7 @@ def colour_factory(net: ColourNet | None = None):
 
 @pytest.fixture
 def model_file(tmp_path: Path) -> Path:
-    """Named "colour": the glass node's model_id is the file's stem (asserted below)."""
+    """The glass node's model_id is ``<file name>@<sha256 prefix>`` of this file (asserted below)."""
     path = tmp_path / "colour.safetensors"
     path.write_bytes(b"stub weights")
     return path
@@ -160,7 +162,7 @@ def test_paired_frame_is_classified_in_one_batch_with_markers_and_debug_image(ro
     result = io.glasses[0]
     header = (result.header.stamp.sec, result.header.stamp.nanosec, result.header.frame_id)
     assert header == (42, 250, "cam_optical")
-    assert result.model_id == "colour"
+    assert result.model_id == model_id(model_file) and result.model_id.startswith("colour.safetensors@")
     assert [g.glass_type for g in result.glasses] == EXPECTED_TYPES
     assert [g.glass_type_id for g in result.glasses] == [0, 1, 2]
     assert [g.fragile for g in result.glasses] == [is_fragile(t) for t in EXPECTED_TYPES]
@@ -336,7 +338,7 @@ def test_artifact_loads_through_the_real_path_and_matches_the_core(ros, tmp_path
 
     reference = GlassClassifier.load(artifact, device="cpu").classify(scene(), scene_detections())
     got = io.glasses[0]
-    assert got.model_id == "tiny_glass"
+    assert got.model_id == model_id(artifact) and got.model_id.startswith("tiny_glass.safetensors@")
     assert [g.glass_type for g in got.glasses] == [r.glass_type for r in reference]
     np.testing.assert_allclose([g.score for g in got.glasses], [r.score for r in reference], atol=1e-5)
 

@@ -13,6 +13,7 @@ from sensor_msgs.msg import CompressedImage
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
+from perception.core.constants import MODELS_DIR_ENV
 from perception.core.detections import Detection
 from perception.core.images import ImageConversionError, numpy_to_image
 from perception.nodes.framework.conversions import (
@@ -27,7 +28,7 @@ from perception.nodes.framework.conversions import (
 from perception.nodes.framework.diagnostics import PeriodSummary, build_status
 from perception.nodes.framework.image_node import decode_image
 from perception.nodes.framework.latest_frame import WorkerCounters
-from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
+from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.framework.qos import image_qos, output_qos
 from perception.nodes.framework.stamp_cache import StampCache, stamp_key
 

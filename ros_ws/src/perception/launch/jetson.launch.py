@@ -25,12 +25,12 @@ from launch_ros.actions import LifecycleNode, Node
 from perception.bringup.graph import (
     DEFAULT_CAMERA_TOPIC,
     DEFAULT_NAMESPACE,
-    MODELS_DIR_ENV,
     GraphOptions,
     build_graph,
     launch_node_kwargs,
     parse_node_list,
 )
+from perception.core.constants import MODELS_DIR_ENV
 
 SHARE = get_package_share_directory("perception")
 FASTDDS_PROFILE = os.path.join(SHARE, "config", "fastdds_large_images.xml")

@@ -33,13 +33,13 @@ from perception.bags.reading import open_bag, read_messages
 from perception.bags.record import BagRecorder
 from perception.bags.replay import ReplayStats, replay_bag
 from perception.bringup.graph import (
-    MODELS_DIR_ENV,
     GraphOptions,
     NodeSpec,
     build_graph,
     output_topic,
     resolve_topic,
 )
+from perception.core.constants import MODELS_DIR_ENV
 
 LOG = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]

@@ -5,8 +5,13 @@ keeping the graph here lets tests check it (names unique, every subscribed topic
 by some node or the camera) on machines without ``launch``. No rclpy, no model imports:
 the launch process stays light.
 
-To add a node: write a ``NodeSpec`` factory and register it in ``NODE_FACTORIES``; add all
-its parameters under ``/**/<node name>`` in config/*.yaml (a test checks they match its spec).
+Each node's topics are declared once, in ``perception.nodes.topics``; the specs here read them
+from there (tests/nodes/test_graph_topics.py compares them with each running node's real
+publishers and subscriptions).
+
+To add a node: declare its topics in ``perception.nodes.topics``, write a ``NodeSpec`` factory
+and register it in ``NODE_FACTORIES``; add all its parameters under ``/**/<node name>`` in
+config/*.yaml (a test checks they match its spec).
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from perception.core.constants import MODELS_DIR_ENV
+from perception.nodes import topics
+from perception.nodes.topics import CAPTION_TOPIC, NodeTopics
+
 PACKAGE = "perception"
 DEFAULT_NAMESPACE = "perception"
 DEFAULT_CAMERA_TOPIC = "/camera/image_raw"
-DIAGNOSTICS_TOPIC = "/diagnostics"
-# Behaviour nodes read captions from one well-known topic, whatever namespace the stack runs in.
-CAPTION_TOPIC = "/caption"
-MODELS_DIR_ENV = "PERCEPTION_MODELS_DIR"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class NodeSpec:
     parameters_spec: str  # "module:Class" of the node's parameter dataclass (checked by tests)
     subscribes: tuple[str, ...]
     publishes: tuple[str, ...]
+    optional: tuple[str, ...] = ()  # of the above, those a parameter switches on or off
     remaps: tuple[tuple[str, str], ...] = ()
     package: str = PACKAGE
     lifecycle: bool = True
@@ -50,79 +56,69 @@ class NodeSpec:
 
 def image_remaps(options: GraphOptions) -> tuple[tuple[str, str], ...]:
     """The camera wiring every image node shares (raw and image_transport's compressed)."""
-    return (("image", options.camera_topic), ("image/compressed", f"{options.camera_topic}/compressed"))
+    return (
+        (topics.IMAGE, options.camera_topic),
+        (topics.IMAGE_COMPRESSED, options.camera_topic + topics.COMPRESSED_SUFFIX),
+    )
 
 
 def image_input(options: GraphOptions) -> str:
-    return "image/compressed" if options.compressed_input else "image"
+    return topics.IMAGE_COMPRESSED if options.compressed_input else topics.IMAGE
 
 
-def image_node_spec(
+def node_spec(
     options: GraphOptions,
     node: str,
     parameters_spec: str,
-    publishes: tuple[str, ...],
-    other_inputs: tuple[str, ...] = (),
+    declared: NodeTopics,
     other_remaps: tuple[tuple[str, str], ...] = (),
 ) -> NodeSpec:
-    """A node on the image-node framework: camera input (raw or compressed) wired the same way."""
+    """A node with the topics ``perception.nodes.topics`` declares for it; a node on the
+    image-node framework gets the camera input (raw or compressed) wired the same way."""
+    camera = declared.image_input
     return NodeSpec(
         name=f"{node}_node",
         executable=f"{node}_node",
         parameters_spec=parameters_spec,
-        subscribes=(image_input(options), *other_inputs),
-        publishes=publishes,
-        remaps=(*image_remaps(options), *other_remaps),
-        extra_parameters={"compressed_input": options.compressed_input},
+        subscribes=(image_input(options), *declared.subscribes) if camera else declared.subscribes,
+        publishes=declared.publishes,
+        optional=declared.optional,
+        remaps=(*(image_remaps(options) if camera else ()), *other_remaps),
+        extra_parameters={"compressed_input": options.compressed_input} if camera else {},
     )
 
 
 def detector_spec(options: GraphOptions) -> NodeSpec:
-    return image_node_spec(
-        options,
-        "detector",
-        "perception.nodes.detector_node:DetectorParameters",
-        publishes=("detections", "markers", "debug_image", DIAGNOSTICS_TOPIC),
+    return node_spec(
+        options, "detector", "perception.nodes.detector_node:DetectorParameters", topics.DETECTOR
     )
 
 
 def glass_spec(options: GraphOptions) -> NodeSpec:
-    return image_node_spec(
-        options,
-        "glass",
-        "perception.nodes.glass_node:GlassParameters",
-        publishes=("glasses", "glass_markers", "glass_debug_image", DIAGNOSTICS_TOPIC),
-        other_inputs=("detections",),
-    )
+    return node_spec(options, "glass", "perception.nodes.glass_node:GlassParameters", topics.GLASS)
 
 
 def caption_spec(options: GraphOptions) -> NodeSpec:
-    return image_node_spec(
+    return node_spec(
         options,
         "caption",
         "perception.nodes.caption_node:CaptionParameters",
-        publishes=("caption", DIAGNOSTICS_TOPIC),  # and serves caption_image (CaptionImage)
-        other_remaps=(("caption", CAPTION_TOPIC),),
+        topics.CAPTION_NODE,
+        other_remaps=((topics.CAPTION, CAPTION_TOPIC),),
     )
 
 
 def sign_spec(options: GraphOptions) -> NodeSpec:
-    return image_node_spec(
-        options,
-        "sign",
-        "perception.nodes.sign_node:SignParameters",
-        publishes=("sign", DIAGNOSTICS_TOPIC),
-    )
+    return node_spec(options, "sign", "perception.nodes.sign_node:SignParameters", topics.SIGN_NODE)
 
 
 def hazard_spec(options: GraphOptions) -> NodeSpec:
-    return NodeSpec(
-        name="hazard_node",
-        executable="hazard_node",
-        parameters_spec="perception.nodes.hazard_node:HazardParameters",
-        subscribes=("caption", "detections"),  # detections only while use_detections is true
-        publishes=("hazard_alerts",),
-        remaps=(("caption", CAPTION_TOPIC),),
+    return node_spec(
+        options,
+        "hazard",
+        "perception.nodes.hazard_node:HazardParameters",
+        topics.HAZARD,
+        other_remaps=((topics.CAPTION, CAPTION_TOPIC),),
     )
 
 

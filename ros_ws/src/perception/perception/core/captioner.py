@@ -19,13 +19,12 @@ from torch import nn
 from torchvision.models import mobilenet_v3_small
 
 from perception.core.artifacts import ArtifactError, code_version, load_artifact, save_artifact
+from perception.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from perception.core.devices import half_supported, resolve_device
 from perception.core.text.tokenizers import Tokenizer, get_tokenizer
 from perception.core.text.vocabulary import Vocabulary
 
 ARCHITECTURE = "mnv3_small_gru_attention"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 ENCODER_CHANNELS = 576  # MobileNetV3-Small's last feature map
 
 

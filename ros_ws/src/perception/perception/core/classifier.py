@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from perception.core.artifacts import ArtifactError, load_artifact
+from perception.core.artifacts import ArtifactError, load_artifact, model_id
 from perception.core.classifier_models import (
     ARCHITECTURES,
     ClassifierBuildError,
@@ -27,6 +27,7 @@ from perception.core.classifier_models import (
     load_pretrained_backbone,
     unfreeze,
 )
+from perception.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from perception.core.devices import resolve_device
 
 __all__ = [
@@ -47,8 +48,6 @@ __all__ = [
 CLASSIFIER_KIND = "classifier"
 # Tensors under this prefix (optimizer state in a `latest` checkpoint) are not model weights.
 TRAINING_STATE_PREFIX = "training_state."
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class Prediction(NamedTuple):
@@ -96,7 +95,10 @@ class Classifier:
         preprocessing: Preprocessing,
         device: str = "auto",
         batch_size: int = 32,
+        model_id: str = "",
     ) -> None:
+        """``model_id`` names the weights in every output (``Classifier.load`` sets it from the file)."""
+        self.model_id = model_id
         self.device = torch.device(resolve_device(device))
         self.model = model.to(self.device).eval()
         self.classes = list(classes)
@@ -124,7 +126,7 @@ class Classifier:
                 f"{artifact_path}: weights do not fit {metadata['architecture']} with "
                 f"{len(classes)} classes ({error}); the file is corrupt or was edited"
             ) from error
-        return cls(model, classes, preprocessing, device, batch_size)
+        return cls(model, classes, preprocessing, device, batch_size, model_id(artifact_path))
 
     def predict(self, crops_bgr: Sequence[np.ndarray]) -> list[Prediction]:
         """Classify BGR uint8 crops (any sizes) in batches; one Prediction per crop, in order."""

@@ -27,6 +27,7 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 
 from perception.core.artifacts import model_id
 from perception.core.captioner import Captioner
+from perception.core.constants import MODELS_DIR_ENV
 from perception.core.images import ImageConversionError
 from perception.nodes.framework.conversions import copy_header
 from perception.nodes.framework.image_node import (
@@ -35,16 +36,15 @@ from perception.nodes.framework.image_node import (
     decode_image,
     inspect_image,
 )
-from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
+from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
 from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParameters
+from perception.nodes.topics import CAPTION, CAPTION_SERVICE
 from perception_msgs.msg import Caption
 from perception_msgs.srv import CaptionImage
 
 NODE_NAME = "caption_node"
-CAPTION_TOPIC = "caption"
-SERVICE_NAME = "caption_image"
 EXECUTOR_THREADS = 2  # one for image callbacks and transitions, one for CaptionImage requests
 
 
@@ -101,7 +101,7 @@ class CaptionNode(TorchModelNode[CaptionParameters, LoadedCaptioner]):
         self._serving = False
         self._service = self.create_service(
             CaptionImage,
-            SERVICE_NAME,
+            CAPTION_SERVICE,
             self._on_caption_request,
             callback_group=MutuallyExclusiveCallbackGroup(),
         )
@@ -113,7 +113,7 @@ class CaptionNode(TorchModelNode[CaptionParameters, LoadedCaptioner]):
         return int(getattr(model.captioner, "image_size", 0))
 
     def create_outputs(self, params: CaptionParameters) -> None:
-        self.caption_pub = self.create_output(Caption, CAPTION_TOPIC)
+        self.caption_pub = self.create_output(Caption, CAPTION)
 
     def process_frame(self, frame: Frame, context: Any) -> None:
         self.caption_pub.publish(self._caption(self.model, frame))

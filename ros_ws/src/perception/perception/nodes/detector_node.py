@@ -18,15 +18,17 @@ from typing import Any
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import MarkerArray
 
+from perception.core.constants import MODELS_DIR_ENV
 from perception.core.detector import Detector
 from perception.core.images import numpy_to_image
 from perception.nodes.framework import vision_msgs_interop
 from perception.nodes.framework.conversions import detection_array_msg, detection_markers, draw_detections
 from perception.nodes.framework.image_node import Frame
-from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
+from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
 from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParameters
+from perception.nodes.topics import DEBUG_IMAGE, DETECTIONS, DETECTIONS_2D, MARKERS
 from perception_msgs.msg import DetectionArray
 
 NODE_NAME = "detector_node"
@@ -92,12 +94,12 @@ class DetectorNode(TorchModelNode[DetectorParameters, Detector]):
         model.class_ids(params.classes)
 
     def create_outputs(self, params: DetectorParameters) -> None:
-        self.detections_pub = self.create_output(DetectionArray, "detections")
-        self.markers_pub = self.create_output(MarkerArray, "markers")
-        self.debug_pub = self.create_output(Image, "debug_image")
+        self.detections_pub = self.create_output(DetectionArray, DETECTIONS)
+        self.markers_pub = self.create_output(MarkerArray, MARKERS)
+        self.debug_pub = self.create_output(Image, DEBUG_IMAGE)
         self.vision_pub = None
         if params.vision_msgs_output and vision_msgs_interop.available():
-            self.vision_pub = self.create_output(vision_msgs_interop.array_type(), "detections_2d")
+            self.vision_pub = self.create_output(vision_msgs_interop.array_type(), DETECTIONS_2D)
         elif params.vision_msgs_output:
             self.get_logger().info(
                 "vision_msgs is not installed: no Detection2DArray on detections_2d "

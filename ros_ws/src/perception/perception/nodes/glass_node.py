@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticStatus
@@ -27,6 +26,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from perception.core.classifier import Classifier
+from perception.core.constants import MODELS_DIR_ENV
 from perception.core.detections import Detection
 from perception.core.glass import DEFAULT_DETECTOR_CLASSES, GlassClassifier, GlassResult
 from perception.core.images import numpy_to_image
@@ -39,17 +39,17 @@ from perception.nodes.framework.conversions import (
 )
 from perception.nodes.framework.diagnostics import PeriodSummary, Status
 from perception.nodes.framework.image_node import LOG_THROTTLE_S, Frame
-from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
+from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.qos import output_qos
 from perception.nodes.framework.runner import run_node
 from perception.nodes.framework.stamp_cache import StampCache, stamp_key
 from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParameters
+from perception.nodes.topics import DETECTIONS, GLASS_DEBUG_IMAGE, GLASS_MARKERS, GLASSES
 from perception_msgs.msg import DetectionArray, GlassClassification, GlassClassificationArray
 
 NODE_NAME = "glass_node"
 MARKER_NAMESPACE = "glasses"
-DETECTIONS_TOPIC = "detections"
 
 
 @dataclass(frozen=True)
@@ -130,16 +130,16 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
             )
 
     def create_outputs(self, params: GlassParameters) -> None:
-        self.glasses_pub = self.create_output(GlassClassificationArray, "glasses")
-        self.markers_pub = self.create_output(MarkerArray, "glass_markers")
-        self.debug_pub = self.create_output(Image, "glass_debug_image")
+        self.glasses_pub = self.create_output(GlassClassificationArray, GLASSES)
+        self.markers_pub = self.create_output(MarkerArray, GLASS_MARKERS)
+        self.debug_pub = self.create_output(Image, GLASS_DEBUG_IMAGE)
 
     def create_inputs(self, params: GlassParameters) -> None:
         self._images = StampCache(
             params.pair_cache_size, max_bytes=int(params.pair_cache_mb * 2**20), size_of=_data_bytes
         )
         self._early_detections = StampCache(params.pair_cache_size)
-        self.create_input(DetectionArray, DETECTIONS_TOPIC, self._on_detections, output_qos())
+        self.create_input(DetectionArray, DETECTIONS, self._on_detections, output_qos())
 
     def on_image(self, msg: Image | CompressedImage) -> None:
         key = stamp_key(msg.header)
@@ -172,7 +172,7 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
         arrived = summary.delta("accepted")
         if summary.new_received or not arrived:
             return None
-        topic = self.resolve_topic_name(DETECTIONS_TOPIC)
+        topic = self.resolve_topic_name(DETECTIONS)
         return (
             DiagnosticStatus.WARN,
             f"{arrived} images arrived but none was paired with detections on {topic} "
@@ -197,7 +197,7 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
         self.glasses_pub.publish(
             GlassClassificationArray(
                 header=copy_header(frame.header),
-                model_id=Path(params.model_path).stem,
+                model_id=self.model.classifier.model_id,
                 glasses=[_result_to_msg(r) for r in results],
             )
         )

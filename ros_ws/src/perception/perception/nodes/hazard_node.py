@@ -41,14 +41,12 @@ from perception.nodes.framework.latest_frame import LatestFrameWorker
 from perception.nodes.framework.managed_node import ManagedNode
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
+from perception.nodes.topics import CAPTION, DETECTIONS, HAZARD_ALERTS
 from perception_msgs.msg import Caption, DetectionArray
 from perception_msgs.msg import HazardAlert as HazardAlertMsg
 
 NODE_NAME = "hazard_node"
 PACKAGE = "perception"
-CAPTION_TOPIC = "caption"
-DETECTIONS_TOPIC = "detections"
-ALERTS_TOPIC = "hazard_alerts"
 NOTIFIER_CLOSE_TIMEOUT_S = 2.0  # cleanup/shutdown give queued webhook alerts this long to go out
 ANALYSIS_QUEUE = 16  # messages waiting for the analysis thread (captions come at a few Hz)
 ANALYSIS_STOP_TIMEOUT_S = 1.0
@@ -203,15 +201,15 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
         close_all(model.notifiers, timeout=NOTIFIER_CLOSE_TIMEOUT_S)
 
     def create_outputs(self, params: HazardParameters) -> None:
-        self.alerts_pub = self.create_output(HazardAlertMsg, ALERTS_TOPIC)
+        self.alerts_pub = self.create_output(HazardAlertMsg, HAZARD_ALERTS)
 
     def create_inputs(self, params: HazardParameters) -> None:
         self._analysis = LatestFrameWorker(
             lambda analyse: analyse(), f"{self.get_name()}_analysis", self._on_analysis_error, ANALYSIS_QUEUE
         )
-        self.create_input(Caption, CAPTION_TOPIC, self._on_caption)
+        self.create_input(Caption, CAPTION, self._on_caption)
         if params.use_detections:
-            self.create_input(DetectionArray, DETECTIONS_TOPIC, self._on_detections)
+            self.create_input(DetectionArray, DETECTIONS, self._on_detections)
 
     def stop_inputs(self) -> None:
         super().stop_inputs()

@@ -29,6 +29,7 @@ import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 
 from perception.core.artifacts import model_id
+from perception.core.constants import MODELS_DIR_ENV
 from perception.core.sign import SignPrediction, SignRecognizer
 from perception.nodes.framework.clip_buffer import (
     Clip,
@@ -41,14 +42,14 @@ from perception.nodes.framework.conversions import copy_header
 from perception.nodes.framework.diagnostics import PeriodSummary, Status
 from perception.nodes.framework.image_node import LOG_THROTTLE_S, WORKER_STOP_TIMEOUT_S, Frame
 from perception.nodes.framework.latest_frame import LatestFrameWorker, WorkerCounters
-from perception.nodes.framework.model_path import MODELS_DIR_ENV, resolve_model_path
+from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
 from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParameters
+from perception.nodes.topics import SIGN as SIGN_TOPIC
 from perception_msgs.msg import SignLabel
 
 NODE_NAME = "sign_node"
-SIGN_TOPIC = "sign"
 DEFAULT_MIN_SCORE = 0.6  # used when neither the parameter nor the artifact sets one
 MIN_SCORE_KEY = "min_score"  # artifact metadata key of a calibrated threshold
 

@@ -16,8 +16,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
 from perception.nodes.framework.latest_frame import WorkerCounters
+from perception.nodes.topics import DIAGNOSTICS_TOPIC
 
-DIAGNOSTICS_TOPIC = "/diagnostics"
 Status = tuple[bytes, str]  # DiagnosticStatus level and message
 
 

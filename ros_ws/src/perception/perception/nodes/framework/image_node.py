@@ -56,9 +56,8 @@ from perception.nodes.framework.managed_node import ManagedNode, ModelT, ParamsT
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.qos import RELIABILITY_CHOICES, image_qos
 from perception.nodes.framework.stamp_gaps import StampGapEstimator
+from perception.nodes.topics import IMAGE, IMAGE_COMPRESSED
 
-IMAGE_TOPIC = "image"
-COMPRESSED_SUFFIX = "/compressed"
 LOG_THROTTLE_S = 5.0
 MAX_8K_PIXELS = 7680 * 4320
 MIN_SIDE_FLOOR, MIN_SIDE_CEILING = 16, 64  # automatic min_image_side stays in this range [px]
@@ -234,9 +233,9 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
             self._process_job, f"{self.get_name()}_worker", self._on_worker_error
         )
         if params.compressed_input:
-            msg_type, topic = CompressedImage, IMAGE_TOPIC + COMPRESSED_SUFFIX
+            msg_type, topic = CompressedImage, IMAGE_COMPRESSED
         else:
-            msg_type, topic = Image, IMAGE_TOPIC
+            msg_type, topic = Image, IMAGE
         qos = image_qos(params.image_reliability, params.image_queue_depth)
         self.create_input(msg_type, topic, self._on_image_msg, qos)
         super().start_inputs(params)

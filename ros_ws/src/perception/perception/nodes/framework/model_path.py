@@ -10,8 +10,7 @@ import os
 from pathlib import Path
 
 from perception.core.artifacts import not_a_file
-
-MODELS_DIR_ENV = "PERCEPTION_MODELS_DIR"
+from perception.core.constants import MODELS_DIR_ENV
 
 
 def resolve_model_path(path: str) -> Path:
