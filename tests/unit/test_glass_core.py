@@ -79,7 +79,7 @@ def test_classify_filters_orders_and_flags() -> None:
 
 
 def test_classify_rejects_a_non_bgr_frame() -> None:
-    with pytest.raises(ValueError, match="BGR HxWx3"):
+    with pytest.raises(ValueError, match="HxWx3 uint8 BGR"):
         _colour_glass_classifier().classify(np.zeros((10, 10), np.uint8), [])
 
 

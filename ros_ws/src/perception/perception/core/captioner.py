@@ -21,6 +21,7 @@ from torchvision.models import mobilenet_v3_small
 from perception.core.artifacts import ArtifactError, code_version, load_artifact, save_artifact
 from perception.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from perception.core.devices import half_supported, resolve_device
+from perception.core.images import check_bgr8
 from perception.core.text.tokenizers import Tokenizer, get_tokenizer
 from perception.core.text.vocabulary import Vocabulary
 
@@ -299,15 +300,7 @@ def preprocess(
 
 
 def _resized_rgb(image: np.ndarray, size: int, index: int) -> np.ndarray:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        shape = getattr(image, "shape", None)
-        dtype = getattr(image, "dtype", type(image).__name__)
-        raise ValueError(
-            f"image {index}: the captioner needs an HxWx3 uint8 BGR frame, got shape {shape} dtype {dtype}; "
-            "convert with perception.core.images.to_bgr8"
-        )
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"image {index} is empty ({image.shape}); the camera sent no pixels")
+    check_bgr8(image, f"the captioner (image {index})")
     return cv2.cvtColor(cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
 
 

@@ -29,6 +29,7 @@ from perception.core.classifier_models import (
 )
 from perception.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from perception.core.devices import resolve_device
+from perception.core.images import check_bgr8
 
 __all__ = [
     "ARCHITECTURES",
@@ -137,7 +138,7 @@ class Classifier:
     def probabilities(self, crops_bgr: Sequence[np.ndarray]) -> torch.Tensor:
         """Softmax class probabilities, ``N x num_classes`` on the CPU."""
         for index, crop in enumerate(crops_bgr):
-            _check_crop(index, crop)
+            check_bgr8(crop, f"the classifier (crop {index})")
         outputs = [torch.empty(0, len(self.classes))]
         with torch.inference_mode():
             for start in range(0, len(crops_bgr), self.batch_size):
@@ -148,17 +149,3 @@ class Classifier:
                 outputs.append(logits.float().softmax(dim=1).cpu())
         return torch.cat(outputs)
 
-
-def _check_crop(index: int, crop: np.ndarray) -> None:
-    if not isinstance(crop, np.ndarray) or crop.dtype != np.uint8 or crop.ndim != 3 or crop.shape[2] != 3:
-        described = (
-            f"{crop.dtype} array of shape {crop.shape}" if isinstance(crop, np.ndarray) else type(crop)
-        )
-        raise ValueError(
-            f"crop {index} is a {described}; the classifier needs BGR uint8 HxWx3 images "
-            "(convert with perception.core.images.to_bgr8)"
-        )
-    if crop.shape[0] == 0 or crop.shape[1] == 0:
-        raise ValueError(
-            f"crop {index} is empty (shape {crop.shape}); drop zero-area boxes before classifying"
-        )

@@ -28,6 +28,7 @@ from perception.core.artifacts import (
 )
 from perception.core.detections import Detection
 from perception.core.devices import half_supported, resolve_device
+from perception.core.images import check_bgr8
 from perception.core.ultralytics_env import import_ultralytics
 
 LOG = logging.getLogger(__name__)
@@ -223,7 +224,7 @@ class Detector:
         ``classes`` restricts the output to those class names (unknown names raise); ``None``
         keeps every class, an empty sequence keeps none.
         """
-        _check_image(image_bgr)
+        check_bgr8(image_bgr, "detect()", DetectorError)
         class_ids = self.class_ids(classes) if classes is not None else None
         result = self._predict(image_bgr, conf=conf, iou=iou, classes=class_ids)
         boxes = result.boxes
@@ -299,20 +300,6 @@ def _yolo_from_file(path: Path):
     train_args = getattr(yolo.model, "args", {}) if isinstance(yolo.model, torch.nn.Module) else {}
     imgsz = train_args.get("imgsz", DEFAULT_IMGSZ)
     return yolo, int(max(imgsz) if isinstance(imgsz, (list, tuple)) else imgsz)
-
-
-def _check_image(image: Any) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        shape = getattr(image, "shape", None)
-        dtype = getattr(image, "dtype", type(image).__name__)
-        raise DetectorError(
-            f"detect() needs an HxWx3 uint8 BGR image, got shape {shape} dtype {dtype}; convert it with "
-            "perception.core.images.to_bgr8"
-        )
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise DetectorError(
-            f"detect() got an empty {image.shape[1]}x{image.shape[0]} frame; check the camera driver"
-        )
 
 
 def _plain(value: Any) -> Any:

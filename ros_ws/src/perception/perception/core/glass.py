@@ -18,6 +18,7 @@ import numpy as np
 
 from perception.core.classifier import Classifier
 from perception.core.detections import Detection
+from perception.core.images import check_bgr8
 
 LOG = logging.getLogger(__name__)
 
@@ -105,12 +106,7 @@ class GlassClassifier:
 
         Boxes lying wholly outside the frame are skipped (logged at debug level).
         """
-        if not isinstance(frame_bgr, np.ndarray) or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
-            shape = getattr(frame_bgr, "shape", type(frame_bgr))
-            raise ValueError(
-                f"glass classification needs a BGR HxWx3 frame, got {shape}; "
-                "convert with perception.core.images.to_bgr8"
-            )
+        check_bgr8(frame_bgr, "glass classification")
         kept: list[Detection] = []
         crops: list[np.ndarray] = []
         for detection in detections:

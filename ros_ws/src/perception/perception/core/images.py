@@ -220,6 +220,23 @@ def numpy_to_compressed(
     return _build(factory, fields, header)
 
 
+def check_bgr8(image: Any, what: str, error: type[Exception] = ValueError) -> None:
+    """Raise ``error`` unless ``image`` is a non-empty HxWx3 uint8 (BGR) numpy array, the input
+    every model here takes; ``what`` names who needs it in the message (``"detect()"``)."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", None)
+        dtype = getattr(image, "dtype", type(image).__name__)
+        raise error(
+            f"{what} needs an HxWx3 uint8 BGR image, got shape {shape} dtype {dtype}; convert it with "
+            "perception.core.images.to_bgr8"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise error(
+            f"{what} got an empty {image.shape[1]}x{image.shape[0]} frame; a camera that sends no "
+            "pixels, or a zero-area box"
+        )
+
+
 def to_bgr8(pixels: np.ndarray, encoding: str) -> np.ndarray:
     """Return an HxWx3 uint8 BGR array for a model, from any supported encoding.
 

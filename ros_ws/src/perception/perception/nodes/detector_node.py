@@ -15,14 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sensor_msgs.msg import Image
-from visualization_msgs.msg import MarkerArray
-
 from perception.core.constants import MODELS_DIR_ENV
 from perception.core.detector import Detector
-from perception.core.images import numpy_to_image
 from perception.nodes.framework import vision_msgs_interop
-from perception.nodes.framework.conversions import detection_array_msg, detection_markers, draw_detections
+from perception.nodes.framework.box_overlay import BoxOverlay, BoxOverlayParameters
+from perception.nodes.framework.conversions import detection_array_msg
 from perception.nodes.framework.image_node import Frame
 from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.framework.parameters import param
@@ -35,7 +32,7 @@ NODE_NAME = "detector_node"
 
 
 @dataclass(frozen=True)
-class DetectorParameters(TorchNodeParameters):
+class DetectorParameters(TorchNodeParameters, BoxOverlayParameters):
     """Everything the detector node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
@@ -59,16 +56,7 @@ class DetectorParameters(TorchNodeParameters):
         "also publish vision_msgs/Detection2DArray on detections_2d (Isaac ROS, ultralytics_ros and "
         "rviz plugins read it); needs vision_msgs installed, else a note is logged and it is off",
     )
-    debug_image: bool = param(
-        False, "publish the annotated image on debug_image (costs a copy + encode)", live=True
-    )
-    marker_lifetime_s: float = param(
-        0.5,
-        "how long RViz keeps a box marker without an update [s] (0 = until the next frame clears it)",
-        min_value=0.0,
-        max_value=60.0,
-        live=True,
-    )
+
 
 
 class DetectorNode(TorchModelNode[DetectorParameters, Detector]):
@@ -95,8 +83,7 @@ class DetectorNode(TorchModelNode[DetectorParameters, Detector]):
 
     def create_outputs(self, params: DetectorParameters) -> None:
         self.detections_pub = self.create_output(DetectionArray, DETECTIONS)
-        self.markers_pub = self.create_output(MarkerArray, MARKERS)
-        self.debug_pub = self.create_output(Image, DEBUG_IMAGE)
+        self.overlay = BoxOverlay(self, MARKERS, DEBUG_IMAGE)
         self.vision_pub = None
         if params.vision_msgs_output and vision_msgs_interop.available():
             self.vision_pub = self.create_output(vision_msgs_interop.array_type(), DETECTIONS_2D)
@@ -116,10 +103,7 @@ class DetectorNode(TorchModelNode[DetectorParameters, Detector]):
         )
         if self.vision_pub is not None:
             self.vision_pub.publish(vision_msgs_interop.detection_2d_array(frame.header, detections))
-        self.markers_pub.publish(detection_markers(frame.header, detections, params.marker_lifetime_s))
-        if params.debug_image:
-            annotated = draw_detections(frame.bgr, detections)
-            self.debug_pub.publish(numpy_to_image(annotated, "bgr8", header=frame.header))
+        self.overlay.publish(frame, detections, params.marker_lifetime_s, params.debug_image)
 
 
 def _class_filter(classes: Sequence[str]) -> Sequence[str] | None:

@@ -23,19 +23,16 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
-from visualization_msgs.msg import MarkerArray
 
 from perception.core.classifier import Classifier
 from perception.core.constants import MODELS_DIR_ENV
 from perception.core.detections import Detection
 from perception.core.glass import DEFAULT_DETECTOR_CLASSES, GlassClassifier, GlassResult
-from perception.core.images import numpy_to_image
+from perception.nodes.framework.box_overlay import BoxOverlay, BoxOverlayParameters
 from perception.nodes.framework.conversions import (
     checked_detections,
     copy_header,
-    detection_markers,
     detection_to_msg,
-    draw_detections,
 )
 from perception.nodes.framework.diagnostics import PeriodSummary, Status
 from perception.nodes.framework.image_node import LOG_THROTTLE_S, Frame
@@ -53,7 +50,7 @@ MARKER_NAMESPACE = "glasses"
 
 
 @dataclass(frozen=True)
-class GlassParameters(TorchNodeParameters):
+class GlassParameters(TorchNodeParameters, BoxOverlayParameters):
     """Everything the glass node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
@@ -90,16 +87,7 @@ class GlassParameters(TorchNodeParameters):
         max_value=10000,
         live=True,
     )
-    debug_image: bool = param(
-        False, "publish the annotated image on glass_debug_image (costs a copy + encode)", live=True
-    )
-    marker_lifetime_s: float = param(
-        0.5,
-        "how long RViz keeps a glass marker without an update [s]",
-        min_value=0.0,
-        max_value=60.0,
-        live=True,
-    )
+
 
 
 class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
@@ -131,8 +119,7 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
 
     def create_outputs(self, params: GlassParameters) -> None:
         self.glasses_pub = self.create_output(GlassClassificationArray, GLASSES)
-        self.markers_pub = self.create_output(MarkerArray, GLASS_MARKERS)
-        self.debug_pub = self.create_output(Image, GLASS_DEBUG_IMAGE)
+        self.overlay = BoxOverlay(self, GLASS_MARKERS, GLASS_DEBUG_IMAGE, MARKER_NAMESPACE)
 
     def create_inputs(self, params: GlassParameters) -> None:
         self._images = StampCache(
@@ -202,12 +189,7 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
             )
         )
         labelled = [_labelled_box(r) for r in results]
-        self.markers_pub.publish(
-            detection_markers(frame.header, labelled, params.marker_lifetime_s, MARKER_NAMESPACE)
-        )
-        if params.debug_image:
-            annotated = draw_detections(frame.bgr, labelled)
-            self.debug_pub.publish(numpy_to_image(annotated, "bgr8", header=frame.header))
+        self.overlay.publish(frame, labelled, params.marker_lifetime_s, params.debug_image)
 
 
 def _data_bytes(msg: Image | CompressedImage) -> int:
