@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from perception.bags.reading import read_messages
-from perception.bags.synthetic import write_synthetic_bag
-from perception.bringup.bag_graph import run_graph_on_bag
 from perception.bringup.graph import GraphOptions, build_graph, output_topic
+from perception_training.bags.bag_graph import run_graph_on_bag
+from perception_training.bags.synthetic import write_synthetic_bag
 
 from e2e_support import messages_by_stamp, require_model, stamp_ns
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from perception.bags.synthetic import write_synthetic_bag
-from perception.bringup.bag_graph import run_graph_on_bag
 from perception.core.detection_metrics import map50
 from perception.nodes.framework.conversions import detection_from_msg
+from perception_training.bags.bag_graph import run_graph_on_bag
+from perception_training.bags.synthetic import write_synthetic_bag
 
 from e2e_support import messages_by_stamp, require_model
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from perception.bags.synthetic import write_synthetic_bag
-from perception.bringup.bag_graph import run_graph_on_bag
 from perception.core.detections import Detection
 from perception.nodes.framework.conversions import detection_from_msg, detection_to_msg
 from perception_msgs.msg import GlassClassification
+from perception_training.bags.bag_graph import run_graph_on_bag
+from perception_training.bags.synthetic import write_synthetic_bag
 
 from e2e_support import messages_by_stamp, require_model
 

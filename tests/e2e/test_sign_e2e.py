@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from perception.bags.synthetic_sign import write_synthetic_sign_bag
-from perception.bringup.bag_graph import run_graph_on_bag
 from perception.core.artifacts import read_metadata
 from perception.core.sign import clip_duration
+from perception_training.bags.bag_graph import run_graph_on_bag
+from perception_training.bags.synthetic_sign import write_synthetic_sign_bag
 from perception_training.sign.bag_score import score_recorded
 
 from e2e_support import MODELS_DIR

@@ -31,9 +31,9 @@ from perception.bags.reading import BagError, bag_info, read_messages
 from perception.bags.record import BagRecorder, RecordError
 from perception.bags.replay import replay_bag
 from perception.bags.storage import create_writer
-from perception.bags.synthetic import IMAGE_TOPIC, write_synthetic_bag
 from perception.bags.typestore import perception_typestore
 from perception_msgs.msg import Caption
+from perception_training.bags.synthetic import IMAGE_TOPIC, write_synthetic_bag
 
 SIZE = (64, 48)
 FRAMES = 6

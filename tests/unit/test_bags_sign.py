@@ -10,9 +10,9 @@ import pytest
 
 from perception.bags.cli import main
 from perception.bags.reading import bag_info, read_messages
-from perception.bags.synthetic import COMPRESSED_TOPIC, DEFAULT_START_NS, IMAGE_TOPIC
-from perception.bags.synthetic_sign import SIGN_TYPE, SIGNS_TOPIC, write_synthetic_sign_bag
 from perception.core.images import compressed_to_numpy, image_to_numpy
+from perception_training.bags.synthetic import COMPRESSED_TOPIC, DEFAULT_START_NS, IMAGE_TOPIC
+from perception_training.bags.synthetic_sign import SIGN_TYPE, SIGNS_TOPIC, write_synthetic_sign_bag
 from perception_training.synthetic.signing import SigningWorld, words_to_fill
 
 SIZE, FPS, FRAMES = (96, 72), 15.0, 60

@@ -10,20 +10,20 @@ import pytest
 import yaml
 
 import perception_training.synthetic as world_module
-from perception.bags import synthetic as synthetic_module
 from perception.bags.cli import main
 from perception.bags.reading import BagError, bag_info, read_messages
-from perception.bags.synthetic import (
-    CAPTION_TOPIC,
+from perception.core.glass import is_fragile
+from perception.core.images import compressed_to_numpy, image_to_numpy
+from perception_training.bags import synthetic as synthetic_module
+from perception_training.bags.synthetic import (
     COMPRESSED_TOPIC,
     DEFAULT_START_NS,
     DETECTIONS_TOPIC,
     GLASSES_TOPIC,
+    GROUND_TRUTH_CAPTION_TOPIC,
     IMAGE_TOPIC,
     write_synthetic_bag,
 )
-from perception.core.glass import is_fragile
-from perception.core.images import compressed_to_numpy, image_to_numpy
 
 SIZE = (96, 72)
 
@@ -52,7 +52,7 @@ def test_cli_writes_a_bag_whose_ground_truth_is_the_world(tmp_path: Path, capsys
     assert counts[IMAGE_TOPIC] == ("sensor_msgs/msg/Image", 4)
     assert counts[DETECTIONS_TOPIC] == ("perception_msgs/msg/DetectionArray", 4)
     assert counts[GLASSES_TOPIC] == ("perception_msgs/msg/GlassClassificationArray", 4)
-    assert counts[CAPTION_TOPIC] == ("perception_msgs/msg/Caption", 4)
+    assert counts[GROUND_TRUTH_CAPTION_TOPIC] == ("perception_msgs/msg/Caption", 4)
     assert info.start_ns == DEFAULT_START_NS and info.duration_s == pytest.approx(0.15)
 
     messages = grouped(bag)
@@ -106,8 +106,8 @@ def test_caption_is_the_first_english_reference(tmp_path: Path) -> None:
     bag = write_synthetic_bag(tmp_path / "captioned", 3, size=SIZE, seed=2)
     messages = grouped(bag)
     world = world_module.SceneWorld(2)
-    assert len(messages[CAPTION_TOPIC]) == 3
-    for index, caption in enumerate(messages[CAPTION_TOPIC]):
+    assert len(messages[GROUND_TRUTH_CAPTION_TOPIC]) == 3
+    for index, caption in enumerate(messages[GROUND_TRUTH_CAPTION_TOPIC]):
         assert caption.text == world_module.captions(world.scene(index, "test", "mixed", SIZE), "en")[0]
         assert (caption.language, caption.score, caption.model_id) == ("en", 1.0, "ground_truth")
         assert caption.header == messages[IMAGE_TOPIC][index].header
@@ -119,9 +119,9 @@ def test_no_caption_topic_when_the_world_has_no_captions(
     without_captions = SimpleNamespace(
         SceneWorld=world_module.SceneWorld, GLASS_TYPES=world_module.GLASS_TYPES
     )
-    monkeypatch.setattr(synthetic_module, "_synthetic_world", lambda: without_captions)
+    monkeypatch.setattr(synthetic_module, "synthetic_world", lambda: without_captions)
     bag = write_synthetic_bag(tmp_path / "silent", 2, size=SIZE)
-    assert CAPTION_TOPIC not in {topic.name for topic in bag_info(bag).topics}
+    assert GROUND_TRUTH_CAPTION_TOPIC not in {topic.name for topic in bag_info(bag).topics}
     assert bag_info(bag).message_count == 6
 
 

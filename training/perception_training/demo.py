@@ -26,9 +26,6 @@ import cv2
 import numpy as np
 
 from perception.bags.reading import read_messages
-from perception.bags.synthetic import write_synthetic_bag
-from perception.bags.synthetic_sign import write_synthetic_sign_bag
-from perception.bringup.bag_graph import DEFAULT_MODELS_DIR, GraphRun, run_graph_on_bag
 from perception.bringup.graph import NODE_FACTORIES, GraphOptions, build_graph
 from perception.core.artifacts import read_metadata
 from perception.core.detection_metrics import map50
@@ -36,6 +33,9 @@ from perception.core.images import image_to_numpy, to_bgr8
 from perception.core.sign import clip_duration
 from perception.nodes.framework.conversions import detection_from_msg
 from perception.nodes.topics import DIAGNOSTICS_TOPIC
+from perception_training.bags.bag_graph import DEFAULT_MODELS_DIR, GraphRun, run_graph_on_bag
+from perception_training.bags.synthetic import write_synthetic_bag
+from perception_training.bags.synthetic_sign import write_synthetic_sign_bag
 from perception_training.sign.bag_score import score_recorded
 
 LOG = logging.getLogger("perception_training.demo")

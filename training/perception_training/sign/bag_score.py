@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from perception.bags.reading import read_messages
-from perception.bags.synthetic import IMAGE_TOPIC
-from perception.bags.synthetic_sign import SIGNS_TOPIC
+from perception_training.bags.synthetic import IMAGE_TOPIC
+from perception_training.bags.synthetic_sign import SIGNS_TOPIC
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""`perception_bag`: write synthetic bags, replay, record and inspect rosbag2 bags.
+"""`perception_bag`: replay, record and inspect rosbag2 bags (and write synthetic ones).
 
 Also runs as `python -m perception.bags`. Examples:
 
@@ -7,6 +7,12 @@ Also runs as `python -m perception.bags`. Examples:
     perception_bag info OUT
     perception_bag replay OUT --rate 2 --wait-for-subscribers 10
     perception_bag record REC --topics /detections --duration 5
+
+Other packages add commands through the entry-point group ``perception.bag_commands``: each
+entry is a function that takes the subparsers object and adds its command, whose ``run``
+default is called as ``run(args, argv)``. The training package adds ``write-synthetic``
+(camera bags from its synthetic world); where it is not installed (a robot) the command is
+absent. The runtime package itself never imports the training package.
 """
 
 from __future__ import annotations
@@ -19,18 +25,18 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perception.bags.reading import bag_info
 from perception.bags.storage import STORAGE_PLUGINS, WRITE_VERSIONS
-from perception.bags.synthetic import write_synthetic_bag
-from perception.bags.synthetic_sign import write_synthetic_sign_bag
 
 if TYPE_CHECKING:
     from rclpy.node import Node
 
 LOG = logging.getLogger("perception_bag")
+COMMANDS_GROUP = "perception.bag_commands"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,22 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="perception_bag", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-
-    write = commands.add_parser("write-synthetic", help="write frames + ground truth of the synthetic world")
-    write.add_argument("out", type=Path, help="new bag folder")
-    write.add_argument("--frames", type=int, default=30)
-    write.add_argument("--fps", type=float, default=10.0)
-    write.add_argument("--seed", type=int, default=0)
-    write.add_argument("--split", default="test")
-    write.add_argument(
-        "--kind", default="mixed", help="scene kind: mixed | glass | plain, or sign (continuous signing)"
-    )
-    write.add_argument("--include", action="append", default=[], help="force a class (repeatable)")
-    write.add_argument("--exclude", action="append", default=[], help="forbid a class (repeatable)")
-    write.add_argument("--size", type=_size, default=(640, 480), help="WIDTHxHEIGHT, default 640x480")
-    write.add_argument("--compressed", action="store_true", help="jpeg CompressedImage instead of raw bgr8")
-    _add_storage(write)
-    write.set_defaults(run=_write)
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda entry: entry.name):
+        entry.load()(commands)
 
     info = commands.add_parser("info", help="topics, types, counts, duration")
     info.add_argument("bag", type=Path)
@@ -98,17 +90,19 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MB",
         help="messages waiting for the disk; beyond it new ones are dropped and counted",
     )
-    _add_storage(record)
+    add_storage_options(record)
     record.set_defaults(run=_record)
     return parser
 
 
-def _add_storage(parser: argparse.ArgumentParser) -> None:
+def add_storage_options(parser: argparse.ArgumentParser) -> None:
+    """``--storage`` and ``--bag-version`` of a command that writes a bag."""
     parser.add_argument("--storage", choices=sorted(STORAGE_PLUGINS), default="mcap")
     parser.add_argument("--bag-version", type=int, choices=WRITE_VERSIONS, default=9)
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
+    """argparse type of ``WIDTHxHEIGHT``."""
     try:
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
@@ -126,45 +120,6 @@ def _remap(text: str) -> tuple[str, str]:
 def _without_ros_args(argv: list[str]) -> list[str]:
     """Drop a trailing `--ros-args ...` section (rclpy reads it) before argparse sees argv."""
     return argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
-
-
-def _write(args: argparse.Namespace, _: list[str]) -> int:
-    out = _write_sign(args) if args.kind == "sign" else _write_scenes(args)
-    print(bag_info(out).format())
-    return 0
-
-
-def _write_scenes(args: argparse.Namespace) -> Path:
-    return write_synthetic_bag(
-        args.out,
-        args.frames,
-        fps=args.fps,
-        seed=args.seed,
-        split=args.split,
-        kind=args.kind,
-        include=args.include,
-        exclude=args.exclude,
-        size=args.size,
-        compressed=args.compressed,
-        storage=args.storage,
-        version=args.bag_version,
-    )
-
-
-def _write_sign(args: argparse.Namespace) -> Path:
-    if args.include or args.exclude:
-        raise ValueError("--include/--exclude choose scene objects; a sign bag has none")
-    return write_synthetic_sign_bag(
-        args.out,
-        args.frames,
-        fps=args.fps,
-        seed=args.seed,
-        split=args.split,
-        size=args.size,
-        compressed=args.compressed,
-        storage=args.storage,
-        version=args.bag_version,
-    )
 
 
 def _info(args: argparse.Namespace, _: list[str]) -> int:

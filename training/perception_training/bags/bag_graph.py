@@ -42,9 +42,10 @@ from perception.bringup.graph import (
 from perception.core.constants import MODELS_DIR_ENV
 
 LOG = logging.getLogger(__name__)
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
+PACKAGE_ROOT = REPO_ROOT / "ros_ws" / "src" / "perception"
 DEFAULT_PARAMS_FILE = PACKAGE_ROOT / "config" / "desktop.yaml"
-DEFAULT_MODELS_DIR = PACKAGE_ROOT.parents[2] / "models"
+DEFAULT_MODELS_DIR = REPO_ROOT / "models"
 # Seeing both ends of a topic in the graph precedes their DDS match by a moment.
 _MATCH_GRACE_S = 1.0
 

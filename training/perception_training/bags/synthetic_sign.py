@@ -9,7 +9,6 @@ sign node's output on the same frames can be scored against it.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 from pathlib import Path
@@ -21,17 +20,16 @@ from tqdm import tqdm
 
 from perception.bags.qos import Offer, rosbags_qos
 from perception.bags.storage import create_writer
-from perception.bags.synthetic import (
+from perception.bags.typestore import perception_typestore
+from perception.core.images import numpy_to_compressed, numpy_to_image
+from perception_training.bags.synthetic import (
     COMPRESSED_TOPIC,
     DEFAULT_START_NS,
     FRAME_ID,
     GROUND_TRUTH_MODEL_ID,
     IMAGE_TOPIC,
-    _synthetic_world,
-    _time,
+    ros_time,
 )
-from perception.bags.typestore import perception_typestore
-from perception.core.images import numpy_to_compressed, numpy_to_image
 
 LOG = logging.getLogger(__name__)
 
@@ -81,7 +79,7 @@ def write_synthetic_sign_bag(
         )
         for index in tqdm(range(frames), desc=f"writing {out.name}", unit="frame", leave=False):
             stamp = start_ns + round(index * 1e9 / fps)
-            header = types["std_msgs/msg/Header"](stamp=_time(types, stamp), frame_id=FRAME_ID)
+            header = types["std_msgs/msg/Header"](stamp=ros_time(types, stamp), frame_id=FRAME_ID)
             image = video.frame(index)
             message = (
                 numpy_to_compressed(image, "jpeg", header, types[image_type])
@@ -104,8 +102,8 @@ def sign_label(types: dict[str, Any], header: Any, word: Any, start_ns: int) -> 
         score=1.0,
         top_labels=[word.word],
         top_scores=np.ones(1, np.float32),  # rosbags wants numpy for float32[]
-        clip_start=_time(types, start_ns + round(word.start_s * 1e9)),
-        clip_end=_time(types, start_ns + round(word.end_s * 1e9)),
+        clip_start=ros_time(types, start_ns + round(word.start_s * 1e9)),
+        clip_end=ros_time(types, start_ns + round(word.end_s * 1e9)),
         model_id=GROUND_TRUTH_MODEL_ID,
     )
 
@@ -117,4 +115,6 @@ def _last_frame(end_s: float, fps: float) -> int:
 
 def _signing_world() -> ModuleType:
     """perception_training.synthetic.signing, imported only when a sign bag is written."""
-    return importlib.import_module(f"{_synthetic_world().__name__}.signing")
+    from perception_training.synthetic import signing
+
+    return signing

@@ -16,18 +16,21 @@ from typing import Any
 
 from tqdm import tqdm
 
+import perception_training.synthetic as synthetic_module
 from perception.bags.qos import Offer, rosbags_qos
 from perception.bags.storage import create_writer
 from perception.bags.typestore import perception_typestore
+from perception.bringup.graph import DEFAULT_CAMERA_TOPIC
 from perception.core.images import numpy_to_compressed, numpy_to_image
+from perception.nodes.topics import COMPRESSED_SUFFIX
 
 LOG = logging.getLogger(__name__)
 
-IMAGE_TOPIC = "/camera/image_raw"
-COMPRESSED_TOPIC = "/camera/image_raw/compressed"
+IMAGE_TOPIC = DEFAULT_CAMERA_TOPIC
+COMPRESSED_TOPIC = DEFAULT_CAMERA_TOPIC + COMPRESSED_SUFFIX
 DETECTIONS_TOPIC = "/ground_truth/detections"
 GLASSES_TOPIC = "/ground_truth/glasses"
-CAPTION_TOPIC = "/ground_truth/caption"
+GROUND_TRUTH_CAPTION_TOPIC = "/ground_truth/caption"
 FRAME_ID = "camera"
 GROUND_TRUTH_MODEL_ID = "ground_truth"
 DEFAULT_START_NS = 1_767_225_600 * 10**9  # 2026-01-01T00:00:00Z: fixed, so bags are reproducible
@@ -56,7 +59,7 @@ def write_synthetic_bag(
     """
     if frames < 1 or fps <= 0:
         raise ValueError(f"need frames >= 1 and fps > 0, got frames={frames} fps={fps}")
-    synthetic = _synthetic_world()
+    synthetic = synthetic_world()
     world = synthetic.SceneWorld(seed)
     captions = getattr(synthetic, "captions", None)
     glass_types = tuple(getattr(synthetic, "GLASS_TYPES", ()))
@@ -70,7 +73,7 @@ def write_synthetic_bag(
         "glasses": (GLASSES_TOPIC, "perception_msgs/msg/GlassClassificationArray"),
     }
     if captions is not None:
-        topics["caption"] = (CAPTION_TOPIC, "perception_msgs/msg/Caption")
+        topics["caption"] = (GROUND_TRUTH_CAPTION_TOPIC, "perception_msgs/msg/Caption")
     out = Path(out)
     with create_writer(out, storage, version) as writer:
         offered = [rosbags_qos(Offer())]
@@ -81,7 +84,7 @@ def write_synthetic_bag(
         for index in tqdm(range(frames), desc=f"writing {out.name}", unit="frame", leave=False):
             scene = world.scene(index, split, kind, size, include, exclude)
             stamp = start_ns + round(index * 1e9 / fps)
-            header = types["std_msgs/msg/Header"](stamp=_time(types, stamp), frame_id=FRAME_ID)
+            header = types["std_msgs/msg/Header"](stamp=ros_time(types, stamp), frame_id=FRAME_ID)
             messages = {
                 "image": numpy_to_compressed(scene.image, "jpeg", header, types[topics["image"][1]])
                 if compressed
@@ -156,18 +159,12 @@ def _index(names: Sequence[str], name: str) -> int:
     return names.index(name) if name in names else -1
 
 
-def _time(types: dict[str, Any], stamp_ns: int) -> Any:
+def ros_time(types: dict[str, Any], stamp_ns: int) -> Any:
+    """A builtin_interfaces/Time of the typestore ``types`` for ``stamp_ns``."""
     sec, nanosec = divmod(stamp_ns, 10**9)
     return types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec)
 
 
-def _synthetic_world() -> ModuleType:
-    """perception_training.synthetic, imported only when a synthetic bag is written."""
-    try:
-        import perception_training.synthetic as synthetic
-    except ImportError as error:
-        raise ImportError(
-            f"writing synthetic bags needs perception_training ({error}); install it with "
-            "`pip install -e training` (scripts/bootstrap does) in this environment"
-        ) from error
-    return synthetic
+def synthetic_world() -> ModuleType:
+    """The synthetic world the bags are drawn from (tests swap in a variant here)."""
+    return synthetic_module
