@@ -31,9 +31,11 @@ def _imported_top_levels() -> set[str]:
 def test_every_imported_system_module_has_its_rosdep_key(package_xml: Path) -> None:
     depends = {dep.name for dep in parse_package(str(package_xml)).exec_depends}
     imported = _imported_top_levels()
-    assert "psutil" in imported  # the reason for the key
+    assert "numpy" in imported and "cv2" in imported  # the scan sees the runtime's imports
     missing = {ROSDEP_KEYS[m] for m in imported & set(ROSDEP_KEYS)} - depends
     assert not missing, f"{package_xml}: add {sorted(missing)}"
+    unused = {key for module, key in ROSDEP_KEYS.items() if module not in imported} & depends
+    assert not unused, f"{package_xml}: nothing in the runtime imports what {sorted(unused)} provide"
 
 
 @pytest.mark.parametrize("package_xml", PACKAGE_XMLS, ids=lambda p: str(p.relative_to(REPO)))
