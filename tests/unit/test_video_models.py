@@ -53,6 +53,14 @@ def test_unknown_model_and_bad_arguments_are_named() -> None:
         build_video_model("x3d_xs", num_classes=3, dropout=1.0)
 
 
+def test_a_robot_without_pytorchvideo_gets_told_what_to_install(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pytorchvideo.models", None)  # import fails as if absent
+    with pytest.raises(VideoModelError, match=r"pytorchvideo.*pip install pytorchvideo"):
+        build_video_model("x3d_xs", num_classes=3)
+
+
 def test_spec_round_trips_through_plain_data() -> None:
     spec = video_spec("x3d_s")
     assert VideoModelSpec.from_dict({**spec.to_dict(), "future_key": 1}) == spec

@@ -151,7 +151,14 @@ def build_video_model(name: str, num_classes: int, dropout: float = 0.5) -> nn.M
         raise VideoModelError(f"num_classes must be >= 1, got {num_classes}")
     if not 0.0 <= dropout < 1.0:
         raise VideoModelError(f"dropout must lie in [0, 1), got {dropout}")
-    return _BUILDERS[name](num_classes, dropout)
+    try:
+        return _BUILDERS[name](num_classes, dropout)
+    except ModuleNotFoundError as error:
+        raise VideoModelError(
+            f"building {name} needs {error.name}, which is not installed: the sign models come from "
+            "PyTorchVideo; install it with `pip install pytorchvideo -c requirements/constraints.txt` "
+            "(robot images: docs/environment.md)"
+        ) from error
 
 
 def sample_indices(available: int, num_frames: int) -> list[int]:
