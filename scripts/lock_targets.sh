@@ -61,7 +61,15 @@ NVIDIA_TORCH = {
 # Packages PyPI has only as sdists (pure data / pure Python): --only-binary cannot resolve them,
 # so a stand-in wheel of the pinned version takes their place in the resolution; installing the
 # lock builds them from the sdist (no compiler needed).
-SDIST_ONLY = {"kiwipiepy_model": ("0.24.0", [])}  # Korean morpheme model, for kiwipiepy 0.24.x
+SDIST_ONLY = {
+    "kiwipiepy_model": ("0.24.0", []),  # Korean morpheme model, for kiwipiepy 0.24.x
+    # PyTorchVideo (the sign node's video models) and its two sdist-only dependencies; their
+    # requirements as their own metadata declares them.
+    "pytorchvideo": ("0.1.5", ["fvcore", "av", "parameterized", "iopath", "networkx"]),
+    "fvcore": ("0.1.5.post20221221", ["numpy", "yacs>=0.1.6", "pyyaml>=5.1", "tqdm", "termcolor>=1.1",
+                                      "Pillow", "tabulate", "iopath>=0.1.7"]),
+    "iopath": ("0.1.10", ["tqdm", "typing_extensions", "portalocker"]),
+}
 
 TARGETS = {
     "runtime-jetson-py310": dict(
