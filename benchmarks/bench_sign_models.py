@@ -4,7 +4,8 @@
         [--data AIHUB_VAL_ROOT | --videos 8] [--rounds 3 --threads 1]
 
 Exports default to ``<artifact stem>_mobile.ptl`` and ``<artifact stem>_int8.pt`` beside the
-artifact (``perception-train sign --export_mobile_model --quantize_model`` writes them). Without
+artifact (``perception-train sign --export_mobile_model --quantize_model`` writes them, or
+``python -m perception_training.sign.export --artifact A``). Without
 ``--data`` a held-out synthetic AIHub set (seed 23) is written to a temporary folder. Every clip
 is decoded once; then each round runs every clip through the variants in turn (A B C A B C ...),
 so machine load hits them alike. Prints a Markdown table: size on disk, CPU latency per clip
@@ -28,6 +29,7 @@ from perception.core.sign import SignRecognizer
 from perception.core.video_models import frames_to_video
 from perception_training.sign.aihub import SignSegment, read_aihub
 from perception_training.sign.data import clip_window, read_frames
+from perception_training.sign.export import int8_path, mobile_path
 from perception_training.synthetic.signing import write_aihub_dataset
 
 SEED = 23  # held out: no committed model trained on it
@@ -93,11 +95,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    stem = args.artifact.with_suffix("")
     files = {
         "fp32": args.artifact,
-        "torchscript": args.torchscript or Path(f"{stem}_mobile.ptl"),
-        "int8": args.int8 or Path(f"{stem}_int8.pt"),
+        "torchscript": args.torchscript or mobile_path(args.artifact),
+        "int8": args.int8 or int8_path(args.artifact),
     }
     variants = {name: SignRecognizer.load(path, device="cpu") for name, path in files.items()}
     fp32 = variants["fp32"]

@@ -4,6 +4,7 @@ checkpoint, TorchScript export and its INT8 version."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from perception.core.artifacts import ArtifactError, save_artifact
 from perception.core.sign import SignRecognizer, load_sign_model
 from perception.core.video_models import frames_to_video
 from perception_training.sign.data import read_frames
+from perception_training.sign.export import main as export_main
 from perception_training.sign.infer import clip_starts, main
 from perception_training.sign.train import main as train_main
 
@@ -117,6 +119,17 @@ def test_torchscript_exports_carry_the_artifact_metadata(models: dict[str, Path]
         _, metadata = load_sign_model(models[kind])
         assert metadata["export"] == export
         assert metadata["classes"] == artifact_metadata["classes"]
+
+
+@pytest.mark.slow
+def test_export_command_rewrites_both_exports(models: dict[str, Path], tmp_path: Path) -> None:
+    artifact = tmp_path / models["artifact"].name
+    shutil.copy(models["artifact"], artifact)
+    assert export_main(["--artifact", str(artifact)]) == 0
+    for kind in ("torchscript", "int8"):
+        written = tmp_path / models[kind].name
+        assert load_sign_model(written)[1]["classes"] == load_sign_model(models[kind])[1]["classes"]
+        assert written.stat().st_size > 1e6
 
 
 def test_wrong_files_are_refused_with_the_reason(tmp_path: Path) -> None:

@@ -1,5 +1,10 @@
 """TorchScript exports of a sign artifact: a mobile-ready fp32 model and an INT8 one.
 
+    python -m perception_training.sign.export --artifact models/sign/x3d_xs_sign.safetensors
+
+writes ``<stem>_mobile.ptl`` and ``<stem>_int8.pt`` beside the artifact (what
+``perception-train sign --export_mobile_model --quantize_model`` writes at the end of a run).
+
 Both are traced at the artifact's clip shape (batch 1) and carry the artifact's metadata as the
 ``perception.json`` extra file, so ``SignRecognizer.load`` reads them like the artifact.
 
@@ -11,8 +16,10 @@ offered.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +73,25 @@ def _save(module: torch.jit.ScriptModule, out: Path, metadata: dict[str, Any]) -
         torch.jit.save(module, str(out), _extra_files=extra)
     LOG.info("exported %s (%.1f MB)", out, out.stat().st_size / 1e6)
     return out
+
+
+def mobile_path(artifact: Path) -> Path:
+    return artifact.with_name(f"{artifact.stem}_mobile.ptl")
+
+
+def int8_path(artifact: Path) -> Path:
+    return artifact.with_name(f"{artifact.stem}_int8.pt")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--artifact", type=Path, required=True, help="a sign .safetensors artifact")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    export_mobile(args.artifact, mobile_path(args.artifact))
+    export_int8(args.artifact, int8_path(args.artifact))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

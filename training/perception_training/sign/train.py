@@ -26,7 +26,7 @@ from perception_training.engine.plots import confusion_png
 from perception_training.engine.run import RunPaths, make_trainer, resume_from
 from perception_training.sign.aihub import AihubIndex, check_vocabulary, read_aihub, split_by_video
 from perception_training.sign.data import SignDataModule, with_idle
-from perception_training.sign.export import export_int8, export_mobile
+from perception_training.sign.export import export_int8, export_mobile, int8_path, mobile_path
 from perception_training.sign.module import SignClassifier
 from perception_training.synthetic.signing import SIGN_WORDS, write_aihub_dataset
 
@@ -226,9 +226,9 @@ def _exports(config: SignTrainConfig) -> list[Path]:
     artifact = config.artifact_path
     exports = []
     if config.export_mobile_model:
-        exports.append(export_mobile(artifact, artifact.with_name(f"{artifact.stem}_mobile.ptl")))
+        exports.append(export_mobile(artifact, mobile_path(artifact)))
     if config.quantize_model:
-        exports.append(export_int8(artifact, artifact.with_name(f"{artifact.stem}_int8.pt")))
+        exports.append(export_int8(artifact, int8_path(artifact)))
     return exports
 
 
