@@ -19,6 +19,7 @@ from perception_training.sign.data import (
     SignClipDataset,
     clip_window,
     idle_segments,
+    jittered,
     read_frames,
     train_transform,
 )
@@ -122,6 +123,17 @@ def test_clip_window_is_the_segment_or_centred_on_it() -> None:
     assert clip_window(segment, 0.0) == (1.0, 2.0)
     assert clip_window(segment, 2.0) == (0.5, 2.5)
     assert clip_window(SignSegment(Path("v.mp4"), 0.1, 0.3, "위"), 2.0) == (0.0, 2.0)
+
+
+def test_jittered_windows_move_both_ends_within_bounds_and_keep_half_the_length() -> None:
+    torch.manual_seed(0)
+    windows = [jittered((1.0, 2.0), 0.25) for _ in range(400)]
+    starts, ends = np.array([w[0] for w in windows]), np.array([w[1] for w in windows])
+    assert starts.min() >= 0.75 and starts.max() <= 1.25 and ends.min() >= 1.75 and ends.max() <= 2.25
+    assert starts.std() > 0.1 and ends.std() > 0.1  # both ends move, independently
+    assert np.all(ends - starts >= 0.5)
+    assert all(jittered((0.05, 1.05), 0.3)[0] >= 0.0 for _ in range(50))  # never before the video
+    assert jittered((1.0, 2.0), 0.0) == (1.0, 2.0)
 
 
 def test_idle_clips_come_only_from_long_enough_gaps() -> None:

@@ -71,6 +71,21 @@ def clip_window(segment: SignSegment, clip_duration: float) -> tuple[float, floa
     return start, start + clip_duration
 
 
+def jittered(window: tuple[float, float], jitter: float) -> tuple[float, float]:
+    """Move each end of ``window`` by up to ``jitter`` of its length (torch's RNG, per sample).
+
+    Sliding clips on a live stream never line up with a sign: a clip starts in the approach or
+    ends in the return to rest. Training on shifted windows teaches the word from part of it.
+    """
+    start, end = window
+    if jitter <= 0:
+        return window
+    length = end - start
+    shift = (torch.rand(2) * 2 - 1) * jitter * length
+    new_start = max(0.0, start + float(shift[0]))
+    return new_start, max(new_start + 0.5 * length, end + float(shift[1]))
+
+
 def idle_segments(
     segments: Sequence[SignSegment], durations: Mapping[Path, float], min_gap_s: float
 ) -> list[SignSegment]:
@@ -127,18 +142,21 @@ class SignClipDataset(Dataset):
         spec: VideoModelSpec,
         clip_duration: float,
         train: bool,
+        clip_jitter: float = 0.0,
     ) -> None:
         self.segments = list(segments)
         self.class_ids = {word: i for i, word in enumerate(classes)}
         self.spec, self.clip_duration = spec, clip_duration
         self.augment = train_transform(spec) if train else None
+        self.clip_jitter = clip_jitter if train else 0.0
 
     def __len__(self) -> int:
         return len(self.segments)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         segment = self.segments[index]
-        frames, _ = read_frames(segment.video, *clip_window(segment, self.clip_duration))
+        window = jittered(clip_window(segment, self.clip_duration), self.clip_jitter)
+        frames, _ = read_frames(segment.video, *window)
         video = frames_to_video(frames)[sample_indices(len(frames), self.spec.num_frames)]
         if self.augment is None:
             clip = preprocess_clip(video, self.spec)
@@ -160,9 +178,12 @@ class SignDataModule(L.LightningDataModule):
         batch_size: int,
         num_workers: int = 0,
         pin_memory: bool = False,
+        clip_jitter: float = 0.0,
     ) -> None:
         super().__init__()
-        self.train_set = SignClipDataset(train, classes, spec, clip_duration, train=True)
+        self.train_set = SignClipDataset(
+            train, classes, spec, clip_duration, train=True, clip_jitter=clip_jitter
+        )
         self.val_set = SignClipDataset(val, classes, spec, clip_duration, train=False)
         self.loader_options = {
             "batch_size": batch_size,

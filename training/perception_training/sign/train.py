@@ -67,6 +67,9 @@ class SignTrainConfig:
     label_smoothing: float = 0.1
     num_frames: int | None = field(default=None, **_opt("frames per clip (default: the model's)"))
     clip_duration: float = field(default=0.0, **_opt("seconds centred on each segment; 0: the segment"))
+    clip_jitter: float = field(
+        default=0.0, **_opt("training windows: move each end by up to this share of the window")
+    )
     crop_size: int | None = field(default=None, **_opt("square crop in px (default: the model's)"))
     num_workers: int = 0
     pin_memory: bool = False
@@ -141,6 +144,7 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
         config.batch_size,
         config.num_workers,
         config.pin_memory,
+        config.clip_jitter,
     )
     callbacks = [
         ArtifactExport(config.artifact_path, command, MONITOR, MODE, extra={"dataset": dataset}),
