@@ -21,6 +21,7 @@ def test_words_within_one_clip_of_the_end_count_and_idle_words_are_counted() -> 
     # Clip windows ending at 1.0, 1.5, ... 7.0 that overlap neither word: 1.0, 1.5, 2.0, 4.0, 4.5, 5.0, 7.0
     assert score.idle_clips == 7 and score.idle_words == 1
     assert score.idle_word_rate == pytest.approx(1 / 7)
+    assert score.wrong_words == 1  # "왼쪽" over "아래"
 
 
 def test_a_late_answer_or_none_is_a_miss_and_an_empty_truth_is_refused() -> None:

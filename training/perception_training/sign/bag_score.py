@@ -4,7 +4,9 @@ A signed word counts as recognised when the node published that word for a clip 
 within one clip duration of the word's end (before or after: a clip that saw most of the
 motion may answer early). Idle time is judged clip by clip: the windows of ``clip_s`` that a
 node running every ``stride_s`` would see and that overlap no signed word; a published word
-whose clip overlaps no signed word is a word during idle time. Used by the end-to-end test
+whose clip overlaps no signed word is a word during idle time. A published word whose clip
+overlaps signing but none of the words it overlaps is a wrong word (counted, not a criterion: a
+clip that straddles the approach to a sign can name another one). Used by the end-to-end test
 and ``make demo``.
 """
 
@@ -40,6 +42,7 @@ class SignBagScore:
     idle_words: int
     missed: tuple[Span, ...]
     published: tuple[Span, ...] = ()
+    wrong_words: int = 0  # published words whose clip overlaps signing but names no word it overlaps
 
     @property
     def segment_accuracy(self) -> float:
@@ -78,7 +81,14 @@ def score_sign_bag(
         idle_clips += not any(window.overlaps(w) for w in truth)
         end += stride_s
     idle_words = sum(1 for o in outputs if o.end_s <= horizon and not any(o.overlaps(w) for w in truth))
-    return SignBagScore(len(truth), recognised, idle_clips, idle_words, tuple(missed))
+    wrong_words = sum(
+        1
+        for o in outputs
+        if any(o.overlaps(w) for w in truth) and not any(o.overlaps(w) and o.word == w.word for w in truth)
+    )
+    return SignBagScore(
+        len(truth), recognised, idle_clips, idle_words, tuple(missed), wrong_words=wrong_words
+    )
 
 
 def score_recorded(bag: Path, recorded: Path, clip_s: float, stride_s: float) -> SignBagScore:
