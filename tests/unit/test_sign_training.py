@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from perception.core.artifacts import read_metadata
-from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, SIGN_KIND
+from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, SIGN_KIND, load_sign_model
 from perception.core.video_models import video_spec
 from perception_training.cli import COMMANDS
 from perception_training.engine.flags import build_parser
@@ -66,6 +66,23 @@ def test_a_run_writes_every_output(run: tuple[Path, Path]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_init_from_starts_at_an_artifacts_weights_and_refuses_other_classes(run: tuple[Path, Path]) -> None:
+    run_dir, artifact = run
+    data = run_dir / "data"
+    out = run_dir.parent / "init_from"
+    argv = ["--train_data_root", str(data / "train"), "--val_data_root", str(data / "val"), *SMOKE[2:]]
+    argv += ["--epochs", "1", "--learning_rate", "0", "--output_dir", str(out), "--init_from", str(artifact)]
+    assert main([*argv, "--artifact", str(out / "a.safetensors")]) == 0
+    metadata = read_metadata(out / "a.safetensors")
+    assert metadata["initialised_from"]["weights_sha256"] == read_metadata(artifact)["weights_sha256"]
+    before, after = load_sign_model(artifact)[0].state_dict(), load_sign_model(out / "a.safetensors")[0]
+    weights = {k: v for k, v in after.state_dict().items() if "running" not in k and "num_batches" not in k}
+    assert all(torch.equal(before[k], v) for k, v in weights.items())  # learning rate 0: unchanged
+    with pytest.raises(SystemExit, match="classes"):
+        main([*argv, "--no-background_class", "--artifact", str(out / "b.safetensors")])
+
+
 def test_checkpoints_hold_plain_data_and_load_without_pickles(run: tuple[Path, Path]) -> None:
     run_dir, _ = run
     checkpoint = torch.load(run_dir / "last.ckpt", weights_only=True)

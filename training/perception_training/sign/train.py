@@ -18,7 +18,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from perception.core.sign import IDLE_CLASS, IDLE_GLOSS
+from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, load_sign_model
 from perception.core.video_models import VIDEO_MODELS, VideoModelSpec, video_spec
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, epoch_metrics
 from perception_training.engine.flags import parse_config
@@ -55,6 +55,9 @@ class SignTrainConfig:
         default=0.5, **_opt("seconds a gap needs to give an idle clip (at least --clip_duration)")
     )
     model_name: str = field(default="x3d_xs", **_opt("video model", choices=VIDEO_MODELS))
+    init_from: Path | None = field(
+        default=None, **_opt("start from this sign artifact's weights (same model and classes)")
+    )
     batch_size: int = 8
     epochs: int = 30
     learning_rate: float = 1e-3
@@ -146,8 +149,11 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
         config.pin_memory,
         config.clip_jitter,
     )
+    extra: dict[str, object] = {"dataset": dataset}
+    if config.init_from:
+        extra["initialised_from"] = _initialise(module, config.init_from)
     callbacks = [
-        ArtifactExport(config.artifact_path, command, MONITOR, MODE, extra={"dataset": dataset}),
+        ArtifactExport(config.artifact_path, command, MONITOR, MODE, extra=extra),
         MetricsCsv(paths.metrics_csv),
         CurvePlots(paths.metrics_csv, paths.curves_png),
     ]
@@ -205,6 +211,19 @@ def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, Aih
             val_index = _add_idle(config, val_index)
             dataset["idle_min_gap"] = max(config.idle_min_gap, config.clip_duration)
     return train_index, val_index, dataset
+
+
+def _initialise(module: SignClassifier, artifact: Path) -> dict[str, object]:
+    """Load ``artifact``'s weights into ``module``; return what the new artifact records of it."""
+    network, metadata = load_sign_model(artifact)
+    if metadata["architecture"] != module.spec.name or list(metadata["classes"]) != module.classes:
+        raise SystemExit(
+            f"--init_from {artifact}: it is {metadata['architecture']} with classes {metadata['classes']}; "
+            f"this run trains {module.spec.name} with {module.classes}"
+        )
+    module.model.load_state_dict(network.state_dict())
+    recorded = {key: metadata.get(key) for key in ("command", "metrics", "weights_sha256")}
+    return {**recorded, "path": str(artifact)}
 
 
 def _add_idle(config: SignTrainConfig, index: AihubIndex) -> AihubIndex:
