@@ -95,7 +95,7 @@ class SignParameters(TorchNodeParameters):
         0.0, "stamp span of one clip [s]; 0 = the artifact's clip_duration", min_value=0.0, max_value=10.0
     )
     stride_s: float = param(
-        0.5, "stamp time between two clips [s] (the inference rate)", min_value=0.01, max_value=60.0
+        0.25, "stamp time between two clips [s] (the inference rate)", min_value=0.01, max_value=60.0
     )
     max_gap_s: float = param(
         0.5,
