@@ -99,13 +99,14 @@ def ensure_detector(models_dir: Path) -> None:
 
 
 def recorded_topics(nodes: Sequence[str]) -> list[str]:
-    """Every output topic of the chosen nodes except diagnostics and rviz markers."""
+    """Every output topic of the chosen nodes except diagnostics, rviz markers and the optional
+    ones (``detections_2d`` is vision_msgs, which the bag recorder has no definition of)."""
     graph = build_graph(nodes, GraphOptions())
     topics = [
         topic
         for spec in graph
         for topic in spec.publishes
-        if topic not in NOT_RECORDED and not topic.endswith("markers")
+        if topic not in NOT_RECORDED and topic not in spec.optional and not topic.endswith("markers")
     ]
     return list(dict.fromkeys(topics))
 
