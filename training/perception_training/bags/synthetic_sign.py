@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,7 @@ from perception_training.bags.synthetic import (
     IMAGE_TOPIC,
     ros_time,
 )
+from perception_training.synthetic import signing
 
 LOG = logging.getLogger(__name__)
 
@@ -59,7 +59,6 @@ def write_synthetic_sign_bag(
     """
     if frames < 1 or fps <= 0:
         raise ValueError(f"need frames >= 1 and fps > 0, got frames={frames} fps={fps}")
-    signing = _signing_world()
     gaps = gaps or signing.GAP_SECONDS
     words = signing.words_to_fill(frames / fps, gaps)
     video = signing.SigningWorld(seed).video(0, split, (words, words), size, fps, gaps)
@@ -112,9 +111,3 @@ def _last_frame(end_s: float, fps: float) -> int:
     """The last frame at or before ``end_s`` (a hair of slack for float rounding)."""
     return math.floor(end_s * fps + 1e-9)
 
-
-def _signing_world() -> ModuleType:
-    """perception_training.synthetic.signing, imported only when a sign bag is written."""
-    from perception_training.synthetic import signing
-
-    return signing
