@@ -20,7 +20,8 @@ import numpy as np
 from sensor_msgs.msg import CompressedImage, Image
 
 from perception.core.images import numpy_to_compressed, numpy_to_image
-from perception.nodes.framework.clip_buffer import ClipBuffer, ClipTiming, downscale
+from perception.core.video_models import downscale
+from perception.nodes.framework.clip_buffer import ClipBuffer, ClipTiming
 from perception.nodes.framework.image_node import decode_image
 from perception_training.synthetic.world import SceneWorld
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perception.nodes.framework.clip_buffer import Clip, ClipBuffer, ClipTiming, downscale
+from perception.core.video_models import downscale
+from perception.nodes.framework.clip_buffer import Clip, ClipBuffer, ClipTiming
 
 CAMERA_HZ = 30.0
 

@@ -16,15 +16,17 @@ from perception_training.cli import COMMANDS
 from perception_training.engine.flags import build_parser
 from perception_training.sign.aihub import SignSegment
 from perception_training.sign.data import (
+    FrameCache,
     SignClipDataset,
     clip_window,
     idle_segments,
-    jittered,
+    overlap_s,
     read_frames,
+    stream_window,
     train_transform,
 )
 from perception_training.sign.module import model_from_checkpoint
-from perception_training.sign.train import SignTrainConfig, main
+from perception_training.sign.train import SignTrainConfig, main, parse_sizes
 from perception_training.synthetic.signing import SIGN_WORDS
 
 SMOKE = ["--synthetic", "6", "--batch_size", "4", "--num_frames", "4", "--crop_size", "64", "--threads", "1"]
@@ -142,15 +144,33 @@ def test_clip_window_is_the_segment_or_centred_on_it() -> None:
     assert clip_window(SignSegment(Path("v.mp4"), 0.1, 0.3, "위"), 2.0) == (0.0, 2.0)
 
 
-def test_jittered_windows_move_both_ends_within_bounds_and_keep_half_the_length() -> None:
+def test_stream_windows_hold_most_of_their_sign_little_of_the_others_and_vary() -> None:
     torch.manual_seed(0)
-    windows = [jittered((1.0, 2.0), 0.25) for _ in range(400)]
-    starts, ends = np.array([w[0] for w in windows]), np.array([w[1] for w in windows])
-    assert starts.min() >= 0.75 and starts.max() <= 1.25 and ends.min() >= 1.75 and ends.max() <= 2.25
-    assert starts.std() > 0.1 and ends.std() > 0.1  # both ends move, independently
-    assert np.all(ends - starts >= 0.5)
-    assert all(jittered((0.05, 1.05), 0.3)[0] >= 0.0 for _ in range(50))  # never before the video
-    assert jittered((1.0, 2.0), 0.0) == (1.0, 2.0)
+    video = Path("v.mp4")
+    short, long_, other = (
+        SignSegment(video, 1.0, 1.6, "위"),
+        SignSegment(video, 3.0, 5.0, "아래"),
+        SignSegment(video, 2.2, 2.8, "중앙"),
+    )
+    words = [short, long_, other]
+    for segment, held in ((short, 0.75 * 0.6), (long_, 0.75 * 1.4)):
+        windows = [stream_window(segment, words, 1.4, 0.75) for _ in range(300)]
+        assert all(abs((end - start) - 1.4) < 1e-9 and start >= 0.0 for start, end in windows)
+        assert all(overlap_s(w, segment) >= held - 1e-9 for w in windows)
+        assert all(overlap_s(w, o) <= 0.25 * 0.6 + 1e-9 for w in windows for o in words if o != segment)
+        assert np.std([start for start, _ in windows]) > 0.1  # anywhere the rule allows, not centred
+    gap = SignSegment(video, 5.0, 8.0, IDLE_CLASS)
+    idle = [stream_window(gap, words, 1.4, 0.75) for _ in range(300)]
+    assert all(overlap_s(w, long_) <= 0.25 * 1.4 + 1e-9 for w in idle)
+    assert all(5.0 <= (start + end) / 2 <= 8.0 for start, end in idle)
+    squeezed = SignSegment(video, 1.6, 2.2, IDLE_CLASS)  # no window fits between two words
+    assert stream_window(squeezed, words, 1.4, 0.75) == clip_window(squeezed, 1.4)
+
+
+def test_synthetic_sizes_parse_and_a_bad_one_is_named() -> None:
+    assert parse_sizes("160x120, 640X480") == [(160, 120), (640, 480)]
+    with pytest.raises(SystemExit, match="'640-480'"):
+        parse_sizes("160x120,640-480")
 
 
 def test_idle_clips_come_only_from_long_enough_gaps() -> None:
@@ -188,3 +208,20 @@ def test_dataset_decodes_the_segment_and_samples_the_model_frames(run: tuple[Pat
     for train in (True, False):
         clip, label = SignClipDataset([segment], sorted(SIGN_WORDS), spec, 0.0, train=train)[0]
         assert clip.shape == (3, spec.num_frames, spec.crop_size, spec.crop_size) and label == 0
+
+
+@pytest.mark.slow
+def test_frame_cache_slices_what_decoding_the_window_gives_and_stays_in_its_budget(
+    run: tuple[Path, Path],
+) -> None:
+    run_dir, _ = run
+    videos = sorted((run_dir / "data" / "val" / "video").glob("*.mp4"))[:2]
+    full, _ = read_frames(videos[0], short_side=32)
+    assert min(full.shape[1:3]) == 32  # shrunk as decoded, aspect kept
+    cache = FrameCache(32, max_bytes=full.nbytes + 1)
+    for start, end in ((0.5, 1.0), (0.0, 0.2), (0.51, 0.52)):
+        expected, _ = read_frames(videos[0], start, end, short_side=32)
+        assert np.array_equal(cache.window(videos[0], start, end), expected)
+        assert np.array_equal(FrameCache(32, 0).window(videos[0], start, end), expected)
+    cache.window(videos[1], 0.0, 0.5)  # over budget: the older video goes
+    assert list(cache._videos) == [videos[1]]

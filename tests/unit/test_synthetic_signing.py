@@ -130,6 +130,24 @@ def test_writer_and_cli_write_decodable_videos_and_labels(
         write_aihub_dataset(tmp_path, seed=3, videos=1, size=(95, 72))
 
 
+def test_several_sizes_are_taken_in_turn_and_workers_do_not_change_the_data(tmp_path: Path) -> None:
+    sizes = [(96, 72), (64, 48)]
+    one = write_aihub_dataset(tmp_path / "one", seed=3, videos=3, size=sizes, gaps=(0.4, 2.0))
+    two = write_aihub_dataset(tmp_path / "two", seed=3, videos=3, size=sizes, gaps=(0.4, 2.0), workers=2)
+    for index, (width, height) in enumerate([*sizes, sizes[0]]):
+        name = f"synthetic_sign_{index:06d}"
+        for root in (one, two):
+            with av.open(str(root / "video" / f"{name}.mp4")) as container:
+                stream = container.streams.video[0]
+                assert (stream.width, stream.height) == (width, height)
+        labels = [
+            (root / "label" / f"{name}_morpheme.json").read_text(encoding="utf-8") for root in (one, two)
+        ]
+        assert labels[0] == labels[1]
+    info = json.loads((two / "synthetic.json").read_text(encoding="utf-8"))
+    assert info["sizes"] == [[96, 72], [64, 48]] and info["gaps"] == [0.4, 2.0]
+
+
 def test_longer_pauses_between_signs_on_request_and_default_videos_unchanged() -> None:
     world = SigningWorld(5)
     default = world.video(0, "test", (4, 4))

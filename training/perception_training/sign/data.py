@@ -9,6 +9,7 @@ between its segments, before the first and after the last, when long enough.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +25,7 @@ from torchvision.transforms import v2
 from perception.core.sign import IDLE_CLASS
 from perception.core.video_models import (
     VideoModelSpec,
+    downscale,
     frames_to_video,
     normalise,
     preprocess_clip,
@@ -33,13 +35,15 @@ from perception_training.sign.aihub import AihubIndex, SignSegment, video_durati
 
 
 def read_frames(
-    path: Path, start_s: float = 0.0, end_s: float = float("inf")
+    path: Path, start_s: float = 0.0, end_s: float = float("inf"), short_side: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """RGB frames ``(T, H, W, 3)`` uint8 of ``path`` shown in ``[start_s, end_s)``, and their times.
 
     When the window holds no frame (a window shorter than one frame), the frame shown at
-    ``start_s`` is returned alone.
+    ``start_s`` is returned alone. ``short_side`` shrinks each frame as it is decoded, exactly
+    as the sign node shrinks camera frames (``downscale``).
     """
+    shrink = (lambda image: downscale(image, short_side)) if short_side else (lambda image: image)
     frames, times = [], []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -53,12 +57,12 @@ def read_frames(
             if time < start_s:
                 previous = frame
                 continue
-            frames.append(frame.to_ndarray(format="rgb24"))
+            frames.append(shrink(frame.to_ndarray(format="rgb24")))
             times.append(time)
     if not frames:
         if previous is None:
             raise ValueError(f"{path}: no frame decodes in {start_s:.3f}-{end_s:.3f} s")
-        frames, times = [previous.to_ndarray(format="rgb24")], [float(previous.time)]
+        frames, times = [shrink(previous.to_ndarray(format="rgb24"))], [float(previous.time)]
     return np.stack(frames), np.asarray(times)
 
 
@@ -71,19 +75,74 @@ def clip_window(segment: SignSegment, clip_duration: float) -> tuple[float, floa
     return start, start + clip_duration
 
 
-def jittered(window: tuple[float, float], jitter: float) -> tuple[float, float]:
-    """Move each end of ``window`` by up to ``jitter`` of its length (torch's RNG, per sample).
+def overlap_s(window: tuple[float, float], segment: SignSegment) -> float:
+    """Seconds of ``segment`` inside ``window``."""
+    return max(0.0, min(window[1], segment.end_s) - max(window[0], segment.start_s))
 
-    Sliding clips on a live stream never line up with a sign: a clip starts in the approach or
-    ends in the return to rest. Training on shifted windows teaches the word from part of it.
+
+def stream_window(
+    segment: SignSegment,
+    words: Sequence[SignSegment],
+    clip_s: float,
+    coverage: float,
+    tries: int = 10,
+) -> tuple[float, float]:
+    """A random ``clip_s`` window as a sliding node sees ``segment`` (torch's RNG, per sample).
+
+    A live stream's clips never line up with a sign. For a word, the window holds at least
+    ``coverage`` of it (of the window, for a word longer than the window) and lies anywhere
+    that allows; for an idle segment, the window's centre lies in the gap. Either way every
+    other word of the video (``words``) is at most ``1 - coverage`` inside it, so the label
+    stays true. After ``tries`` draws that break this, the window centred on ``segment``.
     """
-    start, end = window
-    if jitter <= 0:
-        return window
-    length = end - start
-    shift = (torch.rand(2) * 2 - 1) * jitter * length
-    new_start = max(0.0, start + float(shift[0]))
-    return new_start, max(new_start + 0.5 * length, end + float(shift[1]))
+    low, high = segment.start_s, segment.end_s  # range of the window's end (word) or centre (idle)
+    if segment.word != IDLE_CLASS:
+        need = coverage * min(segment.end_s - segment.start_s, clip_s)
+        low, high = segment.start_s + need, segment.end_s + clip_s - need
+    for _ in range(tries):
+        point = low + float(torch.rand(())) * (high - low)
+        start = max(0.0, point - clip_s if segment.word != IDLE_CLASS else point - clip_s / 2)
+        window = (start, start + clip_s)
+        others = (w for w in words if w != segment)
+        if all(overlap_s(window, w) <= (1 - coverage) * min(w.end_s - w.start_s, clip_s) for w in others):
+            return window
+    return clip_window(segment, clip_s)
+
+
+class FrameCache:
+    """Decoded videos at the model's input size, up to ``max_bytes`` (least recently used out).
+
+    A video is decoded once and its frames shrunk as the sign node shrinks camera frames;
+    every later clip of it, a fresh random window each epoch, is then a slice.
+    """
+
+    def __init__(self, short_side: int, max_bytes: int) -> None:
+        self.short_side, self.max_bytes = short_side, max_bytes
+        self._videos: OrderedDict[Path, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._bytes = 0
+
+    def window(self, path: Path, start_s: float, end_s: float) -> np.ndarray:
+        """Frames shown in ``[start_s, end_s)``, or the one shown at ``start_s`` (as read_frames)."""
+        if self.max_bytes <= 0:
+            return read_frames(path, start_s, end_s, self.short_side)[0]
+        frames, times = self._video(path)
+        inside = np.flatnonzero((times >= start_s) & (times < end_s))
+        if inside.size:
+            return frames[inside[0] : inside[-1] + 1]
+        shown = max(int(np.searchsorted(times, start_s, side="right")) - 1, 0)
+        return frames[shown : shown + 1]
+
+    def _video(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
+        if path in self._videos:
+            self._videos.move_to_end(path)
+            return self._videos[path]
+        video = read_frames(path, short_side=self.short_side)
+        self._videos[path] = video
+        self._bytes += video[0].nbytes
+        while self._bytes > self.max_bytes and len(self._videos) > 1:
+            _, (frames, _) = self._videos.popitem(last=False)
+            self._bytes -= frames.nbytes
+        return video
 
 
 def idle_segments(
@@ -133,7 +192,11 @@ def train_transform(spec: VideoModelSpec) -> v2.Transform:
 
 
 class SignClipDataset(Dataset):
-    """``(clip (3, T, S, S) float, label)`` per segment; ``train`` switches augmentation on."""
+    """``(clip (3, T, S, S) float, label)`` per segment; ``train`` switches augmentation on.
+
+    With a ``clip_duration``, training clips are random ``stream_window``s holding at least
+    ``min_coverage`` of their sign, validation clips are centred on it.
+    """
 
     def __init__(
         self,
@@ -142,21 +205,34 @@ class SignClipDataset(Dataset):
         spec: VideoModelSpec,
         clip_duration: float,
         train: bool,
-        clip_jitter: float = 0.0,
+        min_coverage: float = 0.75,
+        cache_bytes: int = 0,
     ) -> None:
+        if not 0.5 <= min_coverage <= 1.0:
+            raise ValueError(f"min_coverage must lie in [0.5, 1], got {min_coverage}")
         self.segments = list(segments)
         self.class_ids = {word: i for i, word in enumerate(classes)}
-        self.spec, self.clip_duration = spec, clip_duration
+        self.spec, self.clip_duration, self.min_coverage = spec, clip_duration, min_coverage
         self.augment = train_transform(spec) if train else None
-        self.clip_jitter = clip_jitter if train else 0.0
+        self.frames = FrameCache(spec.crop_size, cache_bytes)
+        self.words: dict[Path, list[SignSegment]] = {}
+        for segment in self.segments:
+            if segment.word != IDLE_CLASS:
+                self.words.setdefault(segment.video, []).append(segment)
 
     def __len__(self) -> int:
         return len(self.segments)
 
+    def window(self, segment: SignSegment) -> tuple[float, float]:
+        """The seconds of ``segment``'s video this sample's clip shows."""
+        if self.augment is None or self.clip_duration <= 0:
+            return clip_window(segment, self.clip_duration)
+        words = self.words.get(segment.video, [])
+        return stream_window(segment, words, self.clip_duration, self.min_coverage)
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         segment = self.segments[index]
-        window = jittered(clip_window(segment, self.clip_duration), self.clip_jitter)
-        frames, _ = read_frames(segment.video, *window)
+        frames = self.frames.window(segment.video, *self.window(segment))
         video = frames_to_video(frames)[sample_indices(len(frames), self.spec.num_frames)]
         if self.augment is None:
             clip = preprocess_clip(video, self.spec)
@@ -178,13 +254,14 @@ class SignDataModule(L.LightningDataModule):
         batch_size: int,
         num_workers: int = 0,
         pin_memory: bool = False,
-        clip_jitter: float = 0.0,
+        min_coverage: float = 0.75,
+        cache_bytes: int = 0,
     ) -> None:
         super().__init__()
         self.train_set = SignClipDataset(
-            train, classes, spec, clip_duration, train=True, clip_jitter=clip_jitter
+            train, classes, spec, clip_duration, True, min_coverage, cache_bytes
         )
-        self.val_set = SignClipDataset(val, classes, spec, clip_duration, train=False)
+        self.val_set = SignClipDataset(val, classes, spec, clip_duration, False, cache_bytes=cache_bytes)
         self.loader_options = {
             "batch_size": batch_size,
             "num_workers": num_workers,

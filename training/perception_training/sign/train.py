@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -28,7 +29,7 @@ from perception_training.sign.aihub import AihubIndex, check_vocabulary, read_ai
 from perception_training.sign.data import SignDataModule, with_idle
 from perception_training.sign.export import export_int8, export_mobile, int8_path, mobile_path
 from perception_training.sign.module import SignClassifier
-from perception_training.synthetic.signing import SIGN_WORDS, write_aihub_dataset
+from perception_training.synthetic.signing import GAP_SECONDS, SIGN_WORDS, write_aihub_dataset
 
 LOG = logging.getLogger(__name__)
 MONITOR, MODE = "val_acc", "max"
@@ -46,6 +47,13 @@ class SignTrainConfig:
     train_data_root: Path | None = field(default=None, **_opt("AIHub folder for training"))
     val_data_root: Path | None = field(default=None, **_opt("AIHub folder for validation"))
     synthetic: int = field(default=0, **_opt("first write N synthetic training videos (and N/4 val)"))
+    synthetic_sizes: str = field(
+        default="160x120", **_opt("--synthetic video sizes WxH[,WxH...], taken in turn per video")
+    )
+    synthetic_max_gap: float = field(
+        default=GAP_SECONDS[1],
+        **_opt(f"--synthetic: longest idle time between two signs [s] (from {GAP_SECONDS[0]})"),
+    )
     val_fraction: float = field(default=0.2, **_opt("share of --data_root videos held out"))
     seed: int = 0
     background_class: bool = field(
@@ -69,9 +77,17 @@ class SignTrainConfig:
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
     num_frames: int | None = field(default=None, **_opt("frames per clip (default: the model's)"))
-    clip_duration: float = field(default=0.0, **_opt("seconds centred on each segment; 0: the segment"))
-    clip_jitter: float = field(
-        default=0.0, **_opt("training windows: move each end by up to this share of the window")
+    clip_duration: float = field(
+        default=0.0,
+        **_opt(
+            "clip length [s]: random windows holding --min_coverage of a sign (val: centred); 0: the segment"
+        ),
+    )
+    min_coverage: float = field(
+        default=0.75, **_opt("share of its sign (or of the window) a --clip_duration training window holds")
+    )
+    frame_cache_mb: int = field(
+        default=2048, **_opt("decoded videos kept in memory, at the crop size (0: decode every clip)")
     )
     crop_size: int | None = field(default=None, **_opt("square crop in px (default: the model's)"))
     num_workers: int = 0
@@ -147,7 +163,8 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
         config.batch_size,
         config.num_workers,
         config.pin_memory,
-        config.clip_jitter,
+        config.min_coverage,
+        config.frame_cache_mb << 20,
     )
     extra: dict[str, object] = {"dataset": dataset}
     if config.init_from:
@@ -179,11 +196,16 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
 def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, AihubIndex, dict[str, object]]:
     """(train, val, dataset metadata) from --synthetic, --train/val_data_root or --data_root."""
     if config.synthetic:
+        look = {
+            "size": parse_sizes(config.synthetic_sizes),
+            "gaps": (GAP_SECONDS[0], config.synthetic_max_gap),
+            "workers": min(4, os.cpu_count() or 1),
+        }
         train_root = write_aihub_dataset(
-            paths.root / "data" / "train", seed=config.seed, videos=config.synthetic
+            paths.root / "data" / "train", seed=config.seed, videos=config.synthetic, **look
         )
         val_root = write_aihub_dataset(
-            paths.root / "data" / "val", seed=config.seed + 1, videos=max(2, config.synthetic // 4)
+            paths.root / "data" / "val", seed=config.seed + 1, videos=max(2, config.synthetic // 4), **look
         )
         config = replace(config, train_data_root=train_root, val_data_root=val_root)
     if config.train_data_root and config.val_data_root:
@@ -203,7 +225,11 @@ def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, Aih
         )
     if config.synthetic:
         dataset.update(
-            generator="perception_training.synthetic.signing", seed=config.seed, videos=config.synthetic
+            generator="perception_training.synthetic.signing",
+            seed=config.seed,
+            videos=config.synthetic,
+            sizes=config.synthetic_sizes,
+            max_gap_s=config.synthetic_max_gap,
         )
     if config.background_class:
         train_index = _add_idle(config, train_index)
@@ -211,6 +237,17 @@ def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, Aih
             val_index = _add_idle(config, val_index)
             dataset["idle_min_gap"] = max(config.idle_min_gap, config.clip_duration)
     return train_index, val_index, dataset
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """``"160x120,640x480"`` -> ``[(160, 120), (640, 480)]``; SystemExit naming a bad entry."""
+    sizes = []
+    for entry in text.split(","):
+        width, _, height = entry.strip().lower().partition("x")
+        if not (width.isdigit() and height.isdigit()):
+            raise SystemExit(f"--synthetic_sizes: {entry!r} is not WIDTHxHEIGHT (e.g. 640x480)")
+        sizes.append((int(width), int(height)))
+    return sizes
 
 
 def _initialise(module: SignClassifier, artifact: Path) -> dict[str, object]:

@@ -8,7 +8,10 @@ the same reader (``perception_training.sign.aihub``) loads synthetic and real da
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 import av
@@ -77,33 +80,38 @@ def write_aihub_dataset(
     seed: int,
     videos: int,
     words_per_video: tuple[int, int] = (2, 4),
-    size: tuple[int, int] = (160, 120),
+    size: tuple[int, int] | Sequence[tuple[int, int]] = (160, 120),
     fps: int = 15,
+    gaps: tuple[float, float] = GAP_SECONDS,
+    workers: int = 1,
 ) -> Path:
     """Write ``videos`` signing videos of ``SigningWorld(seed)`` and their labels; return ``root``.
 
-    Each video has ``words_per_video[0]..[1]`` signs (inclusive) at exact, millisecond times.
-    Rewriting a folder first deletes the videos and labels an earlier run left there.
+    Each video has ``words_per_video[0]..[1]`` signs (inclusive) at exact, millisecond times,
+    ``gaps`` seconds of idle time between two. ``size`` is one (width, height) or several, taken
+    in turn (video ``i`` gets ``sizes[i % len(sizes)]``): cameras differ, and a model that only
+    saw one size learns that size's look. ``workers`` processes render in parallel (the output
+    does not depend on it). Rewriting a folder first deletes what an earlier run left there.
     """
     if videos < 1:
         raise ValueError(f"need at least one video, got {videos}")
+    sizes = _sizes(size)
     root = Path(root).resolve()
-    video_dir, label_dir = fresh_dir(root / "video", "*.mp4"), fresh_dir(root / "label", "*_morpheme.json")
-    world = SigningWorld(seed)
-    for index in tqdm(range(videos), desc="sign videos", unit="video"):
-        video = world.video(index, "train", words_per_video, size, fps)
-        name = video_name(index)
-        write_mp4(video_dir / f"{name}.mp4", video.frames(), fps)
-        label = json.dumps(morpheme_label(name, video), ensure_ascii=False, indent=1)
-        (label_dir / f"{name}_morpheme.json").write_text(label + "\n", encoding="utf-8")
+    fresh_dir(root / "video", "*.mp4"), fresh_dir(root / "label", "*_morpheme.json")
+    job = partial(_write_video, root, seed, words_per_video, sizes, fps, gaps)
+    with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+        written = pool.map(job, range(videos)) if pool else map(job, range(videos))
+        for _ in tqdm(written, total=videos, desc="sign videos", unit="video"):
+            pass
     info = {
         "generator": "perception_training.synthetic.signing",
         "format": "aihub-morpheme",
         "seed": seed,
         "videos": videos,
         "words_per_video": list(words_per_video),
-        "size": list(size),
+        "sizes": [list(s) for s in sizes],
         "fps": fps,
+        "gaps": list(gaps),
         "classes": sorted(SIGN_WORDS),
         "motions": SIGN_WORDS,
     }
@@ -111,3 +119,28 @@ def write_aihub_dataset(
         json.dumps(info, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     return root
+
+
+def _sizes(size: tuple[int, int] | Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """One (width, height) or a list of them -> a non-empty list of int pairs."""
+    if not size:
+        raise ValueError("need at least one video size")
+    sizes = [size] if isinstance(size[0], int) else list(size)
+    return [(int(w), int(h)) for w, h in sizes]
+
+
+def _write_video(
+    root: Path,
+    seed: int,
+    words: tuple[int, int],
+    sizes: list[tuple[int, int]],
+    fps: int,
+    gaps: tuple[float, float],
+    index: int,
+) -> None:
+    """Render, encode and label video ``index`` (a pure function of its arguments)."""
+    video = SigningWorld(seed).video(index, "train", words, sizes[index % len(sizes)], fps, gaps)
+    name = video_name(index)
+    write_mp4(root / "video" / f"{name}.mp4", video.frames(), fps)
+    label = json.dumps(morpheme_label(name, video), ensure_ascii=False, indent=1)
+    (root / "label" / f"{name}_morpheme.json").write_text(label + "\n", encoding="utf-8")

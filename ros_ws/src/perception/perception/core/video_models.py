@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -180,6 +181,20 @@ def frames_to_video(
     if bgr:
         array = array.flip(-1)
     return array.permute(0, 3, 1, 2).contiguous()
+
+
+def downscale(image: np.ndarray, short_side: int) -> np.ndarray:
+    """A copy of HxWx3 ``image`` whose short side is at most ``short_side`` px (area filter, aspect kept).
+
+    The sign node shrinks each kept camera frame with it, and training shrinks decoded video
+    frames with it, so both feed the model frames filtered the same way.
+    """
+    height, width = image.shape[:2]
+    scale = short_side / min(height, width)
+    if scale >= 1.0:
+        return image.copy()  # the frame may be a view of the message buffer
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def resize_and_crop(video: torch.Tensor, crop_size: int) -> torch.Tensor:

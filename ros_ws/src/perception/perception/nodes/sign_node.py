@@ -31,12 +31,12 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from perception.core.artifacts import model_id
 from perception.core.constants import MODELS_DIR_ENV
 from perception.core.sign import SignPrediction, SignRecognizer
+from perception.core.video_models import downscale
 from perception.nodes.framework.clip_buffer import (
     Clip,
     ClipBuffer,
     ClipBufferCounts,
     ClipTiming,
-    downscale,
 )
 from perception.nodes.framework.conversions import copy_header
 from perception.nodes.framework.diagnostics import PeriodSummary, Status

@@ -8,8 +8,8 @@ worth in a bounded ring, and hands out that window every ``stride_s`` of stamp t
 the stream (a stamp jump over ``max_gap_s``, or stamps going backwards: a restarted bag or
 camera) clears the ring, so no clip mixes frames from both sides of it.
 
-Frames are downscaled (``downscale``) when kept, so the ring holds model-sized images rather
-than camera-sized ones. No rclpy import: tested and benchmarked without ROS.
+Frames are downscaled (``perception.core.video_models.downscale``) when kept, so the ring
+holds model-sized images rather than camera-sized ones. No rclpy import: tested and benchmarked without ROS.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import cv2
 import numpy as np
 
 # Camera stamps jitter by a few ms: an interval this fraction short of the period still counts
@@ -127,12 +126,3 @@ class ClipBuffer:
             c.frames_buffered + frames_buffered, c.buffer_resets + buffer_resets, c.clips + clips
         )
 
-
-def downscale(bgr: np.ndarray, short_side: int) -> np.ndarray:
-    """A copy of ``bgr`` whose short side is at most ``short_side`` px (area filter, aspect kept)."""
-    height, width = bgr.shape[:2]
-    scale = short_side / min(height, width)
-    if scale >= 1.0:
-        return bgr.copy()  # the frame may be a view of the message buffer
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
