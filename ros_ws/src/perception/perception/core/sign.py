@@ -128,3 +128,16 @@ class SignRecognizer:
         return [
             SignPrediction(int(i), self.classes[i], self.glosses[i], float(probabilities[i])) for i in order
         ]
+
+
+def confident_word(
+    ranking: Sequence[SignPrediction], background: str, min_score: float
+) -> SignPrediction | None:
+    """The best word of ``ranking`` if it is a word (not ``background``) at ``min_score`` or more.
+
+    The sign node publishes exactly these; ``perception_training.sign.stream_eval`` scores with it.
+    """
+    best = ranking[0]
+    if best.word == background or best.probability < min_score:
+        return None
+    return best

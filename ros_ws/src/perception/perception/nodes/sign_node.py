@@ -30,7 +30,7 @@ from diagnostic_msgs.msg import DiagnosticStatus
 
 from perception.core.artifacts import model_id
 from perception.core.constants import MODELS_DIR_ENV
-from perception.core.sign import SignPrediction, SignRecognizer
+from perception.core.sign import SignPrediction, SignRecognizer, confident_word
 from perception.core.video_models import downscale
 from perception.nodes.framework.clip_buffer import (
     Clip,
@@ -189,8 +189,8 @@ class SignNode(TorchModelNode[SignParameters, LoadedSign]):
         model, params = self.model, self.params
         recognizer = model.recognizer
         ranking = recognizer.top_k(recognizer.predict(clip.pixels), params.top_k)
-        best = ranking[0]
-        if best.word == params.background_class or best.probability < (params.min_score or model.min_score):
+        best = confident_word(ranking, params.background_class, params.min_score or model.min_score)
+        if best is None:
             return
         self.sign_pub.publish(
             SignLabel(
