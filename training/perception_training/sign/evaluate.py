@@ -3,12 +3,14 @@
     python -m perception_training.sign.evaluate --artifact models/sign/x3d_xs_sign.safetensors \
         --seed 31 --videos 60 --output_dir docs/sign
 
-Writes a synthetic AIHub set at ``--seed`` (one no training, validation or tuning used) to a
-temporary folder, or reads ``--data``. Classifies every labelled word segment and every idle gap
-(each video's unlabelled spans of at least ``--idle_min_gap`` seconds, as training samples
-them), one clip each, the way ``SignRecognizer`` does. Prints the per-class table, the accuracy
-over the word segments and the idle false-word rate (the share of idle clips named as a word);
-writes ``heldout_per_class.csv`` and ``heldout_confusion_matrix.png`` to ``--output_dir``.
+Writes a synthetic AIHub set at ``--seed`` (one no training, validation or tuning used; sizes
+and pauses as the shipped model's training set) to a temporary folder, or reads ``--data``.
+Classifies every labelled word segment and every idle gap (each video's unlabelled spans of at
+least ``--idle_min_gap`` seconds, and at least one clip long), one clip each: the model's
+``clip_duration`` centred on it, frames shrunk as the sign node shrinks them. Prints the
+per-class table, the accuracy over the word segments and the idle false-word rate (the share
+of idle clips named as a word); writes ``heldout_per_class.csv`` and
+``heldout_confusion_matrix.png`` to ``--output_dir``.
 """
 
 from __future__ import annotations
@@ -27,8 +29,12 @@ from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, SignRecognizer
 from perception.core.video_models import frames_to_video
 from perception_training.engine.plots import confusion_png
 from perception_training.sign.aihub import SignSegment, read_aihub
-from perception_training.sign.data import read_frames, with_idle
-from perception_training.synthetic.signing import write_aihub_dataset
+from perception_training.sign.data import clip_window, read_frames, with_idle
+from perception_training.sign.train import parse_sizes
+from perception_training.synthetic.signing import GAP_SECONDS, write_aihub_dataset
+
+# The shipped model's training set looks like this (docs/sign.md); held-out sets should too.
+SIZES, MAX_GAP_S = "160x120,320x240,640x480", 2.5
 
 
 @dataclass(frozen=True)
@@ -46,10 +52,11 @@ class ClassRow:
 
 
 def classify(recognizer: SignRecognizer, segments: Sequence[SignSegment]) -> np.ndarray:
-    """``(N, C)`` class probabilities, one clip per segment (its own span: training's clips)."""
+    """``(N, C)`` class probabilities, one clip per segment: the node's clip length centred on it."""
+    clip_s, size = recognizer.clip_duration, recognizer.spec.crop_size
     return np.stack(
         [
-            recognizer.predict_video(frames_to_video(read_frames(s.video, s.start_s, s.end_s)[0]))
+            recognizer.predict_video(frames_to_video(read_frames(s.video, *clip_window(s, clip_s), size)[0]))
             for s in segments
         ]
     )
@@ -105,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="AIHub-format folder (default: synthetic at --seed)")
     parser.add_argument("--seed", type=int, default=31, help="synthetic world seed: keep it held out")
     parser.add_argument("--videos", type=int, default=60, help="synthetic videos")
+    parser.add_argument("--sizes", default=SIZES, help="synthetic video sizes WxH[,WxH...], in turn")
+    parser.add_argument("--max_gap", type=float, default=MAX_GAP_S, help="synthetic: longest pause [s]")
     parser.add_argument(
         "--idle_min_gap", type=float, default=0.5, help="seconds a gap needs to be an idle clip"
     )
@@ -114,10 +123,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     recognizer = SignRecognizer.load(args.artifact, device="cpu")
     with tempfile.TemporaryDirectory() as scratch:
-        root = args.data or write_aihub_dataset(Path(scratch) / "heldout", seed=args.seed, videos=args.videos)
+        root = args.data or write_aihub_dataset(
+            Path(scratch) / "heldout",
+            seed=args.seed,
+            videos=args.videos,
+            size=parse_sizes(args.sizes),
+            gaps=(GAP_SECONDS[0], args.max_gap),
+            workers=2,
+        )
         index = read_aihub(root)
         known = [s for s in index.segments if s.word in recognizer.classes]
-        gaps = with_idle(index, args.idle_min_gap, None, args.seed).segments[len(index.segments) :]
+        min_gap = max(args.idle_min_gap, recognizer.clip_duration)
+        gaps = with_idle(index, min_gap, None, args.seed).segments[len(index.segments) :]
         segments = known + list(gaps)
         probabilities = classify(recognizer, segments)
     predicted = probabilities.argmax(axis=1)
@@ -126,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     write_csv(rows, args.output_dir / "heldout_per_class.csv")
     scored = [i for i, word in enumerate(words) if word in recognizer.classes]
-    source = str(args.data) if args.data else f"synthetic seed {args.seed}, {args.videos} videos"
+    source = (
+        str(args.data) if args.data else f"synthetic seed {args.seed}, {args.videos} videos ({args.sizes})"
+    )
     confusion_png(
         torch.from_numpy(np.log(probabilities[scored] + 1e-12)),
         torch.tensor([recognizer.classes.index(words[i]) for i in scored]),
