@@ -21,6 +21,15 @@ from torchvision.models import mobilenet_v3_small
 from perception.core.artifacts import ArtifactError, code_version, load_artifact, save_artifact
 from perception.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from perception.core.devices import half_supported, resolve_device
+from perception.core.domain import (
+    DomainMonitor,
+    DomainStatistics,
+    DomainVerdict,
+    FeatureTap,
+    average_grid,
+    load_statistics,
+    model_tensors,
+)
 from perception.core.images import check_bgr8
 from perception.core.text.tokenizers import Tokenizer, get_tokenizer
 from perception.core.text.vocabulary import Vocabulary
@@ -356,7 +365,7 @@ def model_from_artifact(
     """Rebuild the model (eval mode, on ``device``) and vocabulary from a captioner artifact."""
     tensors, metadata = load_artifact(path, expected_kind="captioner")
     model = CaptionModel(CaptionerConfig(**metadata["model_config"]))
-    model.load_state_dict(tensors)
+    model.load_state_dict(model_tensors(tensors))
     return model.to(device).eval(), Vocabulary.from_metadata(metadata), metadata
 
 
@@ -377,7 +386,10 @@ class Captioner:
         device: str,
         beam_size: int = 1,
         grounded: bool = True,
+        statistics: DomainStatistics | None = None,
     ) -> None:
+        """With ``statistics`` every captioned frame is scored against the training data
+        (:meth:`domain_verdicts`)."""
         self.model = model
         self.vocabulary = vocabulary
         self.metadata = metadata
@@ -389,6 +401,7 @@ class Captioner:
         self.max_len = int(metadata["max_len"])
         self.mean = tuple(metadata["normalization"]["mean"])
         self.std = tuple(metadata["normalization"]["std"])
+        self._domain = DomainMonitor(statistics, self.domain_tap()) if statistics is not None else None
 
     @classmethod
     def load(
@@ -397,7 +410,16 @@ class Captioner:
         """Load an artifact onto ``device`` (auto | cpu | cuda[:N] | mps)."""
         resolved = resolve_device(device)
         model, vocabulary, metadata = model_from_artifact(path, resolved)
-        return cls(model, vocabulary, metadata, resolved, beam_size, grounded)
+        return cls(model, vocabulary, metadata, resolved, beam_size, grounded, load_statistics(path))
+
+    def domain_verdicts(self) -> list[DomainVerdict]:
+        """How unlike the training scenes each frame captioned since the last call was, in order;
+        [] without statistics."""
+        return self._domain.verdicts() if self._domain is not None else []
+
+    def domain_tap(self) -> FeatureTap:
+        """A tap on the encoder: its grid averaged, the features every decoding step attends to."""
+        return FeatureTap(self.model.encoder, average_grid, output=True)
 
     def caption(self, image_bgr: np.ndarray) -> tuple[str, float]:
         """Caption one frame."""

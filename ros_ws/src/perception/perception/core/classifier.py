@@ -29,6 +29,14 @@ from perception.core.classifier_models import (
 )
 from perception.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from perception.core.devices import resolve_device
+from perception.core.domain import (
+    DomainMonitor,
+    DomainStatistics,
+    DomainVerdict,
+    FeatureTap,
+    last_linear,
+    model_tensors,
+)
 from perception.core.images import check_bgr8
 
 __all__ = [
@@ -97,14 +105,17 @@ class Classifier:
         device: str = "auto",
         batch_size: int = 32,
         model_id: str = "",
+        statistics: DomainStatistics | None = None,
     ) -> None:
-        """``model_id`` names the weights in every output (``Classifier.load`` sets it from the file)."""
+        """``model_id`` names the weights in every output (``Classifier.load`` sets it from the file);
+        with ``statistics`` every crop is scored against the training data (:meth:`domain_verdicts`)."""
         self.model_id = model_id
         self.device = torch.device(resolve_device(device))
         self.model = model.to(self.device).eval()
         self.classes = list(classes)
         self.preprocessing = preprocessing
         self.batch_size = batch_size
+        self._domain = DomainMonitor(statistics, self.domain_tap()) if statistics is not None else None
 
     @classmethod
     def load(cls, artifact_path: str | Path, device: str = "auto", batch_size: int = 32) -> Classifier:
@@ -119,7 +130,7 @@ class Classifier:
                 f"{artifact_path} has incomplete classifier metadata ({error!r}); "
                 "regenerate it with perception-train classify"
             ) from error
-        weights = {k: v for k, v in tensors.items() if not k.startswith(TRAINING_STATE_PREFIX)}
+        weights = {k: v for k, v in model_tensors(tensors).items() if not k.startswith(TRAINING_STATE_PREFIX)}
         try:
             model.load_state_dict(weights)
         except RuntimeError as error:
@@ -127,13 +138,22 @@ class Classifier:
                 f"{artifact_path}: weights do not fit {metadata['architecture']} with "
                 f"{len(classes)} classes ({error}); the file is corrupt or was edited"
             ) from error
-        return cls(model, classes, preprocessing, device, batch_size, model_id(artifact_path))
+        statistics = DomainStatistics.from_artifact(tensors, metadata)
+        return cls(model, classes, preprocessing, device, batch_size, model_id(artifact_path), statistics)
 
     def predict(self, crops_bgr: Sequence[np.ndarray]) -> list[Prediction]:
         """Classify BGR uint8 crops (any sizes) in batches; one Prediction per crop, in order."""
         probabilities = self.probabilities(crops_bgr)
         scores, ids = probabilities.max(dim=1)
         return [Prediction(self.classes[i], i, s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True)]
+
+    def domain_verdicts(self) -> list[DomainVerdict]:
+        """How unlike the training crops each crop since the last call was; [] without statistics."""
+        return self._domain.verdicts() if self._domain is not None else []
+
+    def domain_tap(self) -> FeatureTap:
+        """A tap on the output layer's input: the penultimate features of every classified crop."""
+        return FeatureTap(last_linear(self.model))
 
     def probabilities(self, crops_bgr: Sequence[np.ndarray]) -> torch.Tensor:
         """Softmax class probabilities, ``N x num_classes`` on the CPU."""

@@ -28,6 +28,16 @@ from perception.core.artifacts import (
 )
 from perception.core.detections import Detection
 from perception.core.devices import half_supported, resolve_device
+from perception.core.domain import (
+    UNSCORED,
+    DomainMonitor,
+    DomainStatistics,
+    DomainVerdict,
+    FeatureTap,
+    average_maps,
+    load_statistics,
+    model_tensors,
+)
 from perception.core.images import check_bgr8
 from perception.core.ultralytics_env import import_ultralytics
 
@@ -92,7 +102,7 @@ def model_from_artifact(path: str | Path):
         )
     model = build_model(metadata["architecture"], classes, metadata.get("model_yaml"))
     try:
-        model.load_state_dict(tensors, strict=True)
+        model.load_state_dict(model_tensors(tensors), strict=True)
     except RuntimeError as error:
         raise DetectorError(
             f"{path}: weights do not fit architecture {metadata['architecture']!r} with "
@@ -143,8 +153,20 @@ def export_detector(
 class Detector:
     """Runs a YOLO detector on BGR frames; build it with :meth:`Detector.load`."""
 
-    def __init__(self, yolo, source: Path, imgsz: int, device: str, half: bool):
-        """Wrap a loaded ultralytics YOLO; one warm-up frame reads its class names and input size."""
+    def __init__(
+        self,
+        yolo,
+        source: Path,
+        imgsz: int,
+        device: str,
+        half: bool,
+        statistics: DomainStatistics | None = None,
+    ):
+        """Wrap a loaded ultralytics YOLO; one warm-up frame reads its class names and input size.
+
+        With ``statistics`` (our artifacts carry them) every ``detect`` is scored against the
+        training data, see :meth:`domain_verdict`.
+        """
         self._yolo = yolo
         self._model_id = model_id(source)
         self._imgsz = imgsz
@@ -153,6 +175,7 @@ class Detector:
         self._class_names: list[str] = []
         self._class_index: dict[str, int] = {}
         self._warm_up(source)
+        self._domain = DomainMonitor(statistics, self.domain_tap()) if statistics is not None else None
 
     @classmethod
     def load(
@@ -182,8 +205,10 @@ class Detector:
             half = False
         if device == "cpu":
             torch.set_flush_denormal(True)  # denormal floats make trained YOLO weights ~30% slower on x86
+        statistics = None
         if suffix == ".safetensors":
             yolo, default_imgsz = _yolo_from_artifact(path)
+            statistics = load_statistics(path)
         else:
             yolo, default_imgsz = _yolo_from_file(path)
             LOG.info(
@@ -191,7 +216,7 @@ class Detector:
                 "artifacts are checked against theirs at load)",
                 path,
             )
-        return cls(yolo, path, imgsz=imgsz or default_imgsz, device=device, half=half)
+        return cls(yolo, path, imgsz=imgsz or default_imgsz, device=device, half=half, statistics=statistics)
 
     @property
     def class_names(self) -> list[str]:
@@ -235,6 +260,26 @@ class Detector:
             Detection(int(c), self._class_names[c], float(s), *map(float, box))
             for box, s, c in zip(xyxy, scores, ids, strict=True)
         ]
+
+    def domain_verdict(self) -> DomainVerdict:
+        """How unlike the training data the latest ``detect`` frame was (UNSCORED without statistics)."""
+        if self._domain is None:
+            return UNSCORED
+        verdicts = self._domain.verdicts()
+        return verdicts[-1] if verdicts else UNSCORED
+
+    def head(self) -> torch.nn.Module:
+        """The detection head of the network ``detect`` runs (ultralytics runs a fused copy).
+
+        DetectorError for a model that is not a torch module (an ``.onnx`` export)."""
+        network = getattr(self._yolo.predictor.model, "model", None)
+        if not isinstance(network, torch.nn.Module):
+            raise DetectorError(f"{self._model_id} is not a torch model: its features cannot be read")
+        return network.model[-1]
+
+    def domain_tap(self) -> FeatureTap:
+        """A tap on the head's input: the multi-scale features it reads, each averaged over space."""
+        return FeatureTap(self.head(), average_maps)
 
     def class_ids(self, names: Sequence[str]) -> list[int]:
         """Class ids for ``names``; DetectorError lists the valid names when one is unknown."""

@@ -1,0 +1,123 @@
+"""``perception-train ood-calibrate --artifact A``: give an artifact its domain statistics.
+
+Regenerates the artifact's training images from the synthetic world (its metadata names the
+generator, seed, size and counts), fits the mean and Ledoit-Wolf covariance of the model's
+penultimate features on them, and sets the distance threshold at the (1 - rate) quantile of
+held-out scenes of the same world (split ``ood-calibration``, which no trainer uses, at the
+camera's 640x480). The artifact is rewritten in place with the statistics added; its network
+weights are not touched (``domain.model_weights_sha256`` is the digest of the network tensors
+alone, equal to the ``weights_sha256`` the artifact had before statistics). Refresh
+models/manifest.json afterwards (``python -m perception_training.manifest``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import save
+
+from perception.core.artifacts import load_artifact, save_artifact, utc_now, weights_digest
+from perception.core.domain import METADATA_KEY, DomainStatistics, fit_statistics, model_tensors
+from perception_training.ood.probes import measure_all, open_probe
+from perception_training.ood.sources import (
+    CALIBRATION_SPLIT,
+    CAMERA_SIZE,
+    held_out_images,
+    training_images,
+)
+
+LOG = logging.getLogger(__name__)
+PROG = "perception-train ood-calibrate"
+DEFAULT_FIT = 1000  # training images, or all of them when there are fewer
+DEFAULT_CALIBRATION = 400
+DEFAULT_FALSE_ALARM_RATE = 0.01
+FEATURES = {
+    "detector": "inputs of the detection head (3 scales), each averaged over space, concatenated",
+    "classifier": "input of the output layer (pooled penultimate features)",
+    "captioner": "encoder grid averaged over space (what the decoder attends to)",
+}
+
+
+def calibrate_artifact(
+    path: Path,
+    fit: int = DEFAULT_FIT,
+    calibration: int = DEFAULT_CALIBRATION,
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
+    command: str = "",
+) -> DomainStatistics:
+    """Fit, calibrate and write the domain statistics of the artifact at ``path``; return them.
+
+    The one function a trainer calls after writing an artifact of the synthetic world.
+    """
+    probe, kind = open_probe(path)
+    _, metadata = load_artifact(path)
+    seed = int(metadata["dataset"]["seed"])
+    LOG.info("%s: features of up to %d training images", path, fit)
+    training, _ = measure_all(probe, training_images(metadata, fit))
+    LOG.info("%s: %d held-out images (seed %d, split %s)", path, calibration, seed, CALIBRATION_SPLIT)
+    held_out, _ = measure_all(probe, held_out_images(kind, seed, CALIBRATION_SPLIT, calibration))
+    info = {
+        "features": FEATURES[kind],
+        "fit": {"seed": seed, "split": "train", "images": len(training), "size": metadata["dataset"]["size"]},
+        "calibration": {
+            "seed": seed,
+            "split": CALIBRATION_SPLIT,
+            "images": calibration,
+            "size": list(CAMERA_SIZE),
+        },
+        "command": command or shlex.join([*PROG.split(), "--artifact", str(path)]),
+        "created": utc_now(),
+    }
+    statistics = fit_statistics(training, held_out, false_alarm_rate, info)
+    write_statistics(path, statistics)
+    return statistics
+
+
+def write_statistics(path: Path, statistics: DomainStatistics) -> None:
+    """Rewrite the artifact with ``statistics`` (replacing any it had); network tensors unchanged."""
+    tensors, metadata = load_artifact(path)
+    network = model_tensors(tensors)
+    metadata[METADATA_KEY] = {
+        **statistics.to_metadata(),
+        "model_weights_sha256": weights_digest(save({k: v.contiguous() for k, v in network.items()})),
+    }
+    save_artifact(path, {**network, **statistics.to_tensors()}, metadata)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--artifact", type=Path, required=True, help="artifact, updated in place")
+    parser.add_argument("--fit", type=int, default=DEFAULT_FIT, help="training images to fit on (at most)")
+    parser.add_argument(
+        "--calibration", type=int, default=DEFAULT_CALIBRATION, help="held-out scenes to calibrate on"
+    )
+    parser.add_argument(
+        "--false-alarm-rate",
+        type=float,
+        default=DEFAULT_FALSE_ALARM_RATE,
+        help="share of held-out in-domain frames flagged out of domain",
+    )
+    argv = list(argv or [])
+    args = parser.parse_args(argv)
+    statistics = calibrate_artifact(
+        args.artifact, args.fit, args.calibration, args.false_alarm_rate, shlex.join([*prog.split(), *argv])
+    )
+    print(_summary(args.artifact, statistics.to_metadata()))
+    print("refresh models/manifest.json if it lists this file: python -m perception_training.manifest")
+    return 0
+
+
+def _summary(path: Path, info: dict[str, Any]) -> str:
+    return (
+        f"{path}: {info['dim']}-d features of {info['fit_samples']} training images, shrinkage "
+        f"{info['shrinkage']:.3f}; threshold {info['threshold']:.3f} flags {info['false_alarm_rate']:.1%} "
+        f"of {info['calibration_samples']} held-out scenes"
+    )

@@ -1,0 +1,105 @@
+"""Read a model's features (for the Mahalanobis distance) and its energy on a batch of images.
+
+One probe per artifact kind, built on the model's own ``domain_tap`` so the features fitted
+here are the ones the node scores; the energy (-logsumexp of the output logits, Liu et al.
+2020) is only measured, for the comparison in docs/ood.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from perception.core.artifacts import read_metadata
+from perception.core.captioner import Captioner, preprocess
+from perception.core.classifier import Classifier
+from perception.core.detector import Detector
+from perception.core.domain import FeatureTap, last_linear
+
+_EPS = 1e-6
+
+
+class Probe(Protocol):
+    def measure(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(N x D features, N energies) of BGR uint8 images."""
+        ...
+
+
+def energy(logits: torch.Tensor) -> torch.Tensor:
+    """Free energy of each row of logits: low where the model is sure of some class."""
+    return -torch.logsumexp(logits.float(), dim=-1)
+
+
+def detector_energy(output: object) -> torch.Tensor:
+    """(B, 1) energy of a YOLO head's output: its most confident anchor's (class probabilities
+    come out sigmoid-ed, so they are turned back into logits)."""
+    predictions = output[0] if isinstance(output, (tuple, list)) else output
+    probabilities = predictions[:, 4:, :].float().clamp(_EPS, 1.0 - _EPS)
+    return energy(torch.logit(probabilities).transpose(1, 2)).amin(dim=1, keepdim=True)
+
+
+class DetectorProbe:
+    def __init__(self, path: Path) -> None:
+        self.model = Detector.load(path, device="cpu")
+        self.features = self.model.domain_tap()
+        self.energies = FeatureTap(self.model.head(), detector_energy, output=True)
+
+    def measure(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        for image in images:
+            self.model.detect(image)
+        return self.features.take(), self.energies.take()[:, 0]
+
+
+class ClassifierProbe:
+    def __init__(self, path: Path) -> None:
+        self.model = Classifier.load(path, device="cpu")
+        self.features = self.model.domain_tap()
+        self.energies = FeatureTap(last_linear(self.model.model), energy, output=True)
+
+    def measure(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        self.model.probabilities(images)
+        return self.features.take(), self.energies.take()
+
+
+class CaptionerProbe:
+    """Runs the encoder only: the decoder reads nothing the domain score uses."""
+
+    def __init__(self, path: Path) -> None:
+        self.model = Captioner.load(path, device="cpu")
+        self.features = self.model.domain_tap()
+
+    def measure(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        batch = preprocess(list(images), self.model.image_size, self.model.mean, self.model.std)
+        with torch.inference_mode():
+            self.model.model.encoder(batch)
+            features = self.features.take()
+            energies = energy(self.model.model.concepts(torch.from_numpy(features)))
+        return features, energies.numpy()
+
+
+PROBES = {"detector": DetectorProbe, "classifier": ClassifierProbe, "captioner": CaptionerProbe}
+
+
+def open_probe(path: Path) -> tuple[Probe, str]:
+    """The probe of the artifact at ``path`` and its kind."""
+    kind = read_metadata(path)["kind"]
+    if kind not in PROBES:
+        raise SystemExit(f"{path} is a {kind!r} artifact; domain statistics exist for {sorted(PROBES)}")
+    return PROBES[kind](path), kind
+
+
+def measure_all(probe: Probe, images: Iterable[np.ndarray], batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Features and energies of any number of images, ``batch`` at a time."""
+    measured = [probe.measure(chunk) for chunk in _chunks(images, batch)]
+    return np.concatenate([f for f, _ in measured]), np.concatenate([e for _, e in measured])
+
+
+def _chunks(items: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
