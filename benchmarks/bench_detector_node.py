@@ -29,6 +29,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from perception.core.detections import Detection
+from perception.core.domain import UNSCORED, DomainVerdict
 from perception.core.images import image_to_numpy, numpy_to_image
 from perception.nodes.detector_node import DetectorNode
 from perception_msgs.msg import DetectionArray
@@ -49,6 +50,9 @@ class ConstantModel:
 
     def class_ids(self, names: Sequence[str]) -> list[int]:
         return []
+
+    def domain_verdict(self) -> DomainVerdict:
+        return UNSCORED
 
 
 def run(model: str | None, frames: int, debug_dir: Path | None) -> list[tuple[str, float, float, float]]:

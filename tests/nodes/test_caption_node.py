@@ -19,6 +19,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
 from perception.core.captioner import CaptionerConfig, CaptionModel, save_captioner
+from perception.core.domain import DomainVerdict
 from perception.core.images import numpy_to_image
 from perception.core.text import Vocabulary
 from perception.nodes.caption_node import CaptionNode, CaptionParameters, LoadedCaptioner
@@ -42,6 +43,9 @@ class BrightnessCaptioner:
         self.calls += 1
         bright = float(image_bgr.mean()) > 127
         return ("a bright scene", 0.9) if bright else ("a dark scene", 0.6)
+
+    def domain_verdicts(self) -> list[DomainVerdict]:
+        return []
 
 
 def fake_factory(captioner: BrightnessCaptioner):

@@ -24,6 +24,7 @@ from std_srvs.srv import SetBool
 from visualization_msgs.msg import Marker, MarkerArray
 
 from perception.core.detections import Detection
+from perception.core.domain import UNSCORED, DomainVerdict
 from perception.core.images import image_to_numpy, numpy_to_compressed, numpy_to_image
 from perception.nodes.detector_node import DetectorNode, DetectorParameters
 from perception.nodes.framework import vision_msgs_interop
@@ -65,6 +66,9 @@ class BlobDetector:
         if unknown:
             raise ValueError(f"unknown class(es) {unknown}; the model knows {list(self.class_names)}")
         return [self.class_names.index(n) for n in names]
+
+    def domain_verdict(self) -> DomainVerdict:
+        return UNSCORED
 
 
 def blob_factory(delay_s: float = 0.0):

@@ -28,8 +28,10 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from perception.core.artifacts import model_id
 from perception.core.captioner import Captioner
 from perception.core.constants import MODELS_DIR_ENV
+from perception.core.domain import DomainVerdict, worst
 from perception.core.images import ImageConversionError
 from perception.nodes.framework.conversions import copy_header
+from perception.nodes.framework.domain_watch import DomainAwareNode, DomainParameters, mark_domain
 from perception.nodes.framework.image_node import (
     LOG_THROTTLE_S,
     Frame,
@@ -39,7 +41,7 @@ from perception.nodes.framework.image_node import (
 from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
-from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParameters
+from perception.nodes.framework.torch_node import TorchNodeParameters
 from perception.nodes.topics import CAPTION, CAPTION_SERVICE
 from perception_msgs.msg import Caption
 from perception_msgs.srv import CaptionImage
@@ -53,6 +55,8 @@ class FrameCaptioner(Protocol):
 
     def caption(self, image_bgr: Any) -> tuple[str, float]: ...
 
+    def domain_verdicts(self) -> list[DomainVerdict]: ...
+
 
 @dataclass(frozen=True)
 class LoadedCaptioner:
@@ -64,7 +68,7 @@ class LoadedCaptioner:
 
 
 @dataclass(frozen=True)
-class CaptionParameters(TorchNodeParameters):
+class CaptionParameters(TorchNodeParameters, DomainParameters):
     """Everything the caption node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
@@ -90,8 +94,9 @@ def load_captioner(params: CaptionParameters) -> LoadedCaptioner:
     return LoadedCaptioner(captioner, model_id(path), str(captioner.metadata["language"]))
 
 
-class CaptionNode(TorchModelNode[CaptionParameters, LoadedCaptioner]):
-    """Publishes a caption of every processed frame and answers CaptionImage requests."""
+class CaptionNode(DomainAwareNode[CaptionParameters, LoadedCaptioner]):
+    """Publishes a caption of every processed frame, marked with how unlike the training data the
+    frame was (domain_score, in_domain), and answers CaptionImage requests."""
 
     parameters_spec = CaptionParameters
 
@@ -116,7 +121,9 @@ class CaptionNode(TorchModelNode[CaptionParameters, LoadedCaptioner]):
         self.caption_pub = self.create_output(Caption, CAPTION)
 
     def process_frame(self, frame: Frame, context: Any) -> None:
-        self.caption_pub.publish(self._caption(self.model, frame))
+        caption = self._caption(self.model, frame)
+        self.domain.observe(DomainVerdict(caption.domain_score, caption.in_domain))
+        self.caption_pub.publish(caption)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)
@@ -130,13 +137,15 @@ class CaptionNode(TorchModelNode[CaptionParameters, LoadedCaptioner]):
     def _caption(self, model: LoadedCaptioner, frame: Frame) -> Caption:
         with self._model_lock:
             text, score = model.captioner.caption(frame.bgr)
-        return Caption(
+            verdict = worst(model.captioner.domain_verdicts())
+        caption = Caption(
             header=copy_header(frame.header),
             text=text,
             score=float(score),
             language=model.language,
             model_id=model.model_id,
         )
+        return mark_domain(caption, verdict)
 
     def _on_caption_request(
         self, request: CaptionImage.Request, response: CaptionImage.Response

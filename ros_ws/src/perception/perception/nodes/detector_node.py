@@ -20,11 +20,12 @@ from perception.core.detector import Detector
 from perception.nodes.framework import vision_msgs_interop
 from perception.nodes.framework.box_overlay import BoxOverlay, BoxOverlayParameters
 from perception.nodes.framework.conversions import detection_array_msg
+from perception.nodes.framework.domain_watch import DomainAwareNode, DomainParameters, mark_domain
 from perception.nodes.framework.image_node import Frame
 from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
-from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParameters
+from perception.nodes.framework.torch_node import TorchNodeParameters
 from perception.nodes.topics import DEBUG_IMAGE, DETECTIONS, DETECTIONS_2D, MARKERS
 from perception_msgs.msg import DetectionArray
 
@@ -32,7 +33,7 @@ NODE_NAME = "detector_node"
 
 
 @dataclass(frozen=True)
-class DetectorParameters(TorchNodeParameters, BoxOverlayParameters):
+class DetectorParameters(TorchNodeParameters, BoxOverlayParameters, DomainParameters):
     """Everything the detector node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
@@ -59,8 +60,9 @@ class DetectorParameters(TorchNodeParameters, BoxOverlayParameters):
 
 
 
-class DetectorNode(TorchModelNode[DetectorParameters, Detector]):
-    """Publishes detections of every processed frame, boxes in the source image's pixels."""
+class DetectorNode(DomainAwareNode[DetectorParameters, Detector]):
+    """Publishes detections of every processed frame, boxes in the source image's pixels, marked
+    with how unlike the training data the frame was (domain_score, in_domain)."""
 
     parameters_spec = DetectorParameters
 
@@ -98,9 +100,11 @@ class DetectorNode(TorchModelNode[DetectorParameters, Detector]):
         detections = self.model.detect(
             frame.bgr, params.confidence, params.iou, _class_filter(params.classes)
         )
-        self.detections_pub.publish(
-            detection_array_msg(frame.header, detections, frame.width, frame.height, self.model.model_id)
+        verdict = self.domain.observe(self.model.domain_verdict())
+        message = detection_array_msg(
+            frame.header, detections, frame.width, frame.height, self.model.model_id
         )
+        self.detections_pub.publish(mark_domain(message, verdict))
         if self.vision_pub is not None:
             self.vision_pub.publish(vision_msgs_interop.detection_2d_array(frame.header, detections))
         self.overlay.publish(frame, detections, params.marker_lifetime_s, params.debug_image)

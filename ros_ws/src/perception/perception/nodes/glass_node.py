@@ -27,6 +27,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from perception.core.classifier import Classifier
 from perception.core.constants import MODELS_DIR_ENV
 from perception.core.detections import Detection
+from perception.core.domain import worst
 from perception.core.glass import DEFAULT_DETECTOR_CLASSES, GlassClassifier, GlassResult
 from perception.nodes.framework.box_overlay import BoxOverlay, BoxOverlayParameters
 from perception.nodes.framework.conversions import (
@@ -35,13 +36,14 @@ from perception.nodes.framework.conversions import (
     detection_to_msg,
 )
 from perception.nodes.framework.diagnostics import PeriodSummary, Status
+from perception.nodes.framework.domain_watch import DomainAwareNode, DomainParameters, mark_domain
 from perception.nodes.framework.image_node import LOG_THROTTLE_S, Frame
 from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.qos import output_qos
 from perception.nodes.framework.runner import run_node
 from perception.nodes.framework.stamp_cache import StampCache, stamp_key
-from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParameters
+from perception.nodes.framework.torch_node import TorchNodeParameters
 from perception.nodes.topics import DETECTIONS, GLASS_DEBUG_IMAGE, GLASS_MARKERS, GLASSES
 from perception_msgs.msg import DetectionArray, GlassClassification, GlassClassificationArray
 
@@ -50,7 +52,7 @@ MARKER_NAMESPACE = "glasses"
 
 
 @dataclass(frozen=True)
-class GlassParameters(TorchNodeParameters, BoxOverlayParameters):
+class GlassParameters(TorchNodeParameters, BoxOverlayParameters, DomainParameters):
     """Everything the glass node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
@@ -90,8 +92,9 @@ class GlassParameters(TorchNodeParameters, BoxOverlayParameters):
 
 
 
-class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
-    """Publishes the glass type of every configured detection of each paired frame."""
+class GlassNode(DomainAwareNode[GlassParameters, GlassClassifier]):
+    """Publishes the glass type of every configured detection of each paired frame, marked with
+    how unlike the training crops the farthest crop was (no crop: not scored)."""
 
     parameters_spec = GlassParameters
 
@@ -144,8 +147,9 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
         else:
             self.submit(image, context=msg)
 
-    def extra_counters(self) -> Mapping[str, int]:
+    def extra_counters(self) -> Mapping[str, Any]:
         return {
+            **super().extra_counters(),
             "images_waiting": len(self._images),
             "image_bytes_waiting": self._images.bytes,
             "detections_waiting": len(self._early_detections),
@@ -158,7 +162,7 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
         """Images that arrive but wait for detections are not "no images"; say what is missing."""
         arrived = summary.delta("accepted")
         if summary.new_received or not arrived:
-            return None
+            return super().status_message(summary)
         topic = self.resolve_topic_name(DETECTIONS)
         return (
             DiagnosticStatus.WARN,
@@ -181,13 +185,13 @@ class GlassNode(TorchModelNode[GlassParameters, GlassClassifier]):
                 throttle_duration_sec=LOG_THROTTLE_S,
             )
         results = self.model.classify(frame.bgr, checked.kept, params.classes, params.padding)
-        self.glasses_pub.publish(
-            GlassClassificationArray(
-                header=copy_header(frame.header),
-                model_id=self.model.classifier.model_id,
-                glasses=[_result_to_msg(r) for r in results],
-            )
+        verdict = self.domain.observe(worst(self.model.classifier.domain_verdicts()))
+        message = GlassClassificationArray(
+            header=copy_header(frame.header),
+            model_id=self.model.classifier.model_id,
+            glasses=[_result_to_msg(r) for r in results],
         )
+        self.glasses_pub.publish(mark_domain(message, verdict))
         labelled = [_labelled_box(r) for r in results]
         self.overlay.publish(frame, labelled, params.marker_lifetime_s, params.debug_image)
 

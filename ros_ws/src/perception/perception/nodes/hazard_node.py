@@ -105,6 +105,12 @@ class HazardParameters:
     webhook_backoff_s: float = param(
         0.5, "wait before the first retry; doubles each retry [s]", min_value=0.0, max_value=60.0
     )
+    suppress_out_of_domain: bool = param(
+        True,
+        "raise no alert from a caption or detections their model marked out of its training domain "
+        "(in_domain false: a real photo to a model trained on the synthetic world); logged once per period",
+        live=True,
+    )
     translator: str = param("none", "offline translator of alert messages: none or package.module:Class")
     target_language: str = param(
         "", "translate alert messages into this language (BCP 47, e.g. ko); empty = as written"
@@ -181,6 +187,7 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
             "invalid": 0,
             "truncated": 0,
             "boxes_capped": 0,
+            "out_of_domain": 0,
         }
         self._analysis: LatestFrameWorker[Callable[[], None]] | None = None
 
@@ -225,6 +232,8 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
     def _on_caption(self, msg: Caption) -> None:
         self.counts["captions"] += 1
         params = self.params
+        if self._out_of_domain(msg, "caption"):
+            return
         checked = checked_caption(msg.text, msg.score, params.max_caption_chars)
         if checked.problem:
             self._refuse(checked.problem)
@@ -242,6 +251,8 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
 
     def _on_detections(self, msg: DetectionArray) -> None:
         self.counts["detections"] += 1
+        if self._out_of_domain(msg, "detections"):
+            return
         checked = checked_detections(msg.detections, self.params.max_boxes)
         self.counts["boxes_capped"] += checked.capped
         if checked.invalid:
@@ -256,6 +267,21 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
 
         header = copy_header(msg.header)
         self._submit(lambda: self._emit(self.model.matcher.match_detections(best), header, evidence))
+
+    def _out_of_domain(self, msg: Caption | DetectionArray, source: str) -> bool:
+        """True (counted, logged once per period) when ``msg`` must not raise alerts: its model
+        marked the frame out of its training domain and suppression is on."""
+        if msg.in_domain or not self.params.suppress_out_of_domain:
+            return False
+        self.counts["out_of_domain"] += 1
+        self.get_logger().warning(
+            f"suppressing hazard evidence from out-of-domain frames ({self.counts['out_of_domain']} so far): "
+            f"{source} of {msg.model_id} has domain_score {msg.domain_score:.2f} > 1, so the frame is unlike "
+            "anything the model was trained on and what it says cannot be trusted; no alert is raised "
+            "from it (parameter suppress_out_of_domain)",
+            throttle_duration_sec=LOG_THROTTLE_S,
+        )
+        return True
 
     def _refuse(self, reason: str) -> None:
         self.counts["invalid"] += 1

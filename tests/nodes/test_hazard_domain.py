@@ -1,0 +1,95 @@
+"""Hazard node and out-of-domain evidence (issue 15): a caption or detections their model marked
+out of its training domain raise no alert while ``suppress_out_of_domain`` is on (the default),
+and the log says why; in-domain evidence, and unscored evidence (the message defaults), still
+alert."""
+
+from __future__ import annotations
+
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.parameter import Parameter
+
+from perception.nodes.hazard_node import HazardNode
+from perception_msgs.msg import Caption, Detection, DetectionArray, HazardAlert
+
+SUCCESS = TransitionCallbackReturn.SUCCESS
+
+
+def start(ros, **params) -> HazardNode:
+    overrides = [Parameter(k, value=v) for k, v in params.items()]
+    node = ros.add(HazardNode(context=ros.context, parameter_overrides=overrides))
+    assert node.trigger_configure() == SUCCESS
+    assert node.trigger_activate() == SUCCESS
+    return node
+
+
+def knife_caption(sec: int, domain_score: float | None) -> Caption:
+    """A knife caption scored ``domain_score`` (> 1: out of domain), or unscored (None)."""
+    msg = Caption(text="a knife on a table", score=0.9, language="en", model_id="captioner@test")
+    msg.header.stamp.sec = sec
+    if domain_score is not None:
+        msg.domain_score, msg.in_domain = domain_score, domain_score <= 1.0
+    return msg
+
+
+def knife_detections(sec: int, domain_score: float) -> DetectionArray:
+    msg = DetectionArray(model_id="detector@test", image_width=640, image_height=480)
+    msg.header.stamp.sec = sec
+    msg.detections = [Detection(class_name="knife", score=0.9, x_min=1.0, y_min=2.0, x_max=30.0, y_max=40.0)]
+    msg.domain_score, msg.in_domain = domain_score, domain_score <= 1.0
+    return msg
+
+
+def test_out_of_domain_captions_raise_no_alert_and_the_log_says_why(ros, capfd) -> None:
+    node = start(ros)
+    alerts = ros.collect(HazardAlert, "hazard_alerts")
+    captions = ros.publisher(Caption, "caption")
+    ros.wait_matched(captions)
+
+    captions.publish(knife_caption(1, domain_score=4.2))
+    assert ros.wait_for(lambda: node.counts["out_of_domain"] == 1)
+    assert node.wait_idle(5.0)
+    assert not alerts
+    logged = capfd.readouterr().err
+    assert "suppressing hazard evidence from out-of-domain frames" in logged
+    assert "caption of captioner@test has domain_score 4.20 > 1" in logged
+
+    captions.publish(knife_caption(2, domain_score=0.7))  # in domain: the same words alert
+    assert ros.wait_for(lambda: alerts)
+    assert (alerts[0].hazard, alerts[0].source, alerts[0].header.stamp.sec) == ("knife", "caption", 2)
+    assert node.counts["out_of_domain"] == 1
+
+
+def test_out_of_domain_detections_raise_no_alert_but_in_domain_ones_do(ros) -> None:
+    node = start(ros, use_detections=True)
+    alerts = ros.collect(HazardAlert, "hazard_alerts")
+    detections = ros.publisher(DetectionArray, "detections")
+    ros.wait_matched(detections)
+
+    detections.publish(knife_detections(1, domain_score=2.5))
+    assert ros.wait_for(lambda: node.counts["out_of_domain"] == 1)
+    detections.publish(knife_detections(2, domain_score=0.4))
+    assert ros.wait_for(lambda: alerts)
+    assert node.wait_idle(5.0)
+    assert [(a.source, a.header.stamp.sec) for a in alerts] == [("detection", 2)]
+
+
+def test_unscored_evidence_alerts_and_suppression_can_be_switched_off(ros, tmp_path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "hazards:\n  knife:\n    severity: danger\n    cooldown_s: 0\n    words: [knife]\n"
+        "    message: knife\n"
+    )
+    node = start(ros, rules_path=str(rules))
+    alerts = ros.collect(HazardAlert, "hazard_alerts")
+    captions = ros.publisher(Caption, "caption")
+    ros.wait_matched(captions)
+
+    unscored = knife_caption(1, domain_score=None)
+    assert (unscored.in_domain, unscored.domain_score) == (True, -1.0)  # the message defaults
+    captions.publish(unscored)
+    assert ros.wait_for(lambda: len(alerts) == 1)
+
+    node.set_parameters([Parameter("suppress_out_of_domain", value=False)])
+    captions.publish(knife_caption(2, domain_score=9.0))
+    assert ros.wait_for(lambda: len(alerts) == 2)
+    assert node.counts["out_of_domain"] == 0
