@@ -185,7 +185,11 @@ def test_glass_node_scores_its_farthest_crop_and_leaves_a_frame_without_crops_un
         return GlassClassifier(Classifier(net, classes, Preprocessing(16), "cpu", statistics=statistics))
 
     node = ros.add(
-        GlassNode(context=ros.context, parameter_overrides=node_params(model_file, padding=0.0), model_factory=factory)
+        GlassNode(
+            context=ros.context,
+            parameter_overrides=node_params(model_file, padding=0.0),
+            model_factory=factory,
+        )
     )
     assert node.autostart()
     glasses = ros.collect(GlassClassificationArray, "glasses")

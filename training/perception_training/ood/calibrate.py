@@ -3,8 +3,8 @@
 Regenerates the artifact's training images from the synthetic world (its metadata names the
 generator, seed, size and counts), fits the mean and Ledoit-Wolf covariance of the model's
 penultimate features on them, and sets the distance threshold at the (1 - rate) quantile of
-held-out scenes of the same world (split ``ood-calibration``, which no trainer uses, at the
-camera's 640x480). The artifact is rewritten in place with the statistics added; its network
+held-out images drawn like the training ones (split ``ood-calibration``, which no trainer uses,
+at the camera's 640x480). The artifact is rewritten in place with the statistics added; its network
 weights are not touched (``domain.model_weights_sha256`` is the digest of the network tensors
 alone, equal to the ``weights_sha256`` the artifact had before statistics). Refresh
 models/manifest.json afterwards (``python -m perception_training.manifest``).
@@ -29,6 +29,7 @@ from perception_training.ood.sources import (
     CAMERA_SIZE,
     held_out_images,
     training_images,
+    training_kinds,
 )
 
 LOG = logging.getLogger(__name__)
@@ -37,9 +38,10 @@ DEFAULT_FIT = 1000  # training images, or all of them when there are fewer
 DEFAULT_CALIBRATION = 400
 DEFAULT_FALSE_ALARM_RATE = 0.01
 FEATURES = {
-    "detector": "inputs of the detection head (3 scales), each averaged over space, concatenated",
-    "classifier": "input of the output layer (pooled penultimate features)",
-    "captioner": "encoder grid averaged over space (what the decoder attends to)",
+    "detector": "mean and std of each channel of layers 1-5, and the detection head's inputs "
+    "(3 scales) averaged over space",
+    "classifier": "mean and std of each channel of features 1-5, and the output layer's input",
+    "captioner": "mean and std of each channel of encoder features 1-5, and the encoder grid averaged",
 }
 
 
@@ -60,11 +62,12 @@ def calibrate_artifact(
     LOG.info("%s: features of up to %d training images", path, fit)
     training, _ = measure_all(probe, training_images(metadata, fit))
     LOG.info("%s: %d held-out images (seed %d, split %s)", path, calibration, seed, CALIBRATION_SPLIT)
-    held_out, _ = measure_all(probe, held_out_images(kind, seed, CALIBRATION_SPLIT, calibration))
+    held_out, _ = measure_all(probe, held_out_images(metadata, seed, CALIBRATION_SPLIT, calibration))
     info = {
         "features": FEATURES[kind],
         "fit": {"seed": seed, "split": "train", "images": len(training), "size": metadata["dataset"]["size"]},
         "calibration": {
+            "kinds": list(training_kinds(metadata)),
             "seed": seed,
             "split": CALIBRATION_SPLIT,
             "images": calibration,

@@ -19,7 +19,7 @@ from perception.core.artifacts import read_metadata
 from perception.core.captioner import Captioner, preprocess
 from perception.core.classifier import Classifier
 from perception.core.detector import Detector
-from perception.core.domain import FeatureTap, last_linear
+from perception.core.domain import FeatureTap, TapPoint, average_grid, last_linear
 
 _EPS = 1e-6
 
@@ -31,8 +31,8 @@ class Probe(Protocol):
 
 
 def energy(logits: torch.Tensor) -> torch.Tensor:
-    """Free energy of each row of logits: low where the model is sure of some class."""
-    return -torch.logsumexp(logits.float(), dim=-1)
+    """(..., 1) free energy of each row of logits: low where the model is sure of some class."""
+    return -torch.logsumexp(logits.float(), dim=-1, keepdim=True)
 
 
 def detector_energy(output: object) -> torch.Tensor:
@@ -40,14 +40,14 @@ def detector_energy(output: object) -> torch.Tensor:
     come out sigmoid-ed, so they are turned back into logits)."""
     predictions = output[0] if isinstance(output, (tuple, list)) else output
     probabilities = predictions[:, 4:, :].float().clamp(_EPS, 1.0 - _EPS)
-    return energy(torch.logit(probabilities).transpose(1, 2)).amin(dim=1, keepdim=True)
+    return energy(torch.logit(probabilities).transpose(1, 2)).amin(dim=1)
 
 
 class DetectorProbe:
     def __init__(self, path: Path) -> None:
         self.model = Detector.load(path, device="cpu")
         self.features = self.model.domain_tap()
-        self.energies = FeatureTap(self.model.head(), detector_energy, output=True)
+        self.energies = FeatureTap([TapPoint(self.model.layers()[-1], detector_energy, output=True)])
 
     def measure(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         for image in images:
@@ -59,11 +59,11 @@ class ClassifierProbe:
     def __init__(self, path: Path) -> None:
         self.model = Classifier.load(path, device="cpu")
         self.features = self.model.domain_tap()
-        self.energies = FeatureTap(last_linear(self.model.model), energy, output=True)
+        self.energies = FeatureTap([TapPoint(last_linear(self.model.model), energy, output=True)])
 
     def measure(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         self.model.probabilities(images)
-        return self.features.take(), self.energies.take()
+        return self.features.take(), self.energies.take()[:, 0]
 
 
 class CaptionerProbe:
@@ -72,14 +72,14 @@ class CaptionerProbe:
     def __init__(self, path: Path) -> None:
         self.model = Captioner.load(path, device="cpu")
         self.features = self.model.domain_tap()
+        self.pooled = FeatureTap([TapPoint(self.model.model.encoder, average_grid, output=True)])
 
     def measure(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         batch = preprocess(list(images), self.model.image_size, self.model.mean, self.model.std)
         with torch.inference_mode():
             self.model.model.encoder(batch)
-            features = self.features.take()
-            energies = energy(self.model.model.concepts(torch.from_numpy(features)))
-        return features, energies.numpy()
+            concepts = self.model.model.concepts(torch.from_numpy(self.pooled.take()))
+        return self.features.take(), energy(concepts)[:, 0].numpy()
 
 
 PROBES = {"detector": DetectorProbe, "classifier": ClassifierProbe, "captioner": CaptionerProbe}

@@ -1,25 +1,28 @@
 """In-domain images of each model family, regenerated from the synthetic world.
 
 The training images come back exactly as the trainers' writers drew them (same seed, split,
-kind, size, and JPEG round trip where the writer stored JPEG); held-out images come from a
-split no writer uses, so no model ever saw them.
+kind, size, and JPEG round trip where the writer stored JPEG); held-out images are drawn the
+same way from a split no writer uses (or another seed) at the camera's size, so no model ever
+saw them: "in domain" is the model's own training distribution, not the whole world (a
+captioner trained on the world's caption scenes has not seen its cluttered "mixed" ones).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import cv2
 import numpy as np
 
-from perception_training.synthetic import GLASS_TYPES, KINDS, SceneWorld
+from perception_training.synthetic import GLASS_TYPES, SceneWorld
 from perception_training.synthetic.writers.glass import glass_crop
 from perception_training.synthetic.writers.yolo import JPEG_QUALITY
 
 CAMERA_SIZE = (640, 480)  # the frames the nodes see (bags, the demo)
 CALIBRATION_SPLIT = "ood-calibration"  # a split no writer or trainer uses
 DETECTOR_TRAINING_KINDS = ("mixed", "glass")  # write_yolo_dataset's default, which the trainer uses
+GLASS_CROPS = "glass crops"  # the glass classifier's images: write_glass_crops' crops of glass scenes
 
 
 def jpeg_round_trip(image: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
@@ -30,35 +33,44 @@ def jpeg_round_trip(image: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarra
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
 
 
+def training_kinds(metadata: Mapping[str, Any]) -> tuple[str, ...]:
+    """The scene kinds the artifact was trained on (glass crops for the glass classifier)."""
+    kind = metadata["kind"]
+    if kind == "detector":
+        return DETECTOR_TRAINING_KINDS
+    if kind == "captioner":
+        return (metadata["dataset"].get("kind", "caption"),)
+    if kind == "classifier":
+        _require_glass(metadata["dataset"])
+        return (GLASS_CROPS,)
+    raise ValueError(f"no training images for a {kind!r} artifact")
+
+
 def training_images(metadata: Mapping[str, Any], count: int) -> Iterator[np.ndarray]:
     """Up to ``count`` of the images the artifact described by ``metadata`` was trained on."""
     dataset = metadata["dataset"]
     world = SceneWorld(int(dataset["seed"]))
     size = tuple(dataset["size"])
-    available = int(dataset["counts"]["train"])
-    kind = metadata["kind"]
-    for index in range(min(count, available)):
-        if kind == "detector":
-            scene_kind = DETECTOR_TRAINING_KINDS[index % len(DETECTOR_TRAINING_KINDS)]
-            yield jpeg_round_trip(world.scene(index, "train", scene_kind, size).image)
-        elif kind == "classifier":
-            _require_glass(dataset)
-            yield glass_crop(world, "train", index, GLASS_TYPES[index % len(GLASS_TYPES)], size)
-        elif kind == "captioner":
-            yield jpeg_round_trip(world.scene(index, "train", dataset.get("kind", "caption"), size).image)
-        else:
-            raise ValueError(f"no training images for a {kind!r} artifact")
+    kinds = training_kinds(metadata)
+    for index in range(min(count, int(dataset["counts"]["train"]))):
+        image = _image(world, "train", index, kinds[index % len(kinds)], size)
+        yield image if kinds == (GLASS_CROPS,) else jpeg_round_trip(image)
 
 
-def held_out_images(kind: str, seed: int, split: str, count: int) -> Iterator[np.ndarray]:
-    """``count`` camera-size images of ``split`` the model would meet in the synthetic world:
-    scenes of every kind in turn (glass crops for a classifier)."""
+def held_out_images(
+    metadata: Mapping[str, Any], seed: int, split: str, count: int, kinds: Sequence[str] = ()
+) -> Iterator[np.ndarray]:
+    """``count`` camera-size images of ``split`` drawn like the training images (or of ``kinds``)."""
     world = SceneWorld(seed)
+    kinds = tuple(kinds) or training_kinds(metadata)
     for index in range(count):
-        if kind == "classifier":
-            yield glass_crop(world, split, index, GLASS_TYPES[index % len(GLASS_TYPES)], CAMERA_SIZE)
-        else:
-            yield world.scene(index, split, KINDS[index % len(KINDS)], CAMERA_SIZE).image
+        yield _image(world, split, index, kinds[index % len(kinds)], CAMERA_SIZE)
+
+
+def _image(world: SceneWorld, split: str, index: int, kind: str, size: tuple[int, int]) -> np.ndarray:
+    if kind == GLASS_CROPS:
+        return glass_crop(world, split, index, GLASS_TYPES[index % len(GLASS_TYPES)], size)
+    return world.scene(index, split, kind, size).image
 
 
 def _require_glass(dataset: Mapping[str, Any]) -> None:

@@ -22,13 +22,16 @@ from perception.core.artifacts import ArtifactError, code_version, load_artifact
 from perception.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from perception.core.devices import half_supported, resolve_device
 from perception.core.domain import (
+    EARLY_BLOCKS,
     DomainMonitor,
     DomainStatistics,
     DomainVerdict,
     FeatureTap,
+    TapPoint,
     average_grid,
     load_statistics,
     model_tensors,
+    style_and_content,
 )
 from perception.core.images import check_bgr8
 from perception.core.text.tokenizers import Tokenizer, get_tokenizer
@@ -418,8 +421,10 @@ class Captioner:
         return self._domain.verdicts() if self._domain is not None else []
 
     def domain_tap(self) -> FeatureTap:
-        """A tap on the encoder: its grid averaged, the features every decoding step attends to."""
-        return FeatureTap(self.model.encoder, average_grid, output=True)
+        """Style of the encoder's first blocks and its grid averaged, which every decoding step attends to."""
+        encoder = self.model.encoder
+        early = encoder.features[1 : EARLY_BLOCKS + 1]
+        return FeatureTap(style_and_content(early, TapPoint(encoder, average_grid, output=True)))
 
     def caption(self, image_bgr: np.ndarray) -> tuple[str, float]:
         """Caption one frame."""

@@ -30,12 +30,15 @@ from perception.core.classifier_models import (
 from perception.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from perception.core.devices import resolve_device
 from perception.core.domain import (
+    EARLY_BLOCKS,
     DomainMonitor,
     DomainStatistics,
     DomainVerdict,
     FeatureTap,
+    TapPoint,
     last_linear,
     model_tensors,
+    style_and_content,
 )
 from perception.core.images import check_bgr8
 
@@ -152,8 +155,11 @@ class Classifier:
         return self._domain.verdicts() if self._domain is not None else []
 
     def domain_tap(self) -> FeatureTap:
-        """A tap on the output layer's input: the penultimate features of every classified crop."""
-        return FeatureTap(last_linear(self.model))
+        """Style of the first backbone blocks (where the network has ``features``, as torchvision's
+        CNNs do) and the output layer's input, the penultimate features of every crop."""
+        features = getattr(self.model, "features", None)
+        early = features[1 : EARLY_BLOCKS + 1] if isinstance(features, nn.Sequential) else []
+        return FeatureTap(style_and_content(early, TapPoint(last_linear(self.model))))
 
     def probabilities(self, crops_bgr: Sequence[np.ndarray]) -> torch.Tensor:
         """Softmax class probabilities, ``N x num_classes`` on the CPU."""

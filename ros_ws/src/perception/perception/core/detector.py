@@ -29,14 +29,17 @@ from perception.core.artifacts import (
 from perception.core.detections import Detection
 from perception.core.devices import half_supported, resolve_device
 from perception.core.domain import (
+    EARLY_BLOCKS,
     UNSCORED,
     DomainMonitor,
     DomainStatistics,
     DomainVerdict,
     FeatureTap,
+    TapPoint,
     average_maps,
     load_statistics,
     model_tensors,
+    style_and_content,
 )
 from perception.core.images import check_bgr8
 from perception.core.ultralytics_env import import_ultralytics
@@ -268,18 +271,18 @@ class Detector:
         verdicts = self._domain.verdicts()
         return verdicts[-1] if verdicts else UNSCORED
 
-    def head(self) -> torch.nn.Module:
-        """The detection head of the network ``detect`` runs (ultralytics runs a fused copy).
-
-        DetectorError for a model that is not a torch module (an ``.onnx`` export)."""
+    def layers(self) -> torch.nn.Sequential:
+        """The layers of the network ``detect`` runs (ultralytics runs a fused copy); the last is
+        the detection head. DetectorError for a model that is not a torch module (an ``.onnx``)."""
         network = getattr(self._yolo.predictor.model, "model", None)
         if not isinstance(network, torch.nn.Module):
             raise DetectorError(f"{self._model_id} is not a torch model: its features cannot be read")
-        return network.model[-1]
+        return network.model
 
     def domain_tap(self) -> FeatureTap:
-        """A tap on the head's input: the multi-scale features it reads, each averaged over space."""
-        return FeatureTap(self.head(), average_maps)
+        """Style of the first backbone blocks and the head's inputs averaged over space."""
+        layers = self.layers()
+        return FeatureTap(style_and_content(layers[1 : EARLY_BLOCKS + 1], TapPoint(layers[-1], average_maps)))
 
     def class_ids(self, names: Sequence[str]) -> list[int]:
         """Class ids for ``names``; DetectorError lists the valid names when one is unknown."""

@@ -27,6 +27,7 @@ TENSOR_PREFIX = "domain."
 METADATA_KEY = "domain"
 SCORE_NAME = "mahalanobis"
 NOT_SCORED = -1.0  # domain_score of a frame no statistics judged
+EARLY_BLOCKS = 5  # backbone blocks after the stem whose channel statistics describe an image's style
 
 Pool = Callable[[Any], torch.Tensor]
 
@@ -152,6 +153,13 @@ def worst(verdicts: Sequence[DomainVerdict]) -> DomainVerdict:
     return max(verdicts, key=lambda verdict: verdict.score, default=UNSCORED)
 
 
+def channel_statistics(feature_map: torch.Tensor) -> torch.Tensor:
+    """(B, 2C) mean and standard deviation of each channel of (B, C, H, W) maps: the image's
+    "style" (texture, contrast, noise), where rendered and real frames differ most."""
+    flat = feature_map.float().flatten(2)
+    return torch.cat([flat.mean(dim=2), flat.std(dim=2, correction=0)], dim=1)
+
+
 def average_maps(maps: Sequence[torch.Tensor]) -> torch.Tensor:
     """(B, sum C) global averages of feature maps (B, C, H, W): the detector head's inputs."""
     return torch.cat([feature_map.float().mean(dim=(2, 3)) for feature_map in maps], dim=1)
@@ -162,29 +170,53 @@ def average_grid(grid: torch.Tensor) -> torch.Tensor:
     return grid.float().mean(dim=1)
 
 
+@dataclass(frozen=True)
+class TapPoint:
+    """Where a tap reads: a module's first input (or, with ``output``, its output), pooled to (B, D)."""
+
+    module: nn.Module
+    pool: Pool = torch.as_tensor
+    output: bool = False
+
+
+def style_and_content(early: Sequence[nn.Module], penultimate: TapPoint) -> list[TapPoint]:
+    """The domain features of every model: channel statistics of its early blocks (style, which
+    separates rendered from real frames) and its pooled penultimate features (content, which
+    separates blank, noisy and saturated frames); docs/ood.md has the measurements."""
+    return [*(TapPoint(block, channel_statistics, output=True) for block in early), penultimate]
+
+
 class FeatureTap:
-    """Keeps what one module gets as its first input (or, with ``output``, returns) in each
-    forward pass, pooled to (B, D), until :meth:`take` hands it over; one tap serves scoring
-    and fitting alike."""
+    """Keeps the pooled features of every forward pass at the given points, until :meth:`take`
+    hands them over as one row per image; one tap serves scoring and fitting alike."""
 
-    def __init__(self, module: nn.Module, pool: Pool = torch.as_tensor, output: bool = False) -> None:
-        self._pool = pool
-        self._batches: list[torch.Tensor] = []
-        if output:
-            self._handle = module.register_forward_hook(lambda _m, _i, out: self._keep(out))
-        else:
-            self._handle = module.register_forward_pre_hook(lambda _m, inputs: self._keep(inputs[0]))
+    def __init__(self, points: Sequence[TapPoint]) -> None:
+        self._batches: list[list[torch.Tensor]] = [[] for _ in points]
+        self._handles = [
+            self._hook(point, batches) for point, batches in zip(points, self._batches, strict=True)
+        ]
 
-    def _keep(self, value: Any) -> None:
-        self._batches.append(self._pool(value).detach().float().cpu())
+    @staticmethod
+    def _hook(point: TapPoint, batches: list[torch.Tensor]) -> Any:
+        def keep(value: Any) -> None:
+            batches.append(point.pool(value).detach().float().cpu())
+
+        if point.output:
+            return point.module.register_forward_hook(lambda _m, _i, out: keep(out))
+        return point.module.register_forward_pre_hook(lambda _m, inputs: keep(inputs[0]))
 
     def take(self) -> np.ndarray:
         """(N, D) features of every forward pass since the last call (N = 0 when none ran)."""
-        batches, self._batches = self._batches, []
-        return torch.cat(batches).numpy() if batches else np.zeros((0, 0), np.float32)
+        taken = [torch.cat(batches) if batches else None for batches in self._batches]
+        for batches in self._batches:
+            batches.clear()
+        if any(part is None for part in taken):
+            return np.zeros((0, 0), np.float32)
+        return torch.cat(taken, dim=1).numpy()
 
     def remove(self) -> None:
-        self._handle.remove()
+        for handle in self._handles:
+            handle.remove()
 
 
 @dataclass

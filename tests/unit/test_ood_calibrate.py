@@ -1,0 +1,62 @@
+"""``perception-train ood-calibrate`` on a tiny glass classifier and a handful of synthetic crops:
+the artifact gains domain statistics, its network weights stay byte for byte, and the
+classifier then scores crops with them (issue 15)."""
+
+from __future__ import annotations
+
+import torch
+
+from perception.core.artifacts import load_artifact, read_metadata, save_artifact
+from perception.core.classifier import Classifier, Preprocessing, build_classifier
+from perception.core.domain import METADATA_KEY, model_tensors
+from perception_training.cli import COMMANDS
+from perception_training.cli import main as perception_train
+from perception_training.ood.sources import CALIBRATION_SPLIT, GLASS_CROPS, held_out_images
+from perception_training.synthetic import GLASS_TYPES
+
+FIT, CALIBRATION, RATE = 9, 12, 0.1
+
+
+def tiny_glass_artifact(path):
+    torch.manual_seed(0)
+    model = build_classifier("mobilenet_v2", len(GLASS_TYPES), 32)
+    metadata = {
+        "kind": "classifier",
+        "architecture": "mobilenet_v2",
+        "classes": list(GLASS_TYPES),
+        "preprocessing": Preprocessing(32).to_metadata(),
+        "dataset": {"seed": 0, "size": [320, 240], "counts": {"train": FIT}, "classes": list(GLASS_TYPES)},
+    }
+    return save_artifact(path, model.state_dict(), metadata)
+
+
+def test_calibrate_adds_statistics_without_touching_the_weights(tmp_path) -> None:
+    assert COMMANDS["ood-calibrate"][0] == "perception_training.ood.calibrate"
+    path = tiny_glass_artifact(tmp_path / "glass.safetensors")
+    before, before_metadata = load_artifact(path)
+    argv = ["--artifact", str(path), "--fit", "50", "--calibration", str(CALIBRATION)]
+    assert perception_train(["ood-calibrate", *argv, "--false-alarm-rate", str(RATE)]) == 0
+
+    after, metadata = load_artifact(path)
+    network = model_tensors(after)
+    assert network.keys() == before.keys()
+    assert all(torch.equal(network[name], before[name]) for name in before)
+    domain = metadata[METADATA_KEY]
+    assert domain["model_weights_sha256"] == before_metadata["weights_sha256"]
+    assert (domain["fit_samples"], domain["calibration_samples"]) == (FIT, CALIBRATION)  # --fit capped
+    assert domain["calibration"]["kinds"] == [GLASS_CROPS]
+    assert domain["calibration"]["split"] == CALIBRATION_SPLIT and domain["false_alarm_rate"] == RATE
+    assert "ood-calibrate --artifact" in domain["command"] and domain["threshold"] > 0
+    assert domain["dim"] == after["domain.mean"].numel()
+
+    classifier = Classifier.load(path, device="cpu")
+    crops = list(held_out_images(read_metadata(path), 0, CALIBRATION_SPLIT, CALIBRATION))
+    classifier.predict(crops)
+    verdicts = classifier.domain_verdicts()
+    assert len(verdicts) == CALIBRATION
+    # the crop at the threshold may tip either way once the statistics are stored as float32
+    assert sum(not v.in_domain for v in verdicts) <= RATE * CALIBRATION + 1
+
+    assert perception_train(["ood-calibrate", *argv]) == 0  # again: replaced, not added
+    again, metadata = load_artifact(path)
+    assert again.keys() == after.keys() and metadata[METADATA_KEY]["false_alarm_rate"] == 0.01
