@@ -167,9 +167,7 @@ def colour_net() -> nn.Module:
     return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(3, 3))
 
 
-def test_glass_node_scores_its_farthest_crop_and_leaves_a_frame_without_crops_unscored(
-    ros, model_file
-) -> None:
+def test_glass_node_scores_its_farthest_crop_and_the_detectors_verdict(ros, model_file) -> None:
     # Statistics of a classifier that only ever saw blue-grey crops: unit covariance around the
     # features of such a crop, threshold 1 (distance in normalised-colour units).
     net = colour_net()
@@ -198,7 +196,9 @@ def test_glass_node_scores_its_farthest_crop_and_leaves_a_frame_without_crops_un
     ros.wait_matched(images)
     ros.wait_matched(detections)
 
-    def send(sec: int, colours: Sequence[tuple[int, int, int]]) -> GlassClassificationArray:
+    def send(
+        sec: int, colours: Sequence[tuple[int, int, int]], detector: DomainVerdict | None = None
+    ) -> GlassClassificationArray:
         image = np.full((60, 120, 3), 0, np.uint8)
         boxes = []
         for index, colour in enumerate(colours):
@@ -210,7 +210,10 @@ def test_glass_node_scores_its_farthest_crop_and_leaves_a_frame_without_crops_un
         images.publish(msg)
         assert ros.wait_for(lambda: node.counters["images_waiting"] == waiting + 1)
         count = len(glasses)
-        detections.publish(detection_array_msg(msg.header, boxes, 120, 60, "test-detector"))
+        found = detection_array_msg(msg.header, boxes, 120, 60, "test-detector")
+        if detector is not None:
+            found.domain_score, found.in_domain = detector.score, detector.in_domain
+        detections.publish(found)
         assert ros.wait_for(lambda: len(glasses) == count + 1)
         return glasses[-1]
 
@@ -220,5 +223,8 @@ def test_glass_node_scores_its_farthest_crop_and_leaves_a_frame_without_crops_un
     assert not mixed.in_domain and mixed.domain_score > 1.0 and len(mixed.glasses) == 2
     empty = send(3, [])
     assert (empty.in_domain, float(empty.domain_score), list(empty.glasses)) == (True, -1.0, [])
-    assert node.domain.scored == 2 and node.domain.out_of_domain == 1
+    # familiar crops in a frame the detector judged out of its domain: the boxes are not trusted
+    gated = send(4, [(140, 110, 90)], detector=DomainVerdict(2.5, False))
+    assert not gated.in_domain and gated.domain_score == np.float32(2.5)
+    assert node.domain.scored == 3 and node.domain.out_of_domain == 2
     assert torch.is_grad_enabled()  # the tap leaves torch's global state alone

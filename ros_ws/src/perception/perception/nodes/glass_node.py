@@ -27,7 +27,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from perception.core.classifier import Classifier
 from perception.core.constants import MODELS_DIR_ENV
 from perception.core.detections import Detection
-from perception.core.domain import worst
+from perception.core.domain import DomainVerdict, worst
 from perception.core.glass import DEFAULT_DETECTOR_CLASSES, GlassClassifier, GlassResult
 from perception.nodes.framework.box_overlay import BoxOverlay, BoxOverlayParameters
 from perception.nodes.framework.conversions import (
@@ -94,7 +94,7 @@ class GlassParameters(TorchNodeParameters, BoxOverlayParameters, DomainParameter
 
 class GlassNode(DomainAwareNode[GlassParameters, GlassClassifier]):
     """Publishes the glass type of every configured detection of each paired frame, marked with
-    how unlike the training crops the farthest crop was (no crop: not scored)."""
+    the farthest of its crops' and the detector's domain verdicts (neither scored: not scored)."""
 
     parameters_spec = GlassParameters
 
@@ -185,7 +185,8 @@ class GlassNode(DomainAwareNode[GlassParameters, GlassClassifier]):
                 throttle_duration_sec=LOG_THROTTLE_S,
             )
         results = self.model.classify(frame.bgr, checked.kept, params.classes, params.padding)
-        verdict = self.domain.observe(worst(self.model.classifier.domain_verdicts()))
+        verdicts = [*self.model.classifier.domain_verdicts(), *_detector_verdict(context)]
+        verdict = self.domain.observe(worst(verdicts))
         message = GlassClassificationArray(
             header=copy_header(frame.header),
             model_id=self.model.classifier.model_id,
@@ -194,6 +195,13 @@ class GlassNode(DomainAwareNode[GlassParameters, GlassClassifier]):
         self.glasses_pub.publish(mark_domain(message, verdict))
         labelled = [_labelled_box(r) for r in results]
         self.overlay.publish(frame, labelled, params.marker_lifetime_s, params.debug_image)
+
+
+def _detector_verdict(detections: DetectionArray) -> list[DomainVerdict]:
+    """The detector's verdict on the frame, when it scored it: its boxes (our crops) are only as
+    trustworthy as the frame they were found in."""
+    scored = detections.domain_score >= 0.0
+    return [DomainVerdict(float(detections.domain_score), bool(detections.in_domain))] if scored else []
 
 
 def _data_bytes(msg: Image | CompressedImage) -> int:
