@@ -3,6 +3,8 @@ the feature tap, and the statistics' round trip through an artifact."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -23,6 +25,14 @@ from perception.core.domain import (
     shrunk_covariance,
     style_and_content,
     worst,
+)
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+SCORED_ARTIFACTS = (
+    "detector/yolo11n_synthetic.safetensors",
+    "glass/mobilenet_v2_glass.safetensors",
+    "captioner/mnv3_gru_en.safetensors",
+    "captioner/mnv3_gru_ko.safetensors",
 )
 
 
@@ -116,3 +126,17 @@ def test_a_frame_judged_in_parts_takes_its_farthest_part() -> None:
     parts = [DomainVerdict(0.3, True), DomainVerdict(1.7, False), DomainVerdict(0.9, True)]
     assert worst(parts) == DomainVerdict(1.7, False)
     assert worst([]) == UNSCORED and UNSCORED.in_domain and UNSCORED.score < 0
+
+
+@pytest.mark.parametrize("relative", SCORED_ARTIFACTS)
+def test_committed_artifacts_carry_statistics_beside_their_network_weights(relative: str) -> None:
+    tensors, metadata = load_artifact(MODELS_DIR / relative)
+    statistics = DomainStatistics.from_artifact(tensors, metadata)
+    assert statistics is not None, (
+        f"{relative}: run `perception-train ood-calibrate --artifact models/{relative}`"
+    )
+    domain = metadata[METADATA_KEY]
+    assert statistics.mean.shape == (domain["dim"],) and domain["false_alarm_rate"] <= 0.01
+    network = model_tensors(tensors)
+    assert weights_digest(save(network)) == domain["model_weights_sha256"]
+    assert "ood-calibrate --artifact models/" in domain["command"]
