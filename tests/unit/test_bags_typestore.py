@@ -69,3 +69,19 @@ def test_missing_msg_files_raise_a_clear_error(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr(typestore_module, "_SOURCE_TREE", tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match=r"no perception_msgs \.msg files found.*colcon build"):
         msg_directory()
+
+
+@pytest.mark.parametrize("name", ["DetectionArray", "Caption", "GlassClassificationArray", "SignLabel"])
+def test_msg_file_defaults_hold_in_bag_messages_as_in_rclpy(name: str) -> None:
+    """A bag writer may leave out a field its .msg gives a default (domain_score, in_domain),
+    and gets the value rclpy gives; fields passed, by keyword or position, win."""
+    live = getattr(importlib.import_module("perception_msgs.msg"), name)()
+    message_class = perception_typestore().types[f"perception_msgs/msg/{name}"]
+    fields = [f.name for f in dataclasses.fields(message_class) if not f.name.startswith("__")]
+    required = {f: getattr(live, f) for f in fields if f not in ("domain_score", "in_domain")}
+    built = message_class(**required)
+    assert (built.domain_score, built.in_domain) == (live.domain_score, live.in_domain) == (-1.0, True)
+    assert message_class(**required, in_domain=False).in_domain is False
+    scored = {**required, "domain_score": 2.5, "in_domain": False}
+    positional = message_class(*[scored[f] for f in fields])
+    assert (positional.domain_score, positional.in_domain) == (2.5, False)
