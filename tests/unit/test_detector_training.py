@@ -30,6 +30,7 @@ def test_one_epoch_smoke_run(tmp_path: Path):
         "detector",
         *("--train-images", "16", "--val-images", "4", "--test-images", "4"),
         *("--imgsz", "160", "--epochs", "1", "--batch", "8", "--workers", "0", "--seed", "3"),
+        *("--ood-calibration", "12"),
         *(
             "--out",
             str(artifact),
@@ -52,6 +53,7 @@ def test_one_epoch_smoke_run(tmp_path: Path):
     assert 0.0 <= meta["metrics"]["map50"] <= 1.0
     assert meta["ultralytics_version"] and meta["code_version"]
     assert meta["training"]["epochs"] == 1
+    assert meta["domain"]["fit_samples"] == 16 and meta["domain"]["calibration_samples"] == 12
 
     detector = Detector.load(artifact, device="cpu")
     assert detector.class_names == list(DETECTOR_CLASSES) and detector.imgsz == 160

@@ -26,6 +26,7 @@ import cv2
 from perception.core.artifacts import code_version
 from perception.core.detector import save_detector
 from perception.core.ultralytics_env import import_ultralytics
+from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_artifact
 
 LOG = logging.getLogger("perception_training.detector")
 
@@ -66,6 +67,7 @@ class TrainConfig:
     val_each_epoch: bool = True
     work_dir: Path | None = None
     docs_images: Path | None = DEFAULT_DOCS_IMAGES
+    ood_calibration: int = DEFAULT_CALIBRATION  # held-out scenes for the domain threshold; 0 = none
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ def train(config: TrainConfig, command: str | None = None) -> TrainResult:
         },
     )
     LOG.info("wrote %s (%.1f MB)", artifact, artifact.stat().st_size / 1e6)
+    if config.data is None and config.ood_calibration:  # the synthetic world can draw its data again
+        calibrate_artifact(artifact, calibration=config.ood_calibration)
     if config.docs_images is not None:
         copy_plots(runs, Path(config.docs_images))
     return TrainResult(artifact=artifact, metrics=metrics, run_dir=runs)
@@ -268,6 +272,13 @@ def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
     )
     add("--work-dir", type=Path, help="dataset and ultralytics runs folder (default .cache/detector)")
     add("--docs-images", default=str(defaults.docs_images), help="where plots go ('' to skip)")
+    add(
+        "--ood-calibration",
+        type=int,
+        default=defaults.ood_calibration,
+        help="held-out scenes that calibrate the artifact's out-of-domain threshold (docs/ood.md); "
+        "0 = write no domain statistics",
+    )
     args = parser.parse_args(argv)
     return TrainConfig(
         out=args.out,
@@ -289,6 +300,7 @@ def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
         val_each_epoch=args.val_each_epoch,
         work_dir=args.work_dir,
         docs_images=Path(args.docs_images) if args.docs_images else None,
+        ood_calibration=args.ood_calibration,
     )
 
 
