@@ -3,11 +3,13 @@
 Every shipped model was trained on the synthetic world only; on a real photo it is confidently
 wrong (a knife in most kitchens), and a hazard alert built on that reaches a guardian. So each
 artifact carries what its model saw in training: the mean and the shrunk (Ledoit-Wolf)
-covariance of its penultimate-layer features over the training set, and a distance threshold
-calibrated on held-out in-domain scenes for a stated false-alarm rate. At run time a
-:class:`FeatureTap` keeps the pooled features of each forward pass and :class:`DomainStatistics`
-turns them into a Mahalanobis distance, published in units of the threshold (> 1: out of
-domain). docs/ood.md has the measurements behind the choice of Mahalanobis over an energy score.
+covariance of its domain features over the training set (the channel statistics of its first
+blocks, i.e. the images' style, and its pooled penultimate features, their content), and a
+distance threshold calibrated on held-out in-domain images for a stated false-alarm rate. At
+run time a :class:`FeatureTap` keeps those features from each forward pass and
+:class:`DomainStatistics` turns them into a Mahalanobis distance, published in units of the
+threshold (> 1: out of domain). docs/ood.md has the measurements behind both choices (these
+features over the penultimate ones alone, Mahalanobis over an energy score).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class DomainStatistics:
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Mahalanobis distance of each row of ``features`` (N x D) from the training mean."""
         centred = np.asarray(features, np.float64) - self.mean
-        squared = np.einsum("nd,de,ne->n", centred, self.precision, centred)
+        squared = ((centred @ self.precision) * centred).sum(axis=1)  # BLAS: 10x einsum's speed
         return np.sqrt(np.maximum(squared, 0.0))
 
     def verdicts(self, features: np.ndarray) -> list[DomainVerdict]:
@@ -156,8 +158,8 @@ def worst(verdicts: Sequence[DomainVerdict]) -> DomainVerdict:
 def channel_statistics(feature_map: torch.Tensor) -> torch.Tensor:
     """(B, 2C) mean and standard deviation of each channel of (B, C, H, W) maps: the image's
     "style" (texture, contrast, noise), where rendered and real frames differ most."""
-    flat = feature_map.float().flatten(2)
-    return torch.cat([flat.mean(dim=2), flat.std(dim=2, correction=0)], dim=1)
+    std, mean = torch.std_mean(feature_map.float().flatten(2), dim=2, correction=0)
+    return torch.cat([mean, std], dim=1)
 
 
 def average_maps(maps: Sequence[torch.Tensor]) -> torch.Tensor:
