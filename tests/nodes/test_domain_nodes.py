@@ -28,6 +28,7 @@ from perception.nodes.framework.conversions import detection_array_msg
 from perception.nodes.glass_node import GlassNode
 from perception.nodes.topics import DIAGNOSTICS_TOPIC
 from perception_msgs.msg import Caption, DetectionArray, GlassClassificationArray
+from perception_msgs.srv import CaptionImage
 
 DARK, BRIGHT = 20, 230
 IN_SCORE, OUT_SCORE = 0.4, 3.5
@@ -160,6 +161,14 @@ def test_caption_node_marks_each_caption_with_its_frames_domain(ros, model_file)
         float(np.float32(score)) for score in (IN_SCORE, OUT_SCORE, IN_SCORE)
     ]
     assert node.domain.out_of_domain == 1 and node.domain.streak == 0
+
+    client = ros.io.create_client(CaptionImage, "caption_image")
+    assert client.wait_for_service(timeout_sec=10.0)
+    future = client.call_async(CaptionImage.Request(image=frame(BRIGHT, 9)))
+    assert ros.wait_for(future.done, 10.0) and future.result().success
+    answer = future.result().caption
+    assert (answer.in_domain, answer.domain_score) == (False, np.float32(OUT_SCORE))
+    assert node.domain.out_of_domain == 1, "a service request is not a frame of the stream"
 
 
 def colour_net() -> nn.Module:

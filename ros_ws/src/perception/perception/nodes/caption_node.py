@@ -3,7 +3,8 @@
 Thin adapter over ``perception.core.captioner.Captioner`` on the shared TorchModelNode base.
 Inputs: ``image`` (sensor_msgs/Image) or ``image/compressed``, at most ``max_rate_hz``
 frames per second (captions change slowly; the GPU has other work). Output: ``caption``
-(header copied from the image, text, score, language, model id). Service: ``caption_image``
+(header copied from the image, text, score, language, model id, and the frame's
+``domain_score`` / ``in_domain``: docs/ood.md). Service: ``caption_image``
 (perception_msgs/CaptionImage) captions a frame sent in the request.
 
 The service runs in its own callback group, so under ``main()``'s MultiThreadedExecutor a

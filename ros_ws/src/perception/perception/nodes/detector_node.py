@@ -2,7 +2,8 @@
 
 Thin adapter over ``perception.core.detector.Detector`` on the shared TorchModelNode base.
 Inputs: ``image`` (sensor_msgs/Image) or ``image/compressed``. Outputs: ``detections``
-(perception_msgs/DetectionArray, header copied from the image), ``markers``
+(perception_msgs/DetectionArray, header copied from the image, marked with the frame's
+``domain_score`` / ``in_domain``: docs/ood.md), ``markers``
 (visualization_msgs/MarkerArray in image pixels), ``debug_image`` (bgr8, when enabled),
 ``detections_2d`` (vision_msgs/Detection2DArray, the same boxes, when vision_msgs is installed
 and ``vision_msgs_output`` is on).

@@ -8,7 +8,9 @@ file or notifier option fails configure with the reason and leaves the node re-c
 ``activate`` subscribes, cleanup/shutdown close the notifiers.
 
 Inputs: ``caption`` (perception_msgs/Caption); ``detections`` (DetectionArray) when
-``use_detections``. Output: ``hazard_alerts`` (perception_msgs/HazardAlert, header copied
+``use_detections``. Evidence its model marked out of its training domain (``in_domain``
+false) raises no alert while ``suppress_out_of_domain`` (counted, logged once per period;
+docs/ood.md). Output: ``hazard_alerts`` (perception_msgs/HazardAlert, header copied
 from the evidence). The cooldown runs on the node's ROS clock, so it follows ``/clock`` when
 ``use_sim_time`` is set (bag replay at any rate). Matching never blocks the executor: the
 callbacks only check a message (a NaN/inf score is invalid and counted; a caption is cut to
