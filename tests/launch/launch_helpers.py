@@ -20,12 +20,13 @@ from perception.bringup.graph import DEFAULT_NAMESPACE, build_graph
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "models"
 ROS2 = str(Path(sys.executable).with_name("ros2"))
-# The models the four default nodes load; sign is left out (its artifact is optional).
-NODES = ["detector", "glass", "caption", "hazard"]
+# The launch file's default nodes and the models they load.
+NODES = ["detector", "glass", "caption", "hazard", "sign"]
 ARTIFACTS = [
     MODELS / "detector" / "yolo11n_synthetic.safetensors",
     MODELS / "glass" / "mobilenet_v2_glass.safetensors",
     MODELS / "captioner" / "mnv3_gru_en.safetensors",
+    MODELS / "sign" / "x3d_xs_sign.safetensors",
 ]
 
 

@@ -1,9 +1,9 @@
-"""The real launch file under launch_pytest: one graph of all four nodes, shared by the tests.
+"""The real launch file under launch_pytest: one graph of all five nodes, shared by the tests.
 
-desktop.launch.py (config/desktop.yaml) starts detector, glass, caption and hazard; a
-synthetic bag replayed into it must give messages of the expected type on every advertised
-topic; the ros2 CLI drives lifecycle transitions, dumps parameters (which must load back as
-``--params-file``) and echoes the custom message types.
+desktop.launch.py (config/desktop.yaml) starts detector, glass, caption, hazard and sign; a
+synthetic scene bag replayed into it must give messages of the expected type on every advertised
+topic, and a signing bag SignLabels; the ros2 CLI drives lifecycle transitions, dumps
+parameters (which must load back as ``--params-file``) and echoes the custom message types.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,10 +37,10 @@ from rosidl_runtime_py import message_to_yaml  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
-from perception_msgs.msg import Caption, DetectionArray, GlassClassificationArray, HazardAlert  # noqa: E402
+from perception_msgs.msg import Caption, DetectionArray, GlassClassificationArray, HazardAlert, SignLabel  # noqa: E402
 
 ACTIVE_WITHIN_S = 240.0
-# Every topic the four nodes publish, with its type (namespace perception; captions at /caption).
+# Every topic the scene nodes publish, with its type (namespace perception; captions at /caption).
 OUTPUTS = {
     "/perception/detections": DetectionArray,
     "/perception/markers": MarkerArray,
@@ -68,16 +70,56 @@ def graph() -> LaunchDescription:
     )
 
 
+def synthetic_bag(out: Path, *options: str) -> Path:
+    cli = str(Path(sys.executable).with_name("perception_bag"))
+    subprocess.run([cli, "write-synthetic", str(out), *options], check=True, capture_output=True)
+    return out
+
+
 @pytest.fixture(scope="module")
 def bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bag") / "knife_scenes"
-    cli = str(Path(sys.executable).with_name("perception_bag"))
-    subprocess.run(
-        [cli, "write-synthetic", str(out), "--frames", "20", "--include", "knife", "--include", "wine glass"],
-        check=True,
-        capture_output=True,
+    return synthetic_bag(out, "--frames", "20", "--include", "knife", "--include", "wine glass")
+
+
+@pytest.fixture(scope="module")
+def sign_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synthetic_bag(tmp_path_factory.mktemp("bag") / "signing", "--frames", "150", "--kind", "sign")
+
+
+@contextmanager
+def replaying(bag: Path, outputs: dict[str, type]) -> Iterator[tuple[Node, dict[str, object]]]:
+    """Replay ``bag`` in a loop; yields the probe node and the first message on each of ``outputs``."""
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = Node("bringup_probe", context=context)
+    received: dict[str, object] = {}
+    for topic, msg_type in outputs.items():
+        node.create_subscription(msg_type, topic, lambda msg, t=topic: received.setdefault(t, msg), 10)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    player = subprocess.Popen(
+        [str(Path(sys.executable).with_name("perception_bag")), "replay", str(bag), "--loop",
+         "--wait-for-subscribers", "30"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    return out
+    try:
+        yield node, received
+    finally:
+        player.terminate()
+        player.wait(timeout=30)
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.shutdown(context=context)
+
+
+def wait_for_all(received: dict[str, object], topics: dict[str, type], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while set(received) != set(topics) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert set(topics) - set(received) == set(), f"nothing on {sorted(set(topics) - set(received))}"
 
 
 @pytest.mark.launch(fixture=graph)
@@ -86,51 +128,39 @@ def test_every_node_comes_up_active() -> None:
 
 
 @pytest.mark.launch(fixture=graph)
-def test_a_replayed_bag_gives_every_output_with_its_type(bag: Path, tmp_path: Path) -> None:
+def test_a_replayed_bag_gives_every_output_with_its_type(bag: Path) -> None:
     wait_until_active(node_names(NODES), ACTIVE_WITHIN_S)
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = Node("bringup_probe", context=context)
-    received: dict[str, object] = {}
-    for topic, msg_type in OUTPUTS.items():
-        node.create_subscription(msg_type, topic, lambda msg, t=topic: received.setdefault(t, msg), 10)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     echoes = {
         topic: subprocess.Popen([ROS2, "topic", "echo", "--once", topic], stdout=subprocess.PIPE, text=True)
         for topic in ECHOED
     }
-    player = subprocess.Popen(
-        [str(Path(sys.executable).with_name("perception_bag")), "replay", str(bag), "--loop",
-         "--wait-for-subscribers", "30"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + 180.0
-        while set(received) != set(OUTPUTS) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert set(OUTPUTS) - set(received) == set(), f"nothing on {sorted(set(OUTPUTS) - set(received))}"
-        types = dict(node.get_topic_names_and_types())
-        for topic, msg_type in OUTPUTS.items():
-            name = f"{msg_type.__module__.split('.')[0]}/msg/{msg_type.__name__}"
-            assert types[topic] == [name], (topic, types[topic])
-            assert message_to_yaml(received[topic])  # what `ros2 topic echo` prints
-        for topic, echo in echoes.items():
-            out, _ = echo.communicate(timeout=60)
-            assert echo.returncode == 0 and "header:" in out, (topic, out)
+        with replaying(bag, OUTPUTS) as (node, received):
+            wait_for_all(received, OUTPUTS, 180.0)
+            types = dict(node.get_topic_names_and_types())
+            for topic, msg_type in OUTPUTS.items():
+                name = f"{msg_type.__module__.split('.')[0]}/msg/{msg_type.__name__}"
+                assert types[topic] == [name], (topic, types[topic])
+                assert message_to_yaml(received[topic])  # what `ros2 topic echo` prints
+            for topic, echo in echoes.items():
+                out, _ = echo.communicate(timeout=60)
+                assert echo.returncode == 0 and "header:" in out, (topic, out)
     finally:
-        player.terminate()
-        player.wait(timeout=30)
         for echo in echoes.values():
             echo.kill()
             echo.wait()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.shutdown(context=context)
 
+
+@pytest.mark.launch(fixture=graph)
+def test_a_signing_stream_gives_sign_labels(sign_bag: Path) -> None:
+    wait_until_active(node_names(NODES), ACTIVE_WITHIN_S)
+    topic = "/perception/sign"
+    with replaying(sign_bag, {topic: SignLabel}) as (_, received):
+        wait_for_all(received, {topic: SignLabel}, 180.0)
+        label = received[topic]
+    assert label.label and label.label != "_idle_" and 0.0 < label.score <= 1.0, label
+    assert label.top_labels[0] == label.label and label.model_id.startswith("x3d_xs_sign"), label
+    assert (label.clip_end.sec, label.clip_end.nanosec) > (label.clip_start.sec, label.clip_start.nanosec)
 
 
 @pytest.mark.launch(fixture=graph)

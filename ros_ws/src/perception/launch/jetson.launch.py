@@ -1,7 +1,7 @@
 """Bring up the perception nodes on a robot: `ros2 launch perception jetson.launch.py`.
 
 Arguments: params_file (default config/jetson.yaml), models_dir ($PERCEPTION_MODELS_DIR),
-camera_topic, namespace, nodes (comma-separated, default all four), compressed (subscribe
+camera_topic, namespace, nodes (comma-separated, default all five), compressed (subscribe
 <camera_topic>/compressed), autostart (nodes configure+activate themselves; false to leave
 them to a lifecycle manager), use_rviz. The graph itself lives in perception.bringup.graph.
 Bad arguments (an unknown node name, use_rviz:=true without rviz2 installed, as on a headless
@@ -112,7 +112,7 @@ def generate_launch_description() -> LaunchDescription:
             ),
             DeclareLaunchArgument(
                 "nodes",
-                default_value="detector,glass,caption,hazard",
+                default_value="detector,glass,caption,hazard,sign",
                 description="comma-separated nodes to start (subset of detector,glass,caption,hazard,sign)",
             ),
             DeclareLaunchArgument(
