@@ -35,9 +35,11 @@ from perception_training.synthetic.signing import write_aihub_dataset
 SEED = 23  # held out: no committed model trained on it
 
 
-def load_clips(segments: list[SignSegment], clip_duration: float) -> list[torch.Tensor]:
-    """Each segment's frames as a ``(T, 3, H, W)`` uint8 clip, decoded once up front."""
-    return [frames_to_video(read_frames(s.video, *clip_window(s, clip_duration))[0]) for s in segments]
+def load_clips(segments: list[SignSegment], clip_duration: float, size: int) -> list[torch.Tensor]:
+    """Each segment's frames as a ``(T, 3, H, W)`` uint8 clip shrunk as the node does, decoded up front."""
+    return [
+        frames_to_video(read_frames(s.video, *clip_window(s, clip_duration), size)[0]) for s in segments
+    ]
 
 
 def run(
@@ -89,7 +91,7 @@ def main() -> None:
     parser.add_argument("--int8", type=Path, help="default: <artifact stem>_int8.pt")
     parser.add_argument("--data", type=Path, help="AIHub-format folder (default: synthetic, seed 23)")
     parser.add_argument("--videos", type=int, default=8, help="synthetic videos when --data is not given")
-    parser.add_argument("--clip_duration", type=float, default=0.0, help="as in training; 0: each segment")
+    parser.add_argument("--clip_duration", type=float, default=0.0, help="seconds a clip; 0: the artifact's")
     parser.add_argument("--max_clips", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -105,7 +107,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = args.data or write_aihub_dataset(Path(scratch) / "bench", seed=SEED, videos=args.videos)
         segments = [s for s in read_aihub(root).segments if s.word in fp32.classes][: args.max_clips]
-        clips = load_clips(segments, args.clip_duration)
+        clips = load_clips(segments, args.clip_duration or fp32.clip_duration, fp32.spec.crop_size)
     labels = [fp32.classes.index(s.word) for s in segments]
     times, predictions = run(variants, clips, args.rounds)
     spec = fp32.spec
