@@ -51,6 +51,7 @@ setup(
             "hazard_node = perception.nodes.hazard_node:main",
             "glass_node = perception.nodes.glass_node:main",
             "sign_node = perception.nodes.sign_node:main",
+            "perception_container = perception.bringup.container:main",
             "perception_bag = perception.bags.cli:main",
         ],
     },

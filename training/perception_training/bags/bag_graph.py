@@ -1,11 +1,15 @@
 """Run the launch graph's nodes on a bag and record what they publish, without `ros2 launch`.
 
 Each node starts as its own process exactly as ``launch/jetson.launch.py`` describes it
-(``perception.bringup.graph``: name, namespace, params file, remaps, models dir), so the end
-to end tests and the demo exercise the same wiring a robot runs. Order of events:
-start nodes -> record their outputs (waits for the publishers, i.e. configured nodes) -> wait
-until every node subscribes to its inputs (activated) -> replay -> wait until the outputs
-settle -> stop the nodes (SIGINT, as ``ros2 launch`` does) -> finalise the recorded bag.
+(``perception.bringup.graph``: name, namespace, params file, remaps, models dir), or with
+``single_process=True`` all of them in one ``perception.bringup.container`` process as
+``single_process:=true`` starts them, so the end to end tests and the demo exercise the same
+wiring a robot runs. Order of events: start nodes -> record their outputs (waits for the
+publishers, i.e. configured nodes) -> wait until every node is active (subscribes to its inputs;
+in one process: reports ``active`` through its lifecycle service) -> replay -> wait until the
+outputs settle -> stop the nodes (SIGINT, as ``ros2 launch`` does) -> finalise the recorded bag.
+Each process's peak memory (RSS, and with ``measure_uss`` the unique set size, which does not
+count shared library pages twice) and the CPU time it spent from the replay to the end are kept.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from typing import Any
 
 import psutil
 import rclpy
+import yaml
+from lifecycle_msgs.msg import State
+from lifecycle_msgs.srv import GetState
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
@@ -36,10 +43,12 @@ from perception.bringup.graph import (
     GraphOptions,
     NodeSpec,
     build_graph,
+    container_launch_kwargs,
     output_topic,
     resolve_topic,
 )
 from perception.core.constants import MODELS_DIR_ENV
+from perception.nodes import topics
 
 LOG = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -48,6 +57,7 @@ DEFAULT_PARAMS_FILE = PACKAGE_ROOT / "config" / "desktop.yaml"
 DEFAULT_MODELS_DIR = REPO_ROOT / "models"
 # Seeing both ends of a topic in the graph precedes their DDS match by a moment.
 _MATCH_GRACE_S = 1.0
+CONTAINER_PROCESS = "perception_container"
 
 
 class GraphRunError(RuntimeError):
@@ -62,7 +72,10 @@ class GraphRun:
     logs: dict[str, Path]
     replay: ReplayStats
     recorded_messages: int
-    peak_rss_mib: dict[str, float]  # per node process, sampled every 0.2 s while it ran
+    peak_rss_mib: dict[str, float]  # per process (node name, or perception_container), sampled every 0.2 s
+    peak_uss_mib: dict[str, float]  # the same for the unique set size (only with measure_uss)
+    peak_total_uss_mib: float  # the largest sum over the processes at one sample (only with measure_uss)
+    cpu_s: dict[str, float]  # per process, CPU time (user + system) from the replay until outputs settled
 
 
 def node_command(
@@ -75,6 +88,22 @@ def node_command(
     for name, value in {"autostart": True, **spec.extra_parameters, **overrides}.items():
         args += ["-p", f"{name}:={_parameter_text(value)}"]
     for source, target in spec.remaps:
+        args += ["-r", f"{source}:={target}"]
+    return args
+
+
+def container_command(
+    graph: Sequence[NodeSpec], options: GraphOptions, params_files: Sequence[Path]
+) -> list[str]:
+    """The command line of the single-process container running ``graph``, as the launch file wires it."""
+    kwargs = container_launch_kwargs(graph, options, "", "")
+    args = [sys.executable, "-m", "perception.bringup.container", "--ros-args"]
+    args += ["-r", f"__ns:=/{options.namespace.strip('/')}"]
+    for params_file in params_files:
+        args += ["--params-file", str(params_file)]
+    for name, value in kwargs["parameters"][1].items():
+        args += ["-p", f"{name}:={_parameter_text(value)}"]
+    for source, target in kwargs["remappings"]:
         args += ["-r", f"{source}:={target}"]
     return args
 
@@ -92,11 +121,13 @@ def run_graph_on_bag(
     rate: float = 1.0,
     startup_timeout_s: float = 120.0,
     settle_s: float = 3.0,
+    single_process: bool = False,
+    measure_uss: bool = False,
 ) -> GraphRun:
     """Start ``nodes``, replay ``bag`` into them, record ``record`` into ``out_dir/recorded``.
 
     Relative ``record`` topics resolve as the node publishing them resolves them (namespace and
-    remaps, e.g. ``caption`` -> ``/caption``).
+    remaps, e.g. ``caption`` -> ``/caption``); absolute ones (the camera) are recorded as they are.
     """
     options = options or GraphOptions()
     overrides = overrides or {}
@@ -106,21 +137,42 @@ def run_graph_on_bag(
     env = {**os.environ, MODELS_DIR_ENV: str(models_dir or DEFAULT_MODELS_DIR)}
     recorded = out_dir / "recorded"
     params = params_file or DEFAULT_PARAMS_FILE
+    if single_process:
+        commands = {
+            CONTAINER_PROCESS: container_command(
+                graph, options, [params, *_overrides_file(overrides, out_dir)]
+            )
+        }
+    else:
+        commands = {
+            spec.name: node_command(spec, options, params, overrides.get(spec.name, {})) for spec in graph
+        }
     with (
-        _processes(graph, options, params, overrides, env, out_dir) as procs,
+        _processes(commands, env, out_dir, measure_uss) as procs,
         _ros_node("perception_graph_runner") as node,
         BagRecorder(node, recorded, topics, discovery_timeout_s=startup_timeout_s) as recorder,
     ):
-        _wait_for_graph(node, graph, options, procs, startup_timeout_s)
+        if single_process:
+            _wait_for_container(node, graph, options, procs, startup_timeout_s)
+        else:
+            _wait_for_graph(node, graph, options, procs, startup_timeout_s)
+        cpu_before = procs.cpu_times()
         stats = replay_bag(bag, node, rate=rate, topics=_camera_topics(bag, options))
         _wait_until_settled(lambda: recorder.count, procs, settle_s)
+        cpu_after = procs.cpu_times()
         count = recorder.count
+    logs = {spec.name: procs.logs[CONTAINER_PROCESS if single_process else spec.name] for spec in graph}
     return GraphRun(
         recorded=recorded,
-        logs=procs.logs,
+        logs=logs,
         replay=stats,
         recorded_messages=count,
-        peak_rss_mib={name: round(rss / 2**20, 1) for name, rss in procs.peak_rss.items()},
+        peak_rss_mib=_mib(procs.peak_rss),
+        peak_uss_mib=_mib(procs.peak_uss),
+        peak_total_uss_mib=round(procs.peak_total_uss / 2**20, 1),
+        cpu_s={
+            name: round(cpu_after[name] - cpu_before[name], 3) for name in cpu_after if name in cpu_before
+        },
     )
 
 
@@ -132,19 +184,52 @@ def recorded_by_stamp(recorded: Path, topic: str) -> dict[int, Any]:
     }
 
 
+def _mib(values: Mapping[str, int]) -> dict[str, float]:
+    return {name: round(value / 2**20, 1) for name, value in values.items()}
+
+
+def _overrides_file(overrides: Mapping[str, Mapping[str, Any]], out_dir: Path) -> list[Path]:
+    """Per-node overrides as a params file: in one process a ``-p`` would reach every node."""
+    if not overrides:
+        return []
+    path = out_dir / "overrides.yaml"
+    sections = {f"/**/{name}": {"ros__parameters": dict(values)} for name, values in overrides.items()}
+    path.write_text(yaml.safe_dump(sections))
+    return [path]
+
+
 @dataclass
 class _Processes:
     running: dict[str, subprocess.Popen[bytes]]
     logs: dict[str, Path]
+    measure_uss: bool = False
     peak_rss: dict[str, int] = field(default_factory=dict)
+    peak_uss: dict[str, int] = field(default_factory=dict)
+    peak_total_uss: int = 0
 
-    def sample_rss(self, stop: threading.Event, period_s: float = 0.2) -> None:
-        """Track each node's peak resident memory until ``stop`` is set."""
+    def sample_memory(self, stop: threading.Event, period_s: float = 0.2) -> None:
+        """Track each process's peak resident (and unique) memory until ``stop`` is set."""
         while not stop.wait(period_s):
+            total_uss = 0
             for name, proc in list(self.running.items()):
                 with suppress(psutil.Error):
-                    rss = psutil.Process(proc.pid).memory_info().rss
+                    process = psutil.Process(proc.pid)
+                    rss = process.memory_info().rss
                     self.peak_rss[name] = max(rss, self.peak_rss.get(name, 0))
+                    if self.measure_uss:
+                        uss = process.memory_full_info().uss  # reads smaps: only when asked
+                        self.peak_uss[name] = max(uss, self.peak_uss.get(name, 0))
+                        total_uss += uss
+            self.peak_total_uss = max(self.peak_total_uss, total_uss)
+
+    def cpu_times(self) -> dict[str, float]:
+        """CPU seconds (user + system) each running process has used so far."""
+        seconds = {}
+        for name, proc in self.running.items():
+            with suppress(psutil.Error):
+                times = psutil.Process(proc.pid).cpu_times()
+                seconds[name] = times.user + times.system
+        return seconds
 
     def check_alive(self) -> None:
         for name, proc in self.running.items():
@@ -154,26 +239,20 @@ class _Processes:
 
 @contextmanager
 def _processes(
-    graph: Sequence[NodeSpec],
-    options: GraphOptions,
-    params_file: Path,
-    overrides: Mapping[str, Mapping[str, Any]],
-    env: Mapping[str, str],
-    out_dir: Path,
+    commands: Mapping[str, list[str]], env: Mapping[str, str], out_dir: Path, measure_uss: bool
 ) -> Iterator[_Processes]:
-    procs = _Processes(running={}, logs={})
+    procs = _Processes(running={}, logs={}, measure_uss=measure_uss)
     stop_sampling = threading.Event()
-    sampler = threading.Thread(target=procs.sample_rss, args=(stop_sampling,), daemon=True)
+    sampler = threading.Thread(target=procs.sample_memory, args=(stop_sampling,), daemon=True)
     try:
-        for spec in graph:
-            command = node_command(spec, options, params_file, overrides.get(spec.name, {}))
-            log_path = out_dir / f"{spec.name}.log"
+        for name, command in commands.items():
+            log_path = out_dir / f"{name}.log"
             with open(log_path, "wb") as log:
-                procs.running[spec.name] = subprocess.Popen(
+                procs.running[name] = subprocess.Popen(
                     command, stdout=log, stderr=subprocess.STDOUT, env=dict(env)
                 )
-            procs.logs[spec.name] = log_path
-            LOG.info("started %s: %s", spec.name, " ".join(command))
+            procs.logs[name] = log_path
+            LOG.info("started %s: %s", name, " ".join(command))
         sampler.start()
         yield procs
     finally:
@@ -244,6 +323,46 @@ def _wait_for_graph(
 
     if not wait_until(ready, timeout_s, poll_s=0.2):
         raise GraphRunError(f"nodes did not connect {sorted(subscribers)} within {timeout_s:.0f} s")
+    time.sleep(_MATCH_GRACE_S)
+
+
+def _wait_for_container(
+    node: Node, graph: Sequence[NodeSpec], options: GraphOptions, procs: _Processes, timeout_s: float
+) -> None:
+    """Replay only once every node of the container reports ``active`` and the camera has its
+    (one, shared) subscriber; the nodes' inputs between each other are in-process."""
+    namespace = "/" + options.namespace.strip("/")
+    clients = {
+        spec.name: node.create_client(GetState, f"{namespace.rstrip('/')}/{spec.name}/get_state")
+        for spec in graph
+    }
+    camera_inputs = {
+        resolve_topic(t, options.namespace, spec.remaps)
+        for spec in graph
+        for t in spec.subscribes
+        if t in (topics.IMAGE, topics.IMAGE_COMPRESSED)
+    }
+
+    def active(client: Any) -> bool:
+        if not client.service_is_ready():
+            return False
+        future = client.call_async(GetState.Request())
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        return done.wait(5.0) and future.result().current_state.id == State.PRIMARY_STATE_ACTIVE
+
+    def ready() -> bool:
+        procs.check_alive()
+        return all(node.count_subscribers(t) >= 1 for t in camera_inputs) and all(
+            active(client) for client in clients.values()
+        )
+
+    try:
+        if not wait_until(ready, timeout_s, poll_s=0.5):
+            raise GraphRunError(f"the nodes {sorted(clients)} were not all active within {timeout_s:.0f} s")
+    finally:
+        for client in clients.values():
+            node.destroy_client(client)
     time.sleep(_MATCH_GRACE_S)
 
 

@@ -3,7 +3,9 @@
 Arguments: params_file (default config/jetson.yaml), models_dir ($PERCEPTION_MODELS_DIR),
 camera_topic, namespace, nodes (comma-separated, default all five), compressed (subscribe
 <camera_topic>/compressed), autostart (nodes configure+activate themselves; false to leave
-them to a lifecycle manager), use_rviz. The graph itself lives in perception.bringup.graph.
+them to a lifecycle manager), use_rviz, single_process (every node in one process:
+perception.bringup.container; docs/single-process.md). The graph itself lives in
+perception.bringup.graph.
 Bad arguments (an unknown node name, use_rviz:=true without rviz2 installed, as on a headless
 ros-base Jetson) fail before any process starts, so nothing is left running.
 
@@ -27,6 +29,7 @@ from perception.bringup.graph import (
     DEFAULT_NAMESPACE,
     GraphOptions,
     build_graph,
+    container_launch_kwargs,
     launch_node_kwargs,
     parse_node_list,
 )
@@ -78,9 +81,10 @@ def _perception_nodes(context: LaunchContext) -> list[Node]:
         compressed_input=_truthy(arg("compressed")),
     )
     graph = build_graph(parse_node_list(arg("nodes")), options)
-    kwargs = launch_node_kwargs(
-        graph, options, arg("params_file"), arg("models_dir"), _truthy(arg("autostart"))
-    )
+    common = (options, arg("params_file"), arg("models_dir"), _truthy(arg("autostart")))
+    if _truthy(arg("single_process")):
+        return [Node(**container_launch_kwargs(graph, *common)), *rviz]
+    kwargs = launch_node_kwargs(graph, *common)
     nodes = [
         (LifecycleNode if spec.lifecycle else Node)(**node_kwargs)
         for spec, node_kwargs in zip(graph, kwargs, strict=True)
@@ -120,6 +124,11 @@ def generate_launch_description() -> LaunchDescription:
             ),
             DeclareLaunchArgument(
                 "autostart", default_value="true", description="nodes configure+activate themselves"
+            ),
+            DeclareLaunchArgument(
+                "single_process",
+                default_value="false",
+                description="run every node in one process (less memory, one camera subscription)",
             ),
             DeclareLaunchArgument(
                 "use_rviz", default_value="false", description="start RViz with rviz/perception.rviz"

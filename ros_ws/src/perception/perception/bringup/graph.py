@@ -27,6 +27,7 @@ from perception.nodes.topics import CAPTION_TOPIC, NodeTopics
 PACKAGE = "perception"
 DEFAULT_NAMESPACE = "perception"
 DEFAULT_CAMERA_TOPIC = "/camera/image_raw"
+CONTAINER_EXECUTABLE = "perception_container"  # every node in one process: bringup/container.py
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,13 @@ class NodeSpec:
     package: str = PACKAGE
     lifecycle: bool = True
     extra_parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def node_class(self) -> str:
+        """``module:Class`` of the node (``glass_node`` -> ``GlassNode``, beside its parameters),
+        which the single-process container builds."""
+        module = self.parameters_spec.split(":")[0]
+        return f"{module}:{''.join(part.capitalize() for part in self.name.split('_'))}"
 
 
 def image_remaps(options: GraphOptions) -> tuple[tuple[str, str], ...]:
@@ -200,3 +208,40 @@ def launch_node_kwargs(
         }
         for spec in graph
     ]
+
+
+def container_remaps(graph: Sequence[NodeSpec]) -> list[tuple[str, str]]:
+    """The nodes' remaps as one process's (global) remaps; they must not disagree."""
+    remaps: dict[str, str] = {}
+    for spec in graph:
+        for source, target in spec.remaps:
+            if remaps.setdefault(source, target) != target:
+                raise ValueError(
+                    f"{spec.name} remaps {source!r} to {target!r} but another node to {remaps[source]!r}; "
+                    "one process has one set of remaps: run these nodes as separate processes"
+                )
+    return list(remaps.items())
+
+
+def container_launch_kwargs(
+    graph: Sequence[NodeSpec],
+    options: GraphOptions,
+    params_file: str,
+    models_dir: str,
+    autostart: bool = True,
+) -> dict[str, Any]:
+    """Keyword arguments for ``launch_ros.actions.Node`` running every node of ``graph`` in one
+    process. No ``name``: a ``__node`` remap would rename every node of the process."""
+    extra: dict[str, Any] = {}
+    for spec in graph:
+        extra.update(spec.extra_parameters)
+    nodes = [spec.name.removesuffix("_node") for spec in graph]
+    return {
+        "package": PACKAGE,
+        "executable": CONTAINER_EXECUTABLE,
+        "namespace": options.namespace,
+        "parameters": [params_file, {"autostart": autostart, **extra, "nodes": nodes}],
+        "remappings": container_remaps(graph),
+        "additional_env": {MODELS_DIR_ENV: models_dir} if models_dir else {},
+        "output": "screen",
+    }

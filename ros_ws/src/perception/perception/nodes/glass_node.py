@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticStatus
-from sensor_msgs.msg import CompressedImage, Image
 
 from perception.core.classifier import Classifier
 from perception.core.constants import MODELS_DIR_ENV
@@ -37,7 +36,7 @@ from perception.nodes.framework.conversions import (
 )
 from perception.nodes.framework.diagnostics import PeriodSummary, Status
 from perception.nodes.framework.domain_watch import DomainAwareNode, DomainParameters, mark_domain
-from perception.nodes.framework.image_node import LOG_THROTTLE_S, Frame
+from perception.nodes.framework.image_node import LOG_THROTTLE_S, Frame, SharedImage
 from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.qos import output_qos
@@ -91,7 +90,6 @@ class GlassParameters(TorchNodeParameters, BoxOverlayParameters, DomainParameter
     )
 
 
-
 class GlassNode(DomainAwareNode[GlassParameters, GlassClassifier]):
     """Publishes the glass type of every configured detection of each paired frame, marked with
     the farthest of its crops' and the detector's domain verdicts (neither scored: not scored)."""
@@ -100,7 +98,7 @@ class GlassNode(DomainAwareNode[GlassParameters, GlassClassifier]):
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self._images: StampCache[Image | CompressedImage] = StampCache()
+        self._images: StampCache[SharedImage] = StampCache()
         self._early_detections: StampCache[DetectionArray] = StampCache()
         self._box_counts = {"boxes_invalid": 0, "boxes_capped": 0}
 
@@ -126,18 +124,18 @@ class GlassNode(DomainAwareNode[GlassParameters, GlassClassifier]):
 
     def create_inputs(self, params: GlassParameters) -> None:
         self._images = StampCache(
-            params.pair_cache_size, max_bytes=int(params.pair_cache_mb * 2**20), size_of=_data_bytes
+            params.pair_cache_size, max_bytes=int(params.pair_cache_mb * 2**20), size_of=_image_bytes
         )
         self._early_detections = StampCache(params.pair_cache_size)
         self.create_input(DetectionArray, DETECTIONS, self._on_detections, output_qos())
 
-    def on_image(self, msg: Image | CompressedImage) -> None:
-        key = stamp_key(msg.header)
+    def on_image(self, image: SharedImage) -> None:
+        key = stamp_key(image.header)
         detections = self._early_detections.pop(key)
         if detections is None:
-            self._images.put(key, msg)
+            self._images.put(key, image)
         else:
-            self.submit(msg, context=detections)
+            self.submit(image, context=detections)
 
     def _on_detections(self, msg: DetectionArray) -> None:
         key = stamp_key(msg.header)
@@ -204,8 +202,8 @@ def _detector_verdict(detections: DetectionArray) -> list[DomainVerdict]:
     return [DomainVerdict(float(detections.domain_score), bool(detections.in_domain))] if scored else []
 
 
-def _data_bytes(msg: Image | CompressedImage) -> int:
-    return len(msg.data)
+def _image_bytes(image: SharedImage) -> int:
+    return image.nbytes
 
 
 def _check_sizes(frame: Frame, detections: DetectionArray) -> None:

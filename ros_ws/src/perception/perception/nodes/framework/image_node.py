@@ -35,22 +35,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
 from std_srvs.srv import SetBool
 
 from perception.core.images import (
     ImageConversionError,
     check_frame_size,
     compressed_dimensions,
-    compressed_to_numpy,
     encoding_spec,
-    image_to_numpy,
-    to_bgr8,
 )
 from perception.nodes.framework.diagnostics import DiagnosticsReporter, PeriodSummary, Status
+from perception.nodes.framework.frames import Frame as Frame  # re-exported: the nodes' import
+from perception.nodes.framework.frames import SharedImage
+from perception.nodes.framework.frames import decode_image as decode_image
+from perception.nodes.framework.in_process import CameraAttachment
 from perception.nodes.framework.latest_frame import LatestFrameWorker
 from perception.nodes.framework.managed_node import ManagedNode, ModelT, ParamsT
 from perception.nodes.framework.parameters import param
@@ -62,14 +61,6 @@ LOG_THROTTLE_S = 5.0
 MAX_8K_PIXELS = 7680 * 4320
 MIN_SIDE_FLOOR, MIN_SIDE_CEILING = 16, 64  # automatic min_image_side stays in this range [px]
 WORKER_STOP_TIMEOUT_S = 0.5  # deactivate/Ctrl-C wait this long for a frame in flight, then discard it
-
-# compressed_to_numpy returns what cv2.imdecode gives: BGR, BGRA or mono (8 or 16 bit).
-_DECODED_ENCODINGS = {
-    (1, np.uint8): "mono8",
-    (1, np.uint16): "mono16",
-    (3, np.uint8): "bgr8",
-    (4, np.uint8): "bgra8",
-}
 
 
 @dataclass(frozen=True)
@@ -123,25 +114,8 @@ class ImageNodeParameters:
 
 
 @dataclass(frozen=True)
-class Frame:
-    """A decoded input frame: BGR pixels (read-only view possible) and the source header."""
-
-    bgr: np.ndarray
-    header: Header
-    encoding: str
-
-    @property
-    def width(self) -> int:
-        return int(self.bgr.shape[1])
-
-    @property
-    def height(self) -> int:
-        return int(self.bgr.shape[0])
-
-
-@dataclass(frozen=True)
 class _Job:
-    image: Image | CompressedImage
+    image: SharedImage
     context: Any
 
 
@@ -153,22 +127,6 @@ def inspect_image(msg: Image | CompressedImage, max_pixels: int, min_side: int) 
         encoding_spec(str(msg.encoding), f"image message ({msg.width}x{msg.height})")
         width, height = int(msg.width), int(msg.height)
     check_frame_size(width, height, max_pixels, min_side)
-
-
-def decode_image(msg: Image | CompressedImage) -> Frame:
-    """BGR pixels of a raw or compressed image message; ImageConversionError if it is bad."""
-    if isinstance(msg, CompressedImage):
-        pixels = compressed_to_numpy(msg)
-        channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-        encoding = _DECODED_ENCODINGS.get((channels, pixels.dtype.type), "")
-        if not encoding:
-            raise ImageConversionError(
-                f"compressed image decoded to {pixels.shape} {pixels.dtype}; expected 8-bit BGR/BGRA or mono"
-            )
-    else:
-        encoding = str(msg.encoding)
-        pixels = image_to_numpy(msg)
-    return Frame(bgr=to_bgr8(pixels, encoding), header=msg.header, encoding=encoding)
 
 
 class ImageModelNode(ManagedNode[ParamsT, ModelT]):
@@ -185,6 +143,7 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
         self._last_accepted = 0.0
         self._counts = {"accepted": 0, "bad_frames": 0, "throttled": 0, "disabled": 0}
         self._gaps = StampGapEstimator()
+        self._camera: CameraAttachment | None = None
         self.min_image_side = MIN_SIDE_FLOOR
         self.create_service(SetBool, "~/enable", self._on_enable)
 
@@ -193,9 +152,9 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
     def process_frame(self, frame: Frame, context: Any) -> None:
         """Run the model on one frame and publish; runs on the worker thread."""
 
-    def on_image(self, msg: Image | CompressedImage) -> None:
+    def on_image(self, image: SharedImage) -> None:
         """Called for every accepted image; the default hands it straight to the worker."""
-        self.submit(msg)
+        self.submit(image)
 
     def extra_counters(self) -> Mapping[str, int]:
         """More values for /diagnostics (two-input nodes add pairing counts)."""
@@ -210,7 +169,7 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
         return None
 
     # ------------------------------------------------------------ for subclasses
-    def submit(self, image: Image | CompressedImage, context: Any = None) -> None:
+    def submit(self, image: SharedImage, context: Any = None) -> None:
         """Queue a frame for the worker (replacing a waiting one)."""
         if self._worker is not None:
             self._worker.submit(_Job(image, context))
@@ -237,7 +196,11 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
         else:
             msg_type, topic = Image, IMAGE
         qos = image_qos(params.image_reliability, params.image_queue_depth)
-        self.create_input(msg_type, topic, self._on_image_msg, qos)
+        if self.in_process is not None:
+            resolved = self.resolve_topic_name(topic)
+            self._camera = self.in_process.camera.attach(self, msg_type, resolved, qos, self._on_image)
+        else:
+            self.create_input(msg_type, topic, lambda msg: self._on_image(SharedImage(msg)), qos)
         super().start_inputs(params)
         self._diagnostics = DiagnosticsReporter(
             self,
@@ -252,6 +215,9 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
 
     def stop_inputs(self) -> None:
         super().stop_inputs()
+        if self._camera is not None:
+            self.in_process.camera.detach(self._camera)
+            self._camera = None
         if self._diagnostics is not None:
             self._diagnostics.destroy()
             self._diagnostics = None
@@ -281,8 +247,8 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
             )
         return self.status_message(summary)
 
-    def _on_image_msg(self, msg: Image | CompressedImage) -> None:
-        stamp = msg.header.stamp
+    def _on_image(self, image: SharedImage) -> None:
+        stamp = image.header.stamp
         self._gaps.observe(stamp.sec + stamp.nanosec * 1e-9)
         if not self._enabled:
             self._counts["disabled"] += 1
@@ -293,16 +259,16 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
             self._counts["throttled"] += 1
             return
         try:
-            inspect_image(msg, self.params.max_image_pixels, self.min_image_side)
+            inspect_image(image.msg, self.params.max_image_pixels, self.min_image_side)
         except ImageConversionError as error:
             self._bad_frame(error)
             return
         self._last_accepted = now
         self._counts["accepted"] += 1
-        self.on_image(msg)
+        self.on_image(image)
 
     def _process_job(self, job: _Job) -> None:
-        self.process_frame(decode_image(job.image), job.context)
+        self.process_frame(job.image.frame(), job.context)
 
     def _bad_frame(self, error: ImageConversionError) -> None:
         self._counts["bad_frames"] += 1

@@ -23,6 +23,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rcl_interfaces.msg import SetParametersResult
@@ -33,6 +34,8 @@ from rclpy.qos import QoSProfile
 from rclpy.subscription import Subscription
 
 from perception.core.secrets import redact_text
+from perception.nodes.framework.in_process import InProcess
+from perception.nodes.framework.inbox import Inbox
 from perception.nodes.framework.latest_frame import LatestFrameWorker
 from perception.nodes.framework.parameters import (
     ParameterError,
@@ -56,9 +59,13 @@ class Output:
     would raise "publisher's context is invalid" from the worker thread.
     """
 
-    def __init__(self, publisher: Publisher, node: ManagedNode) -> None:
+    def __init__(
+        self, publisher: Publisher, node: ManagedNode, local: Callable[[Any], None] | None = None
+    ) -> None:
+        """``local`` also hands each published message to this process's other nodes."""
         self.publisher = publisher
         self._node = node
+        self._local = local
 
     def publish(self, msg: Any) -> None:
         node = self._node
@@ -71,6 +78,9 @@ class Output:
             if node.context.ok():
                 raise
             node.discarded_outputs += 1  # Ctrl-C shut the context down between check and publish
+            return
+        if self._local is not None:
+            self._local(msg)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.publisher, name)
@@ -95,11 +105,15 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         node_name: str,
         *,
         model_factory: Callable[[ParamsT], ModelT] | None = None,
+        in_process: InProcess | None = None,
         **node_kwargs: Any,
     ) -> None:
-        """``model_factory`` replaces ``load_model`` (a seam for tests and embedding)."""
+        """``model_factory`` replaces ``load_model`` (a seam for tests and embedding);
+        ``in_process`` is given by the single-process container (shared camera, local topics)."""
         super().__init__(node_name, **node_kwargs)
         self._model_factory = model_factory or self.load_model
+        self.in_process = in_process
+        self._local_inputs: list[tuple[str, Inbox[Any]]] = []
         self.params: ParamsT | None = None
         self.model: ModelT | None = None
         self._configured = False
@@ -142,15 +156,23 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         """A lifecycle publisher (silent until activate and after deactivate), destroyed on cleanup."""
         publisher = self.create_lifecycle_publisher(msg_type, topic, qos or output_qos())
         self._outputs.append(publisher)
-        return Output(publisher, self)
+        topic_name = publisher.topic_name
+        bus = self.in_process.bus if self.in_process else None
+        local = partial(bus.publish, topic_name) if bus and bus.carries(topic_name) else None
+        return Output(publisher, self, local)
 
     def create_input(
         self, msg_type: type, topic: str, callback: Callable[[Any], None], qos: QoSProfile | None = None
-    ) -> Subscription:
-        """A subscription that lives while the node is active."""
-        subscription = self.create_subscription(msg_type, topic, callback, qos or output_qos())
-        self._inputs.append(subscription)
-        return subscription
+    ) -> None:
+        """A subscription that lives while the node is active; a topic another node of this
+        process publishes arrives in-process instead (the same message object, unserialised)."""
+        qos = qos or output_qos()
+        resolved = self.resolve_topic_name(topic)
+        bus = self.in_process.bus if self.in_process else None
+        if bus is not None and bus.carries(resolved):
+            self._local_inputs.append((resolved, bus.subscribe(self, resolved, callback, qos.depth)))
+        else:
+            self._inputs.append(self.create_subscription(msg_type, topic, callback, qos))
 
     def start_inputs(self, params: ParamsT) -> None:
         """Called on activate, after the publishers are activated."""
@@ -163,6 +185,9 @@ class ManagedNode(LifecycleNode, ABC, Generic[ParamsT, ModelT]):
         for subscription in self._inputs:
             self.destroy_subscription(subscription)
         self._inputs.clear()
+        for topic, inbox in self._local_inputs:
+            self.in_process.bus.unsubscribe(topic, inbox)
+        self._local_inputs.clear()
 
     def autostart(self) -> bool:
         """Configure then activate; True when the node ended active."""

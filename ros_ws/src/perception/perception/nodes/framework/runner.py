@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
 
 from perception.nodes.framework.managed_node import ManagedNode
 from perception.nodes.framework.rclpy_compat import try_shutdown_keeping_signal_handlers
@@ -50,33 +51,68 @@ def run_node(
     ``executor_factory`` lets a node that serves slow requests in their own callback group
     (the caption node's CaptionImage) spin on a MultiThreadedExecutor.
     """
+    run_nodes(lambda: [factory()], args, executor_factory)
+
+
+def run_nodes(
+    build: Callable[[], Sequence[Node]],
+    args: Sequence[str] | None = None,
+    executor_factory: Callable[[], Executor] = SingleThreadedExecutor,
+    isolate_callbacks: bool = False,
+) -> None:
+    """``run_node`` for several nodes on one executor (``build`` runs after ``rclpy.init``).
+
+    Managed nodes autostart one by one (one failing leaves the others alone) and are shut down
+    through their lifecycle. With ``isolate_callbacks`` an exception a callback raises is logged
+    and the executor spins on, so one node's bug does not stop the process's other nodes.
+    """
     rclpy.init(args=args)
-    node = factory()
+    nodes = list(build())
+    managed = [node for node in nodes if isinstance(node, ManagedNode)]
     executor = executor_factory()
-    executor.add_node(node)
+    for node in nodes:
+        executor.add_node(node)
     interrupted = False
     try:
-        if node.startup.autostart and not node.autostart():
-            node.get_logger().error("autostart failed; node stays unconfigured (see the error above)")
-        executor.spin()
+        for node in managed:
+            if node.startup.autostart and not node.autostart():
+                node.get_logger().error("autostart failed; node stays unconfigured (see the error above)")
+        spin_until_shutdown(executor, isolate_callbacks)
     except KeyboardInterrupt:
         interrupted = True
     except ExternalShutdownException:
         pass
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        context = nodes[0].context
         if interrupted:
-            _await_shutdown(node.context, SIGNAL_SHUTDOWN_WAIT_S)
-        if node.finalized:
-            pass
-        elif node.context.ok():
-            node.trigger_shutdown()
-        else:
-            node.teardown()
-        executor.remove_node(node)
-        node.destroy_node()
+            _await_shutdown(context, SIGNAL_SHUTDOWN_WAIT_S)
+        for node in managed:
+            if node.finalized:
+                pass
+            elif context.ok():
+                node.trigger_shutdown()
+            else:
+                node.teardown()
+        for node in nodes:
+            executor.remove_node(node)
+            node.destroy_node()
         try_shutdown_keeping_signal_handlers()  # keep SIGINT ignored until the exit (Humble too)
         _exit_now()
+
+
+def spin_until_shutdown(executor: Executor, isolate_callbacks: bool = False) -> None:
+    """Spin until shutdown; with ``isolate_callbacks`` a callback's exception is logged, not fatal."""
+    while True:
+        try:
+            executor.spin()
+            return
+        except (KeyboardInterrupt, ExternalShutdownException):
+            raise
+        except Exception:
+            if not isolate_callbacks:
+                raise
+            logging.getLogger(__name__).exception("a callback raised; the other nodes keep running")
 
 
 def _await_shutdown(context: Context, timeout: float) -> None:

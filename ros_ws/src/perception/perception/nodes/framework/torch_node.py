@@ -3,7 +3,8 @@ torch may use in the node's process.
 
 torch starts one intra-op thread per core in every process; three model nodes on a 6-core
 Jetson then run 18 threads that preempt each other (on a busy 2-core machine one thread was
-5-8x faster than two). ``cpu_threads`` gives each node its share. Not re-exported by the
+5-8x faster than two). ``cpu_threads`` gives each node its share (in the single-process
+container the process sets them once instead: ``torch_threads``). Not re-exported by the
 framework package, so nodes without a model (hazard) do not import torch.
 """
 
@@ -12,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
-
 from perception.nodes.framework.image_node import ImageModelNode, ImageNodeParameters
 from perception.nodes.framework.managed_node import ModelT, ParamsT
 from perception.nodes.framework.parameters import DEVICE_PATTERN, param
+from perception.nodes.framework.torch_threads import apply_node_threads
 
 
 @dataclass(frozen=True)
@@ -41,5 +41,7 @@ class TorchModelNode(ImageModelNode[ParamsT, ModelT]):
     parameters_spec: ClassVar[type[TorchNodeParameters]] = TorchNodeParameters
 
     def prepare(self, params: ParamsT) -> None:
-        if params.cpu_threads:
-            torch.set_num_threads(params.cpu_threads)
+        if not apply_node_threads(params.cpu_threads):
+            self.get_logger().info(
+                f"cpu_threads={params.cpu_threads} not applied: this process's nodes share torch_threads"
+            )
