@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rclpy.node import Node
@@ -31,6 +31,9 @@ class ReplayStats:
     published: int
     loops: int
     wall_s: float
+    # (bag timestamp, wall clock when published) of each message, both ns: latency measurements
+    # pair an output's receive time with the publish time of the frame it came from.
+    sent_ns: list[tuple[int, int]] = field(default_factory=list)
 
 
 def replay_bag(
@@ -57,6 +60,7 @@ def replay_bag(
     stop = stop or threading.Event()
     remap = dict(remap or {})
     published = loops = 0
+    sent_ns: list[tuple[int, int]] = []
     began = time.monotonic()
     with open_bag(path) as reader:
         connections = select_connections(reader, topics)
@@ -86,6 +90,7 @@ def replay_bag(
                     if due_s > 0 and stop.wait(due_s):
                         break
                     publishers[connection.topic].publish(raw)
+                    sent_ns.append((timestamp, time.time_ns()))
                     published += 1
                 loops += 1
                 if not loop:
@@ -93,7 +98,7 @@ def replay_bag(
         finally:
             for publisher in publishers.values():
                 node.destroy_publisher(publisher)
-    return ReplayStats(published=published, loops=loops, wall_s=time.monotonic() - began)
+    return ReplayStats(published=published, loops=loops, wall_s=time.monotonic() - began, sent_ns=sent_ns)
 
 
 def _one_per_topic(connections: list[Connection]) -> list[Connection]:
