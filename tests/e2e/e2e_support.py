@@ -10,6 +10,8 @@ from perception.bags.reading import read_messages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO_ROOT / "models"
+# How the graph runs: one process per node (as `ros2 launch`), or all in one (single_process:=true).
+PROCESS_MODES = ("multi", "single")
 
 
 def stamp_ns(header) -> int:

@@ -1,6 +1,7 @@
 """Held-out synthetic bags with and without knives through the hazard node's evidence sources.
 
-Over real DDS, the nodes started as the launch graph describes them. Two evidence sources, run
+Over real DDS, the nodes started as the launch graph describes them, as separate processes and
+in the single-process container (single_process:=true). Two evidence sources, run
 separately so each is measured on its own (the cooldown is shared across sources):
 
 - ``caption``: caption_node -> hazard_node (no detector in the graph): measures the captioner;
@@ -27,7 +28,7 @@ from perception.bringup.graph import GraphOptions, build_graph, output_topic
 from perception_training.bags.bag_graph import run_graph_on_bag
 from perception_training.bags.synthetic import write_synthetic_bag
 
-from e2e_support import messages_by_stamp, require_model, stamp_ns
+from e2e_support import PROCESS_MODES, messages_by_stamp, require_model, stamp_ns
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 FRAMES = 20
@@ -76,11 +77,12 @@ SOURCES = {
 }
 
 
-@pytest.fixture(scope="module", params=sorted(SOURCES))
+@pytest.fixture(scope="module", params=[(s, m) for s in sorted(SOURCES) for m in PROCESS_MODES], ids="-".join)
 def source_runs(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[Source, dict[str, tuple]]:
-    source = SOURCES[request.param]
+    name, mode = request.param
+    source = SOURCES[name]
     require_model(source.model)
-    root = tmp_path_factory.mktemp(f"{request.param}_hazard_e2e")
+    root = tmp_path_factory.mktemp(f"{name}_hazard_e2e_{mode}")
     runs = {}
     for name, scene in (("knife", {"include": ["knife"]}), ("no_knife", {"exclude": ["knife"]})):
         bag = write_synthetic_bag(
@@ -93,6 +95,7 @@ def source_runs(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[Sour
             [source.topic, "hazard_alerts"],
             overrides=source.overrides,
             rate=RATE,
+            single_process=mode == "single",
         )
         runs[name] = (bag, run)
     return source, runs

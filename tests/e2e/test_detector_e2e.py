@@ -1,4 +1,5 @@
-"""A held-out synthetic bag through the detector node in its own process, over real DDS."""
+"""A held-out synthetic bag through the detector node, in its own process and in the
+single-process container, over real DDS."""
 
 from __future__ import annotations
 
@@ -9,18 +10,19 @@ from perception.nodes.framework.conversions import detection_from_msg
 from perception_training.bags.bag_graph import run_graph_on_bag
 from perception_training.bags.synthetic import write_synthetic_bag
 
-from e2e_support import messages_by_stamp, require_model
+from e2e_support import PROCESS_MODES, messages_by_stamp, require_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 FRAMES = 30
 
 
-@pytest.fixture(scope="module")
-def detector_run(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=PROCESS_MODES)
+def detector_run(request, tmp_path_factory: pytest.TempPathFactory):
     require_model("detector/yolo11n_synthetic.safetensors")
-    root = tmp_path_factory.mktemp("detector_e2e")
+    root = tmp_path_factory.mktemp(f"detector_e2e_{request.param}")
     bag = write_synthetic_bag(root / "input", FRAMES, fps=10, seed=7, split="test", kind="mixed")
-    run = run_graph_on_bag(bag, root / "out", ["detector"], ["detections"], rate=0.5)
+    single = request.param == "single"
+    run = run_graph_on_bag(bag, root / "out", ["detector"], ["detections"], rate=0.5, single_process=single)
     return bag, run
 
 

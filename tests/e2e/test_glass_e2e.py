@@ -1,4 +1,5 @@
-"""A held-out synthetic glass bag through the detector and glass node processes, over real DDS.
+"""A held-out synthetic glass bag through the detector and glass nodes, as two processes and in
+the single-process container (detections reach the glass node in-process there), over real DDS.
 
 Each published glass is matched to a ground-truth glass of the same frame (IoU >= 0.5, one to
 one, best first); the glass type must be right for >= 85 % of the matches of every type the
@@ -18,7 +19,7 @@ from perception_msgs.msg import GlassClassification
 from perception_training.bags.bag_graph import run_graph_on_bag
 from perception_training.bags.synthetic import write_synthetic_bag
 
-from e2e_support import messages_by_stamp, require_model
+from e2e_support import PROCESS_MODES, messages_by_stamp, require_model
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 FRAMES = 24
@@ -39,13 +40,20 @@ class Match:
     true_fragile: bool
 
 
-@pytest.fixture(scope="module")
-def glass_run(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=PROCESS_MODES)
+def glass_run(request, tmp_path_factory: pytest.TempPathFactory):
     require_model("detector/yolo11n_synthetic.safetensors")
     require_model("glass/mobilenet_v2_glass.safetensors")
-    root = tmp_path_factory.mktemp("glass_e2e")
+    root = tmp_path_factory.mktemp(f"glass_e2e_{request.param}")
     bag = write_synthetic_bag(root / "input", FRAMES, fps=10, seed=11, split="test", kind="glass")
-    run = run_graph_on_bag(bag, root / "out", ["detector", "glass"], ["detections", "glasses"], rate=0.5)
+    run = run_graph_on_bag(
+        bag,
+        root / "out",
+        ["detector", "glass"],
+        ["detections", "glasses"],
+        rate=0.5,
+        single_process=request.param == "single",
+    )
     return bag, run
 
 

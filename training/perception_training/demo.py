@@ -3,7 +3,9 @@
 1. Make sure the demo detector exists in models/ (train it when missing: about 15 minutes).
 2. Write a held-out synthetic camera bag (real rosbag2, mcap) with its ground truth.
 3. Start the launch graph's nodes as processes (detector, plus glass / caption / hazard when
-   their models are in models/), replay the bag into them over DDS, record what they publish.
+   their models are in models/; with ``--single-process`` all in one process, as the launch
+   argument ``single_process:=true`` runs them), replay the bag into them over DDS, record what
+   they publish.
 4. When the sign model is in models/, do the same with a held-out continuous-signing bag and
    sign_node, and score its words against the bag's ground truth.
 5. Print a summary (frames, drops, detections per class, mAP50 against the ground truth,
@@ -60,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11, help="world seed of the held-out bag")
     parser.add_argument("--rate", type=float, default=0.5, help="replay speed factor (CPU-friendly)")
     parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR)
+    parser.add_argument(
+        "--single-process", action="store_true", help="every node in one process (single_process:=true)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(name)s: %(message)s")
 
@@ -76,11 +81,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     record = recorded_topics(nodes)
     LOG.info("running %s on %s, recording %s", nodes, bag, record)
-    run = run_graph_on_bag(bag, args.out / "run", nodes, record, models_dir=args.models_dir, rate=args.rate)
+    run = run_graph_on_bag(
+        bag,
+        args.out / "run",
+        nodes,
+        record,
+        models_dir=args.models_dir,
+        rate=args.rate,
+        single_process=args.single_process,
+    )
     summary = summarise(bag, run, args.frames)
     summary["peak_rss_mib_per_node"] = run.peak_rss_mib
     if "sign" in NODE_FACTORIES and (args.models_dir / SIGN_MODEL).is_file():
-        summary.update(sign_summary(args.out, args.models_dir))
+        summary.update(sign_summary(args.out, args.models_dir, args.single_process))
     summary["frames_written"] = write_annotated_frames(run.recorded, args.out)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     print(format_summary(summary, args.out))
@@ -147,13 +160,15 @@ def summarise(bag: Path, run: GraphRun, frames: int) -> dict[str, Any]:
     return summary
 
 
-def sign_summary(out: Path, models_dir: Path) -> dict[str, Any]:
+def sign_summary(out: Path, models_dir: Path, single_process: bool = False) -> dict[str, Any]:
     """sign_node on a held-out continuous-signing bag, scored against the bag's words."""
     bag = write_synthetic_sign_bag(
         out / "sign_bag", round(SIGN_SECONDS * SIGN_FPS), fps=SIGN_FPS, seed=SIGN_SEED, split="test"
     )
     LOG.info("running sign on %s", bag)
-    run = run_graph_on_bag(bag, out / "sign_run", ["sign"], ["sign"], models_dir=models_dir)
+    run = run_graph_on_bag(
+        bag, out / "sign_run", ["sign"], ["sign"], models_dir=models_dir, single_process=single_process
+    )
     clip_s = clip_duration(read_metadata(models_dir / SIGN_MODEL))
     score = score_recorded(bag, run.recorded, clip_s, SIGN_STRIDE_S)
     return {
