@@ -343,23 +343,29 @@ def _wait_for_container(
         if t in (topics.IMAGE, topics.IMAGE_COMPRESSED)
     }
 
-    def active(client: Any) -> bool:
-        if not client.service_is_ready():
+    states = dict.fromkeys(clients, "no service")
+
+    def active(name: str) -> bool:
+        if not clients[name].service_is_ready():
             return False
-        future = client.call_async(GetState.Request())
+        future = clients[name].call_async(GetState.Request())
         done = threading.Event()
         future.add_done_callback(lambda _: done.set())
-        return done.wait(5.0) and future.result().current_state.id == State.PRIMARY_STATE_ACTIVE
+        if not done.wait(5.0):
+            states[name] = "no answer"
+            return False
+        states[name] = future.result().current_state.label
+        return future.result().current_state.id == State.PRIMARY_STATE_ACTIVE
 
     def ready() -> bool:
         procs.check_alive()
-        return all(node.count_subscribers(t) >= 1 for t in camera_inputs) and all(
-            active(client) for client in clients.values()
-        )
+        every_node = [active(name) for name in clients]
+        return all(every_node) and all(node.count_subscribers(t) >= 1 for t in camera_inputs)
 
     try:
         if not wait_until(ready, timeout_s, poll_s=0.5):
-            raise GraphRunError(f"the nodes {sorted(clients)} were not all active within {timeout_s:.0f} s")
+            log = _tail(procs.logs[CONTAINER_PROCESS])
+            raise GraphRunError(f"not all nodes active within {timeout_s:.0f} s: {states}\n{log}")
     finally:
         for client in clients.values():
             node.destroy_client(client)
