@@ -11,7 +11,10 @@ The base does the rest: parameters, model and teardown as ``ManagedNode`` does; 
 it subscribes (raw ``image`` or ``image/compressed``) and hands frames to a latest-frame worker
 thread (the subscription callback only enqueues, so the executor never blocks on inference),
 decodes on the worker, skips bad frames with a logged reason, throttles to ``max_rate_hz``,
-reports counters on /diagnostics, and offers ``~/enable`` (std_srvs/SetBool).
+reports counters on /diagnostics, and offers ``~/enable`` (std_srvs/SetBool). In the
+single-process container (``in_process``) it attaches to the process's one camera subscription
+instead of subscribing itself; either way frames arrive as ``SharedImage`` (decoded at most once,
+read-only) and go through the same checks, rate limit and worker.
 
 Frames no camera sends are refused in the subscription callback, before they are queued or
 decoded (the checks read only the message's declared size and encoding, not its pixels):
