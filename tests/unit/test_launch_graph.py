@@ -14,11 +14,15 @@ import rclpy
 import yaml
 from rclpy.lifecycle import TransitionCallbackReturn
 
+from perception.bringup.container import ContainerParameters
 from perception.bringup.graph import (
+    CONTAINER_EXECUTABLE,
     NODE_FACTORIES,
     GraphOptions,
     NodeSpec,
     build_graph,
+    container_launch_kwargs,
+    container_remaps,
     image_remaps,
     launch_node_kwargs,
     parse_node_list,
@@ -70,6 +74,43 @@ def test_node_names_are_unique_and_executables_are_console_scripts() -> None:
     names = [spec.name for spec in graph]
     assert len(names) == len(set(names))
     assert {spec.executable for spec in graph} <= console_scripts()
+
+
+def test_the_container_is_a_console_script_and_builds_each_nodes_real_class() -> None:
+    assert CONTAINER_EXECUTABLE in console_scripts()
+    for spec in build_graph(ALL_NODES):
+        module, name = spec.node_class.split(":")
+        node_class = getattr(importlib.import_module(module), name)
+        assert node_class.parameters_spec is spec_class(spec), spec.name
+
+
+def test_container_kwargs_wire_one_process_as_the_separate_ones() -> None:
+    options = GraphOptions(camera_topic="/front/image", compressed_input=True)
+    graph = build_graph(ALL_NODES, options)
+    kwargs = container_launch_kwargs(graph, options, "/cfg/x.yaml", "/models")
+    assert kwargs["executable"] == CONTAINER_EXECUTABLE
+    assert "name" not in kwargs, "a __node remap would rename every node of the process"
+    assert kwargs["namespace"] == options.namespace
+    assert set(kwargs["remappings"]) == {remap for spec in graph for remap in spec.remaps}
+    params_file, overrides = kwargs["parameters"]
+    assert params_file == "/cfg/x.yaml"
+    assert overrides == {"autostart": True, "compressed_input": True, "nodes": ALL_NODES}
+    assert kwargs["additional_env"] == {"PERCEPTION_MODELS_DIR": "/models"}
+
+
+def test_container_refuses_remaps_one_process_cannot_hold() -> None:
+    a = NodeSpec("a_node", "a_node", "m:C", (), (), remaps=(("image", "/cam1"),))
+    b = NodeSpec("b_node", "b_node", "m:C", (), (), remaps=(("image", "/cam2"),))
+    assert container_remaps([a, a]) == [("image", "/cam1")]
+    with pytest.raises(ValueError, match="separate processes"):
+        container_remaps([a, b])
+
+
+def test_configs_set_the_containers_parameters() -> None:
+    fields = {f.name for f in dataclasses.fields(ContainerParameters)} - {"nodes"}  # nodes: the launch's
+    for config in CONFIGS:
+        section = yaml.safe_load(config.read_text())["/**/perception_container"]["ros__parameters"]
+        assert set(section) == fields, config.name
 
 
 def test_camera_remaps_and_relative_outputs() -> None:
