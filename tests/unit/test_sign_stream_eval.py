@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from perception.core.sign import SignPrediction, confident_word
 from perception.core.video_models import VideoModelSpec
-from perception_training.sign.bag_score import Span
-from perception_training.sign.stream_eval import StreamClip, published, stream_clips
+from perception_training.sign.bag_score import SignBagScore, Span
+from perception_training.sign.stream_eval import (
+    StreamClip,
+    plot_per_stream,
+    published,
+    stream_clips,
+    summary,
+    total,
+)
 
 CLASSES = ["_idle_", "위", "아래"]
 
@@ -61,3 +70,18 @@ def test_confident_word_is_none_for_background_or_a_low_score() -> None:
     assert confident_word([best], "_idle_", 0.6) == best
     assert confident_word([best], "_idle_", 0.71) is None
     assert confident_word([SignPrediction(0, "_idle_", "idle", 0.9)], "_idle_", 0.1) is None
+
+
+def test_streams_add_up_and_the_plot_is_written(tmp_path: Path) -> None:
+    one = SignBagScore(9, 8, 30, 1, (Span("위", 1.0, 2.0),), wrong_words=2)
+    two = SignBagScore(8, 8, 20, 0, (), wrong_words=1)
+    combined = total([one, two])
+    assert (combined.segments, combined.recognised, combined.idle_clips, combined.idle_words) == (
+        17,
+        16,
+        50,
+        1,
+    )
+    assert combined.wrong_words == 3 and combined.missed == one.missed
+    assert "16/17 words (94.1%)" in summary(combined)
+    assert plot_per_stream({1: one, 2: two}, tmp_path / "streams.png", "t").stat().st_size > 0

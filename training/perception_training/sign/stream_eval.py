@@ -21,8 +21,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from tqdm import tqdm
+
+matplotlib.use("Agg")  # no display on CI; must precede pyplot
+import matplotlib.pyplot as plt
 
 from perception.core.sign import SignRecognizer, confident_word
 from perception.core.video_models import downscale
@@ -105,15 +109,48 @@ def evaluate_stream(
     }
 
 
+def total(scores: Sequence[SignBagScore]) -> SignBagScore:
+    """Several streams' scores as one (counts summed)."""
+    return SignBagScore(
+        segments=sum(s.segments for s in scores),
+        recognised=sum(s.recognised for s in scores),
+        idle_clips=sum(s.idle_clips for s in scores),
+        idle_words=sum(s.idle_words for s in scores),
+        missed=tuple(m for s in scores for m in s.missed),
+        wrong_words=sum(s.wrong_words for s in scores),
+    )
+
+
+def summary(score: SignBagScore) -> str:
+    return (
+        f"{score.recognised}/{score.segments} words ({score.segment_accuracy:.1%}), "
+        f"{score.idle_words}/{score.idle_clips} idle clips with a word ({score.idle_word_rate:.1%}), "
+        f"{score.wrong_words} wrong words over signs"
+    )
+
+
+def plot_per_stream(per_seed: dict[int, SignBagScore], path: Path, title: str) -> Path:
+    """Bar chart: the share of words recognised on each stream (one signer each)."""
+    figure, axes = plt.subplots(figsize=(max(4.0, 0.5 * len(per_seed) + 2), 3))
+    axes.bar([str(seed) for seed in per_seed], [s.segment_accuracy for s in per_seed.values()])
+    axes.axhline(0.9, color="red", linestyle="--", linewidth=1, label="target 0.9")
+    axes.set(xlabel="stream (world seed)", ylabel="words recognised", ylim=(0, 1.05), title=title)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m perception_training.sign.stream_eval", description=__doc__
     )
     parser.add_argument("--artifact", type=Path, default=Path("models/sign/x3d_xs_sign.safetensors"))
     parser.add_argument(
-        "--seed", type=int, required=True, help="world seed of the stream (not 41: the e2e's)"
+        "--seed", type=int, nargs="+", required=True, help="world seeds of the streams, one signer each"
     )
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each stream")
     parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT of the camera")
     parser.add_argument("--fps", type=float, default=15.0)
     parser.add_argument(
@@ -123,34 +160,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min_score", type=float, nargs="+", default=[0.6], help="thresholds to score")
     parser.add_argument("--background", default="_idle_", help="sign_node's background_class")
     parser.add_argument("--json", type=Path, help="also write the scores here")
+    parser.add_argument("--plot", type=Path, help="also draw words recognised per stream (first threshold)")
     args = parser.parse_args(argv)
     recognizer = SignRecognizer.load(args.artifact, device="cpu")
-    scores = evaluate_stream(
-        recognizer,
-        args.seed,
-        args.seconds,
-        parse_sizes(args.size)[0],
-        args.fps,
-        tuple(args.gaps),
-        args.stride,
-        args.min_score,
-        args.background,
-    )
-    for threshold, score in scores.items():
-        print(
-            f"min_score {threshold:.2f}: {score.recognised}/{score.segments} words "
-            f"({score.segment_accuracy:.1%}), {score.idle_words}/{score.idle_clips} idle clips with a word "
-            f"({score.idle_word_rate:.1%}), {score.wrong_words} wrong words over signs"
+    size = parse_sizes(args.size)[0]
+    per_seed = {
+        seed: evaluate_stream(
+            recognizer,
+            seed,
+            args.seconds,
+            size,
+            args.fps,
+            tuple(args.gaps),
+            args.stride,
+            args.min_score,
+            args.background,
         )
+        for seed in args.seed
+    }
+    rows = []
+    for seed, scores in per_seed.items():
+        for threshold, score in scores.items():
+            print(f"seed {seed}, min_score {threshold:.2f}: {summary(score)}")
+            rows.append({"seed": seed, "min_score": threshold, **_counts(score)})
+    for threshold in args.min_score:
+        combined = total([scores[threshold] for scores in per_seed.values()])
+        print(f"all {len(per_seed)} streams, min_score {threshold:.2f}: {summary(combined)}")
+        rows.append({"seed": "all", "min_score": threshold, **_counts(combined)})
     if args.json:
-        rows = [
-            {"min_score": t, **{k: v for k, v in asdict(s).items() if k not in ("missed", "published")}}
-            for t, s in scores.items()
-        ]
-        args.json.write_text(
-            json.dumps({"seed": args.seed, "scores": rows}, indent=2) + "\n", encoding="utf-8"
-        )
+        args.json.write_text(json.dumps({"artifact": str(args.artifact), "scores": rows}, indent=2) + "\n")
+    if args.plot:
+        first = args.min_score[0]
+        title = f"{args.artifact.name}, min_score {first}, {args.size}"
+        plot_per_stream({seed: scores[first] for seed, scores in per_seed.items()}, args.plot, title)
     return 0
+
+
+def _counts(score: SignBagScore) -> dict[str, int]:
+    return {k: v for k, v in asdict(score).items() if k not in ("missed", "published")}
 
 
 if __name__ == "__main__":
