@@ -64,6 +64,9 @@ def test_a_run_writes_every_output(run: tuple[Path, Path]) -> None:
     assert (metadata["num_frames"], metadata["crop_size"]) == (4, 64)
     assert metadata["command"].startswith("perception-train sign --synthetic 6")
     assert {"val_acc", "val_loss", "epoch"} <= set(metadata["metrics"])
+    same_epoch = rows[int(metadata["metrics"]["epoch"])]  # the artifact's metrics are of one epoch
+    for name in ("train_loss", "val_acc"):
+        assert metadata["metrics"][name] == pytest.approx(float(same_epoch[name]), rel=1e-6), name
     assert metadata["dataset"]["generator"] == "perception_training.synthetic.signing"
 
 

@@ -41,7 +41,9 @@ class ArtifactExport(L.Callback):
     """Write the node artifact whenever ``monitor`` improves: weights, metadata, metrics, command.
 
     The best score travels in the Lightning checkpoint, so a resumed run only overwrites the
-    artifact with a better model.
+    artifact with a better model. Written at the end of the training epoch, after its validation:
+    at validation end the epoch's training metrics are not aggregated yet (those of the epoch
+    before would be recorded).
     """
 
     def __init__(
@@ -53,8 +55,8 @@ class ArtifactExport(L.Callback):
         self.extra = extra or {}
         self.best = -math.inf if mode == "max" else math.inf
 
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero or trainer.state.fn != "fit":
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
             return
         metrics = epoch_metrics(trainer)
         score = metrics.get(self.monitor)
