@@ -30,6 +30,7 @@ from perception_training.bags.synthetic import (
     ros_time,
 )
 from perception_training.synthetic import signing
+from perception_training.synthetic.signing_video import continuous_video
 
 LOG = logging.getLogger(__name__)
 
@@ -59,9 +60,7 @@ def write_synthetic_sign_bag(
     """
     if frames < 1 or fps <= 0:
         raise ValueError(f"need frames >= 1 and fps > 0, got frames={frames} fps={fps}")
-    gaps = gaps or signing.GAP_SECONDS
-    words = signing.words_to_fill(frames / fps, gaps)
-    video = signing.SigningWorld(seed).video(0, split, (words, words), size, fps, gaps)
+    video = continuous_video(seed, frames, fps, size, gaps or signing.GAP_SECONDS, split)
     last_frame = {_last_frame(w.end_s, fps): w for w in video.words if w.end_s <= (frames - 1) / fps}
     typestore = perception_typestore()
     types = typestore.types

@@ -33,7 +33,7 @@ from perception.core.video_models import downscale
 from perception.nodes.framework.clip_buffer import ClipBuffer, ClipTiming
 from perception_training.sign.bag_score import SignBagScore, Span, score_sign_bag
 from perception_training.sign.train import parse_sizes
-from perception_training.synthetic.signing import SigningWorld, words_to_fill
+from perception_training.synthetic.signing_video import continuous_video
 
 DEFAULT_GAPS = (1.5, 3.0)  # the end-to-end test's pauses
 
@@ -96,8 +96,7 @@ def evaluate_stream(
 ) -> dict[float, SignBagScore]:
     """Score per threshold on the stream ``write_synthetic_sign_bag(seed=seed, ...)`` would hold."""
     count = int(seconds * fps)
-    words = words_to_fill(count / fps, gaps)
-    video = SigningWorld(seed).video(0, "test", (words, words), size, fps, gaps)
+    video = continuous_video(seed, count, fps, size, gaps)
     truth = [Span(w.word, w.start_s, w.end_s) for w in video.words if w.end_s <= (count - 1) / fps]
     clips = stream_clips(recognizer, (video.frame(i) for i in range(count)), fps, stride_s)
     clip_s = recognizer.clip_duration

@@ -187,6 +187,22 @@ class SigningWorld:
         )
 
 
+def continuous_video(
+    seed: int,
+    frames: int,
+    fps: float = 15.0,
+    size: tuple[int, int] = (640, 480),
+    gaps: tuple[float, float] = GAP_SECONDS,
+    split: str = "test",
+) -> SignVideo:
+    """One signer signing for at least ``frames`` frames: what a sign bag of ``seed`` holds.
+
+    Sign bags and the offline stream evaluation both use it, so they judge the same stream.
+    """
+    words = words_to_fill(frames / fps, gaps)
+    return SigningWorld(seed).video(0, split, (words, words), size, fps, gaps)
+
+
 def _script(
     rng: np.random.Generator, count: int, signer: Signer, gaps: tuple[float, float]
 ) -> tuple[list[Stroke], tuple[SignedWord, ...]]:
