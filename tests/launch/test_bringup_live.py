@@ -200,8 +200,20 @@ def round_trip(dumps: dict[str, Path]) -> None:
         processes[name] = (process, log)
     try:
         wait_until_active([n.replace("/perception/", "/roundtrip/") for n in dumps], ACTIVE_WITHIN_S)
-    finally:
-        for process, log in processes.values():
+    finally:  # stop every node before judging any, so a failure leaves no process behind
+        for process, _ in processes.values():
             process.send_signal(signal.SIGINT)
-            assert process.wait(timeout=30) == 0, log.read_text()
+        codes = {name: _wait_or_kill(process) for name, (process, _) in processes.items()}
+        for name, (_, log) in processes.items():
+            assert codes[name] == 0, log.read_text()
             assert "configure failed" not in log.read_text(), log.read_text()
+
+
+def _wait_or_kill(process: subprocess.Popen, timeout_s: float = 30.0) -> int | None:
+    """The exit code, or None (and the process killed) if it did not end within ``timeout_s``."""
+    try:
+        return process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
