@@ -51,10 +51,22 @@ ERROR_MARKERS = ("ERROR", "Failed to", "Traceback", "KeyboardInterrupt", "termin
 
 
 def start(tmp_path: Path, load_s: float) -> tuple[subprocess.Popen, Path]:
+    """The probe node as a terminal or ``ros2 launch`` starts it: SIGINT at its default.
+
+    A child inherits an ignored SIGINT, and Python then installs no KeyboardInterrupt handler;
+    the pytest process can have SIGINT ignored by the time this runs (something earlier in the
+    suite leaves it so), which is not how a node is started.
+    """
     log = tmp_path / "node.log"
     command = [sys.executable, "-c", NODE, "--ros-args", "-p", f"load_s:={load_s}"]
     with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=dict(os.environ))
+        process = subprocess.Popen(
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
     return process, log
 
 
