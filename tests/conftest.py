@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import random
+import signal
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,20 @@ def ros_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     log_dir = tmp_path_factory.mktemp("ros_log")
     os.environ["ROS_LOG_DIR"] = str(log_dir)
     return log_dir
+
+
+@pytest.fixture(autouse=True)
+def sigint_not_left_ignored(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that leaves SIGINT ignored in this process gets it reset, with a warning naming it.
+
+    Child processes inherit an ignored SIGINT (Python then installs no KeyboardInterrupt
+    handler), so every later test that interrupts a node it spawned would see a node that was
+    not started as a terminal or ros2 launch starts it.
+    """
+    yield
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        warnings.warn(f"{request.node.nodeid} left SIGINT ignored; reset to the default", stacklevel=1)
 
 
 @pytest.fixture(scope="session")
