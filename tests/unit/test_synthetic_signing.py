@@ -155,3 +155,20 @@ def test_longer_pauses_between_signs_on_request_and_default_videos_unchanged() -
     paused = world.video(0, "test", (4, 4), gaps=(1.5, 3.0)).words
     pauses = [b.start_s - a.end_s for a, b in itertools.pairwise(paused)]
     assert len(pauses) == 3 and all(1.5 <= p <= 3.0 + 1e-3 for p in pauses)
+
+
+def test_low_contrast_signers_on_request_and_nothing_else_changes() -> None:
+    """A share of signers dressed near their skin tone (the hand hard to see on the torso); the
+    words, timing and everything else are the video's own."""
+    world = SigningWorld(6)
+
+    def contrast(video: SignVideo) -> float:
+        return float(np.linalg.norm(np.subtract(video.signer.skin, video.signer.shirt)))
+
+    plain = [world.video(i, "train", (2, 3), SIZE) for i in range(20)]
+    dressed = [world.video(i, "train", (2, 3), SIZE, low_contrast=1.0) for i in range(20)]
+    assert [v.words for v in dressed] == [v.words for v in plain]
+    assert all(d.signer.skin == p.signer.skin for d, p in zip(dressed, plain, strict=True))
+    assert max(map(contrast, dressed)) < 50 < float(np.median([contrast(v) for v in plain]))
+    unchanged = world.video(0, "train", (2, 3), SIZE, low_contrast=0.0)
+    assert np.array_equal(unchanged.frame(5), plain[0].frame(5))

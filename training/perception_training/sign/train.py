@@ -54,6 +54,9 @@ class SignTrainConfig:
         default=GAP_SECONDS[1],
         **_opt(f"--synthetic: longest idle time between two signs [s] (from {GAP_SECONDS[0]})"),
     )
+    synthetic_low_contrast: float = field(
+        default=0.0, **_opt("--synthetic: share of signers whose shirt is close to their skin tone")
+    )
     val_fraction: float = field(default=0.2, **_opt("share of --data_root videos held out"))
     seed: int = 0
     background_class: bool = field(
@@ -200,6 +203,7 @@ def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, Aih
             "size": parse_sizes(config.synthetic_sizes),
             "gaps": (GAP_SECONDS[0], config.synthetic_max_gap),
             "workers": min(4, os.cpu_count() or 1),
+            "low_contrast": config.synthetic_low_contrast,
         }
         train_root = write_aihub_dataset(
             paths.root / "data" / "train", seed=config.seed, videos=config.synthetic, **look
@@ -230,6 +234,7 @@ def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, Aih
             videos=config.synthetic,
             sizes=config.synthetic_sizes,
             max_gap_s=config.synthetic_max_gap,
+            low_contrast=config.synthetic_low_contrast,
         )
     if config.background_class:
         train_index = _add_idle(config, train_index)

@@ -84,11 +84,13 @@ def write_aihub_dataset(
     fps: int = 15,
     gaps: tuple[float, float] = GAP_SECONDS,
     workers: int = 1,
+    low_contrast: float = 0.0,
 ) -> Path:
     """Write ``videos`` signing videos of ``SigningWorld(seed)`` and their labels; return ``root``.
 
     Each video has ``words_per_video[0]..[1]`` signs (inclusive) at exact, millisecond times,
-    ``gaps`` seconds of idle time between two. ``size`` is one (width, height) or several, taken
+    ``gaps`` seconds of idle time between two; ``low_contrast`` is the share of signers dressed
+    close to their skin tone (see ``SigningWorld.video``). ``size`` is one (width, height) or several, taken
     in turn (video ``i`` gets ``sizes[i % len(sizes)]``): cameras differ, and a model that only
     saw one size learns that size's look. ``workers`` processes render in parallel (the output
     does not depend on it). Rewriting a folder first deletes what an earlier run left there.
@@ -98,7 +100,7 @@ def write_aihub_dataset(
     sizes = _sizes(size)
     root = Path(root).resolve()
     fresh_dir(root / "video", "*.mp4"), fresh_dir(root / "label", "*_morpheme.json")
-    job = partial(_write_video, root, seed, words_per_video, sizes, fps, gaps)
+    job = partial(_write_video, root, seed, words_per_video, sizes, fps, gaps, low_contrast)
     with ProcessPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
         written = pool.map(job, range(videos)) if pool else map(job, range(videos))
         for _ in tqdm(written, total=videos, desc="sign videos", unit="video"):
@@ -112,6 +114,7 @@ def write_aihub_dataset(
         "sizes": [list(s) for s in sizes],
         "fps": fps,
         "gaps": list(gaps),
+        "low_contrast": low_contrast,
         "classes": sorted(SIGN_WORDS),
         "motions": SIGN_WORDS,
     }
@@ -136,10 +139,12 @@ def _write_video(
     sizes: list[tuple[int, int]],
     fps: int,
     gaps: tuple[float, float],
+    low_contrast: float,
     index: int,
 ) -> None:
     """Render, encode and label video ``index`` (a pure function of its arguments)."""
-    video = SigningWorld(seed).video(index, "train", words, sizes[index % len(sizes)], fps, gaps)
+    size = sizes[index % len(sizes)]
+    video = SigningWorld(seed).video(index, "train", words, size, fps, gaps, low_contrast)
     name = video_name(index)
     write_mp4(root / "video" / f"{name}.mp4", video.frames(), fps)
     label = json.dumps(morpheme_label(name, video), ensure_ascii=False, indent=1)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from perception_training.synthetic.background import Background, draw_background
+from perception_training.synthetic.palette import jitter
 from perception_training.synthetic.signing_figure import Signer, draw_disc, draw_signer
 from perception_training.synthetic.signing_motion import Ball, HandPath, Point, Stroke, Twitches, Wobble
 from perception_training.synthetic.world import SceneWorld
@@ -26,6 +27,7 @@ LEAD_SECONDS = (0.4, 1.5)  # idle before the first sign
 GAP_SECONDS = (0.4, 1.3)  # idle between signs
 TAIL_SECONDS = (0.4, 1.2)  # idle after the last sign
 MOVE_SECONDS = (0.18, 0.3)  # rest <-> sign start, inside the idle time
+LOW_CONTRAST_JITTER = 12.0  # per-channel spread of a low-contrast shirt around the skin tone
 
 
 def words_to_fill(seconds: float, gaps: tuple[float, float] = GAP_SECONDS) -> int:
@@ -146,11 +148,14 @@ class SigningWorld:
         size: tuple[int, int] = (160, 120),
         fps: float = 15.0,
         gaps: tuple[float, float] = GAP_SECONDS,
+        low_contrast: float = 0.0,
     ) -> SignVideo:
         """Video ``index`` of ``split`` with ``words[0]..words[1]`` signs (inclusive).
 
         ``size`` is (width, height); ``gaps`` the range of idle seconds between two signs (longer
-        pauses make the idle stretches a sign node must stay quiet in).
+        pauses make the idle stretches a sign node must stay quiet in). ``low_contrast`` is the
+        chance that the signer wears a shirt close to their skin tone, the hardest case for a
+        small crop (about 1 % of signers by chance); the video is otherwise the same one.
         """
         low, high = int(words[0]), int(words[1])
         width, height = int(size[0]), int(size[1])
@@ -165,6 +170,8 @@ class SigningWorld:
             key += (repr(tuple(map(float, gaps))),)
         rng = self.world.rng(*key)
         signer = Signer.sample(rng, width, height)
+        if low_contrast:
+            signer = _maybe_low_contrast(self.world.rng(*key, "low_contrast"), signer, low_contrast)
         strokes, signed = _script(rng, int(rng.integers(low, high + 1)), signer, gaps)
         duration = strokes[-1].end_s + rng.uniform(*TAIL_SECONDS)
         ball = _ball(rng, width, height) if rng.random() < 0.5 else None
@@ -231,6 +238,13 @@ def _script(
         signed.append(SignedWord(word, start, end))
         t = end + rng.uniform(*gaps)
     return strokes, tuple(signed)
+
+
+def _maybe_low_contrast(rng: np.random.Generator, signer: Signer, chance: float) -> Signer:
+    """``signer``, with probability ``chance`` in a shirt a few levels off their skin tone."""
+    if rng.random() >= chance:
+        return signer
+    return replace(signer, shirt=jitter(rng, signer.skin, LOW_CONTRAST_JITTER))
 
 
 def _ball(rng: np.random.Generator, width: int, height: int) -> Ball:
