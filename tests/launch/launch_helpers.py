@@ -8,9 +8,13 @@ Without them, or without a registered `perception` package or trained models, th
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -68,3 +72,25 @@ def wait_until_active(nodes: list[str], timeout: float) -> None:
         pending = [name for name, state in states.items() if not state.startswith("active")]
         assert not pending or time.monotonic() < deadline, f"not active after {timeout} s: {states}"
         time.sleep(1.0 if pending else 0)
+
+
+@contextmanager
+def launched(log: Path, *arguments: str) -> Iterator[subprocess.Popen]:
+    """`ros2 launch perception jetson.launch.py` in its own process group, output in ``log``;
+    whatever is still running at the end is killed, so a failing test leaves nothing behind."""
+    command = [ROS2, "launch", "perception", "jetson.launch.py", f"models_dir:={MODELS}", *arguments]
+    with log.open("w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def interrupt(process: subprocess.Popen, log: Path) -> float:
+    """Ctrl-C as a terminal sends it (SIGINT to the whole group); seconds until a clean exit."""
+    begin = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+    assert process.wait(timeout=30) == 0, log.read_text()
+    return time.monotonic() - begin

@@ -8,42 +8,25 @@ node starts.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import psutil
 import pytest
-from launch_helpers import MODELS, ROS2, node_names, requires_launch, wait_until_active
+from launch_helpers import interrupt, launched, node_names, requires_launch, wait_until_active
 
 pytestmark = [requires_launch, pytest.mark.slow]
 ALL = ["detector", "glass", "caption", "hazard"]
 ERROR_MARKERS = ("ERROR", "escalating", "SIGTERM", "Traceback", "Failed to", "terminate called")
 
 
-def launch(log: Path, *arguments: str) -> subprocess.Popen:
-    command = [ROS2, "launch", "perception", "jetson.launch.py", f"models_dir:={MODELS}", *arguments]
-    with log.open("w") as output:
-        return subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-
-
 @pytest.mark.parametrize("nodes", [ALL, ["detector", "hazard"]], ids=["all", "subset"])
 def test_ctrl_c_ends_every_process_in_time_without_errors(tmp_path: Path, nodes: list[str]) -> None:
     log = tmp_path / "launch.log"
-    process = launch(log, f"nodes:={','.join(nodes)}")  # config/jetson.yaml, the default
-    try:
+    with launched(log, f"nodes:={','.join(nodes)}") as process:  # config/jetson.yaml, the default
         wait_until_active(node_names(nodes), 240.0)
         children = psutil.Process(process.pid).children(recursive=True)
         assert len(children) >= len(nodes), children
-        begin = time.monotonic()
-        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        assert process.wait(timeout=30) == 0, log.read_text()
-        took = time.monotonic() - begin
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        took = interrupt(process, log)
     text = log.read_text()
     assert took < 5.0, f"{took:.1f} s\n{text}"
     assert [m for m in ERROR_MARKERS if m in text] == [], text
@@ -59,8 +42,8 @@ def test_ctrl_c_ends_every_process_in_time_without_errors(tmp_path: Path, nodes:
 )
 def test_bad_arguments_fail_before_any_node_starts(tmp_path: Path, argument: str, message: str) -> None:
     log = tmp_path / "launch.log"
-    process = launch(log, argument)
-    assert process.wait(timeout=120) != 0
+    with launched(log, argument) as process:
+        assert process.wait(timeout=120) != 0
     text = log.read_text()
     assert message in text, text
     assert "process started" not in text, text

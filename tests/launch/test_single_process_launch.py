@@ -4,15 +4,11 @@ others stay active, and Ctrl-C ends the process cleanly."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import psutil
 import pytest
-from launch_helpers import MODELS, NODES, ROS2, node_names, requires_launch, ros2, wait_until_active
+from launch_helpers import NODES, interrupt, launched, node_names, requires_launch, ros2, wait_until_active
 
 pytestmark = [requires_launch, pytest.mark.slow]
 
@@ -24,12 +20,8 @@ def lifecycle_state(node: str) -> str:
 
 def test_single_process_brings_every_node_up_and_each_transitions_alone(tmp_path: Path) -> None:
     log = tmp_path / "launch.log"
-    launch = [ROS2, "launch", "perception", "jetson.launch.py", f"models_dir:={MODELS}"]
-    command = [*launch, "single_process:=true"]
-    with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     names = node_names(NODES)
-    try:
+    with launched(log, "single_process:=true") as process:
         wait_until_active(names, 240.0)
         children = psutil.Process(process.pid).children(recursive=True)
         assert len(children) == 1, f"one process for {len(names)} nodes, got {children}"
@@ -41,13 +33,7 @@ def test_single_process_brings_every_node_up_and_each_transitions_alone(tmp_path
             ros2("lifecycle", "set", name, "activate")
             assert lifecycle_state(name) == "active"
         assert children[0].is_running(), log.read_text()
-        begin = time.monotonic()
-        os.killpg(process.pid, signal.SIGINT)
-        assert process.wait(timeout=30) == 0, log.read_text()
-        took = time.monotonic() - begin
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        took = interrupt(process, log)
     text = log.read_text()
     assert took < 5.0, f"{took:.1f} s\n{text}"
     assert "Traceback" not in text and "escalating" not in text, text
