@@ -10,7 +10,6 @@ MultiThreadedExecutor spun by the runner's ``_spin`` as the container spins it.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,11 +17,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from ros_graph import RosGraph
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
@@ -97,44 +96,25 @@ class TextNode(ManagedNode[NoParameters, object]):
             raise RuntimeError("callback bug")
 
 
-class Process:
-    """One context, a container-like owner node with the shared camera, a spinning executor."""
+class Process(RosGraph):
+    """A container-like owner node with the shared camera on a MultiThreadedExecutor, spun by
+    the runner's ``spin_until_shutdown`` as the container spins it."""
 
     def __init__(self) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.owner = Node("perception_container", context=self.context)
-        self.io = Node("test_io", context=self.context)
+        super().__init__()
+        self.owner = self.add(Node("perception_container", context=self.context))
         self.in_process = InProcess(SharedCamera(self.owner), LocalBus([TEXT]))
-        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
-        self.nodes: list[Node] = []
-        for node in (self.owner, self.io):
-            self.add(node)
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
 
-    def _spin(self) -> None:
+    def make_executor(self) -> Executor:
+        return MultiThreadedExecutor(num_threads=4, context=self.context)
+
+    def spin(self) -> None:
         with contextlib.suppress(ExternalShutdownException):
             spin_until_shutdown(self.executor, isolate_callbacks=True)
-
-    def add(self, node: Node) -> Any:
-        self.nodes.append(node)
-        self.executor.add_node(node)
-        return node
 
     def node(self, cls: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         node = cls(*args, in_process=self.in_process, context=self.context, cli_args=REMAP, **kwargs)
         return self.add(node)
-
-    def close(self) -> None:
-        for node in self.nodes:
-            if isinstance(node, ManagedNode) and not node.finalized:
-                node.trigger_shutdown()
-        self.executor.shutdown(timeout_sec=5.0)
-        rclpy.shutdown(context=self.context)
-        self.thread.join(5.0)
-        for node in self.nodes:
-            node.destroy_node()
 
 
 @pytest.fixture
@@ -146,13 +126,7 @@ def process() -> Iterator[Process]:
         proc.close()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
+wait_for = RosGraph.wait_for
 
 
 def camera(process: Process) -> Callable[[int], None]:
