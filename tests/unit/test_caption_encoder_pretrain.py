@@ -88,6 +88,7 @@ def test_pretraining_writes_an_encoder_artifact_the_captioner_starts_from(tmp_pa
 
     caption = tmp_path / "caption"
     tiny = ["--embed-dim", "8", "--hidden-dim", "16", "--attention-dim", "8", "--batch", "8", "--no-meteor"]
+    tiny += ["--ood-calibration", "0"]  # domain statistics are test_caption_training's
     options = ["--synthetic", "12,4,4", "--synthetic-size", "96x72", "--image-size", "64", "--epochs", "1"]
     assert caption_main([*options, "--out", str(caption), "--encoder-weights", str(artifact), *tiny]) == 0
     provenance = read_metadata(caption / "captioner.safetensors")["encoder_weights"]

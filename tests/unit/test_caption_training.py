@@ -12,6 +12,7 @@ import torch
 
 from perception.core.artifacts import read_metadata
 from perception.core.captioner import Captioner, CaptionerConfig, CaptionModel
+from perception.core.domain import METADATA_KEY
 from perception_training.captioning.cli import main
 from perception_training.captioning.grounding import calibrate
 from perception_training.captioning.grounding import main as calibrate_main
@@ -29,6 +30,9 @@ TINY = [
     "--batch",
     "16",
 ]
+
+OOD_CALIBRATION = 4  # held-out scenes: the domain threshold of the smoke run's artifact
+NO_OOD = ["--ood-calibration", "0"]  # runs that test something else skip the domain statistics
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -76,7 +80,7 @@ def _rows(path):
 def test_two_epochs_write_every_output_then_resume(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--synthetic", "20,4,4", "--synthetic-size", "96x72", "--out", str(out), "--unfreeze-after", "1"]
-    args += ["--beam", "2", *TINY]
+    args += ["--beam", "2", "--ood-calibration", str(OOD_CALIBRATION), *TINY]
     assert main([*args, "--epochs", "2"]) == 0
     assert "captioner artifact" in capsys.readouterr().out
 
@@ -100,8 +104,13 @@ def test_two_epochs_write_every_output_then_resume(tmp_path, capsys):
     assert metadata["command"].startswith("perception-train caption --synthetic 20,4,4")
     image = cv2.imread(str(out / "data" / "images" / "test_000000.jpg"))
     assert image.shape == (72, 96, 3)
-    text, score = Captioner.load(artifact, device="cpu").caption(image)
+    captioner = Captioner.load(artifact, device="cpu")
+    text, score = captioner.caption(image)
     assert isinstance(text, str) and 0.0 <= score <= 1.0
+    domain = metadata[METADATA_KEY]  # calibrated on scenes drawn like its training scenes
+    assert (domain["fit_samples"], domain["calibration_samples"]) == (20, OOD_CALIBRATION)
+    assert domain["calibration"]["kinds"] == ["caption"] and domain["threshold"] > 0
+    assert [verdict.score >= 0.0 for verdict in captioner.domain_verdicts()] == [True]
 
     assert main([*args, "--epochs", "3", "--resume", "--no-meteor"]) == 0
     resumed = _rows(out / "metrics.csv")
@@ -122,7 +131,7 @@ def test_calibration_picks_the_lowest_threshold_that_reaches_the_precision():
 
 def test_grounding_calibration_writes_the_threshold_into_the_artifact(tmp_path):
     out = tmp_path / "run"
-    args = ["--synthetic", "16,4,4", "--out", str(out), "--epochs", "1", "--no-meteor", *TINY]
+    args = ["--synthetic", "16,4,4", "--out", str(out), "--epochs", "1", "--no-meteor", *NO_OOD, *TINY]
     assert main(args) == 0
     artifact = out / "captioner.safetensors"
     words = [w for w in ("knife", "knives") if w in read_metadata(artifact)["word_map"]]

@@ -10,12 +10,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from perception.core.artifacts import read_metadata
+from perception.core.artifacts import load_artifact, read_metadata
 from perception.core.classifier import TRAINING_STATE_PREFIX, Classifier
+from perception.core.domain import METADATA_KEY, model_tensors
 from perception_training.classification import cli
 from perception_training.classification.readers import read_dataset
 from perception_training.classification.recipes import RECIPES
 from perception_training.classification.trainer import ClassificationTrainer
+from perception_training.ood.sources import GLASS_CROPS
 from perception_training.synthetic.writers.glass import write_glass_crops
 
 TINY = {
@@ -33,6 +35,7 @@ ARGS = [
     "--batch-size", "8", "--cutmix-alpha", "1.0", "--mixup-alpha", "0.2", "--freeze-epochs", "1",
     "--lr", "3e-3", "--threads", "1",
 ]  # fmt: skip
+OOD_CALIBRATION = 6  # held-out crops: the domain threshold of the exported artifact
 OUTPUTS = (
     "latest.safetensors",
     "best.safetensors",
@@ -72,7 +75,8 @@ def test_two_epochs_write_every_output_and_resuming_matches_an_unbroken_run(
 ) -> None:
     export = tmp_path / "exported" / "glass.safetensors"
     assert cli.main([*ARGS, "--data", str(glass_crops), "--out", str(tmp_path / "runs"), "--epochs", "3",
-                     "--stop-after", "2", "--export", str(export)]) == 0  # fmt: skip
+                     "--stop-after", "2", "--export", str(export),
+                     "--ood-calibration", str(OOD_CALIBRATION)]) == 0  # fmt: skip
     (run_dir,) = (tmp_path / "runs" / "glass-synthetic").iterdir()
     for name in OUTPUTS:
         assert (run_dir / name).is_file(), name
@@ -92,7 +96,14 @@ def test_two_epochs_write_every_output_and_resuming_matches_an_unbroken_run(
     assert 0.0 <= best["metrics"]["test_top1"] <= 1.0
     assert set(best["metrics"]["test_per_class_accuracy"]) == set(best["classes"])
     assert not any(k.startswith(TRAINING_STATE_PREFIX) for k in load_file(run_dir / "best.safetensors"))
-    assert export.read_bytes() == (run_dir / "best.safetensors").read_bytes()
+    exported, exported_metadata = load_artifact(export)  # best's weights plus domain statistics
+    best_weights = load_file(run_dir / "best.safetensors")
+    assert model_tensors(exported).keys() == best_weights.keys()
+    assert all(torch.equal(exported[name], tensor) for name, tensor in best_weights.items())
+    domain = exported_metadata[METADATA_KEY]
+    assert domain["model_weights_sha256"] == best["weights_sha256"] and domain["threshold"] > 0
+    assert (domain["fit_samples"], domain["calibration_samples"]) == (24, OOD_CALIBRATION)
+    assert domain["calibration"]["kinds"] == [GLASS_CROPS]
 
     per_class = _rows(run_dir / "per_class.csv")
     assert [r["class"] for r in per_class] == best["classes"] and sum(

@@ -11,13 +11,14 @@ from perception.core.classifier import Classifier, Preprocessing, build_classifi
 from perception.core.domain import METADATA_KEY, model_tensors
 from perception_training.cli import COMMANDS
 from perception_training.cli import main as perception_train
-from perception_training.ood.sources import CALIBRATION_SPLIT, GLASS_CROPS, held_out_images
+from perception_training.ood.calibrate import calibrate_trained
+from perception_training.ood.sources import CALIBRATION_SPLIT, GENERATORS, GLASS_CROPS, held_out_images
 from perception_training.synthetic import GLASS_TYPES
 
 FIT, CALIBRATION, RATE = 9, 12, 0.1
 
 
-def tiny_glass_artifact(path):
+def tiny_glass_artifact(path, **dataset):
     torch.manual_seed(0)
     model = build_classifier("mobilenet_v2", len(GLASS_TYPES), 32)
     metadata = {
@@ -25,7 +26,13 @@ def tiny_glass_artifact(path):
         "architecture": "mobilenet_v2",
         "classes": list(GLASS_TYPES),
         "preprocessing": Preprocessing(32).to_metadata(),
-        "dataset": {"seed": 0, "size": [320, 240], "counts": {"train": FIT}, "classes": list(GLASS_TYPES)},
+        "dataset": {
+            "seed": 0,
+            "size": [320, 240],
+            "counts": {"train": FIT},
+            "classes": list(GLASS_TYPES),
+            **dataset,
+        },
     }
     return save_artifact(path, model.state_dict(), metadata)
 
@@ -60,3 +67,18 @@ def test_calibrate_adds_statistics_without_touching_the_weights(tmp_path) -> Non
     assert perception_train(["ood-calibrate", *argv]) == 0  # again: replaced, not added
     again, metadata = load_artifact(path)
     assert again.keys() == after.keys() and metadata[METADATA_KEY]["false_alarm_rate"] == 0.01
+
+
+def test_trainers_calibrate_only_what_the_synthetic_world_can_draw_again(tmp_path) -> None:
+    users = tiny_glass_artifact(tmp_path / "users.safetensors")  # no generator: a user's data set
+    other = tiny_glass_artifact(tmp_path / "other.safetensors", generator=GENERATORS[0], classes=["a", "b"])
+    synthetic = tiny_glass_artifact(tmp_path / "glass.safetensors", generator=GENERATORS[0])
+    untouched = {path: path.read_bytes() for path in (users, other, synthetic)}
+    assert calibrate_trained(users, CALIBRATION) is None
+    assert calibrate_trained(other, CALIBRATION) is None  # synthetic, but not crops it can redraw
+    assert calibrate_trained(synthetic, 0) is None  # the trainer's --ood-calibration 0
+    assert all(path.read_bytes() == content for path, content in untouched.items())
+
+    statistics = calibrate_trained(synthetic, CALIBRATION)
+    assert statistics is not None and statistics.info["calibration_samples"] == CALIBRATION
+    assert read_metadata(synthetic)[METADATA_KEY]["threshold"] == statistics.threshold

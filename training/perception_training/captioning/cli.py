@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from perception_training.captioning.train import TrainConfig, train
+from perception_training.ood.calibrate import DEFAULT_CALIBRATION
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,6 +92,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] | mps")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--beam", type=int, default=3, help="beam size for the extra test-split evaluation")
+    run.add_argument(
+        "--ood-calibration",
+        type=int,
+        default=DEFAULT_CALIBRATION,
+        metavar="N",
+        help="held-out scenes that calibrate the artifact's out-of-domain threshold when the data came "
+        "from the synthetic world (docs/ood.md); 0 = write no domain statistics",
+    )
     run.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
     run.add_argument("--no-meteor", action="store_true", help="skip METEOR (it starts a Java process)")
     run.add_argument("--threads", type=int, help="torch CPU threads (1 is fastest on a busy 2-core machine)")
@@ -133,6 +142,7 @@ def config_from_args(args: argparse.Namespace, command: str) -> TrainConfig:
         resume=args.resume,
         meteor=not args.no_meteor,
         beam_size=args.beam,
+        ood_calibration=args.ood_calibration,
         captions_per_image=args.captions_per_image,
         shift=args.shift,
         concept_weight=args.concept_weight,

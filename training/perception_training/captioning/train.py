@@ -29,6 +29,7 @@ from perception_training.captioning.checkpoint import load_checkpoint, save_chec
 from perception_training.captioning.data import CaptionSplit, batches, load_splits
 from perception_training.captioning.metrics import CaptionScorer, word_match
 from perception_training.captioning.plots import plot_history
+from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
 
 LOG = logging.getLogger(__name__)
 _BATCHNORM_IMAGES = 1024  # training images used to recompute BatchNorm statistics each epoch
@@ -80,6 +81,7 @@ class TrainConfig:
     concept_weight: float = 1.0  # weight of the auxiliary bag-of-words loss (0 switches it off)
     lr_schedule: str = "cosine"  # "cosine": per-step decay to 0 over the run; "constant"
     beam_size: int = 3
+    ood_calibration: int = DEFAULT_CALIBRATION  # held-out scenes for the domain threshold; 0 = none
     artifact: Path | None = None
     command: str = ""
     dataset: dict[str, Any] = field(default_factory=dict)
@@ -235,6 +237,7 @@ class _Saver:
                 )
         self._save(self.final_path, model, metrics, int(metrics["val"]["epoch"]))
         LOG.info("wrote %s", self.final_path)
+        calibrate_trained(self.final_path, self.config.ood_calibration)
         return TrainResult(self.final_path, history, metrics.get("test_beam1", {}))
 
     def _save(self, path: Path, model: CaptionModel, metrics: dict[str, Any], epoch: int) -> Path:

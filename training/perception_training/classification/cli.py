@@ -22,6 +22,7 @@ from perception.core.artifacts import read_metadata
 from perception_training.classification.readers import read_dataset
 from perception_training.classification.recipes import RECIPES, TrainConfig
 from perception_training.classification.trainer import LATEST, ClassificationTrainer, new_run_dir
+from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -35,6 +36,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--stop-after", type=int, help="end this session after that epoch (resume later)")
     parser.add_argument(
         "--export", type=Path, help="also copy the best checkpoint here (e.g. models/glass/...)"
+    )
+    parser.add_argument(
+        "--ood-calibration",
+        type=int,
+        default=DEFAULT_CALIBRATION,
+        metavar="N",
+        help="held-out crops that calibrate the exported artifact's out-of-domain threshold when the "
+        "data came from the synthetic world (docs/ood.md); 0 = export without domain statistics",
     )
     options = parser.add_argument_group("settings (override the recipe)")
     hints = typing.get_type_hints(TrainConfig)
@@ -88,6 +97,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "perception-train classi
         args.export.parent.mkdir(parents=True, exist_ok=True)
         args.export.write_bytes(result.best.read_bytes())
         logging.info("exported %s -> %s", result.best, args.export)
+        calibrate_trained(args.export, args.ood_calibration)
     print(json.dumps({"run_dir": str(result.run_dir), **_scalars(result.metrics)}, indent=2))
     return 0
 

@@ -21,13 +21,14 @@ from typing import Any
 
 from safetensors.torch import save
 
-from perception.core.artifacts import load_artifact, save_artifact, utc_now, weights_digest
+from perception.core.artifacts import load_artifact, read_metadata, save_artifact, utc_now, weights_digest
 from perception.core.domain import METADATA_KEY, DomainStatistics, fit_statistics, model_tensors
 from perception_training.ood.probes import measure_all, open_probe
 from perception_training.ood.sources import (
     CALIBRATION_SPLIT,
     CAMERA_SIZE,
     held_out_images,
+    regenerable,
     training_images,
     training_kinds,
 )
@@ -79,6 +80,18 @@ def calibrate_artifact(
     statistics = fit_statistics(training, held_out, false_alarm_rate, info)
     write_statistics(path, statistics)
     return statistics
+
+
+def calibrate_trained(path: Path, calibration: int) -> DomainStatistics | None:
+    """What a trainer calls after writing its artifact: calibrate it on ``calibration`` held-out
+    images when its data came from the synthetic world, which can draw them again; None when it
+    did not (a user's data set) or ``calibration`` is 0."""
+    if not calibration:
+        return None
+    if not regenerable(read_metadata(path)):
+        LOG.info("%s: not trained on the synthetic world, so no domain statistics (docs/ood.md)", path)
+        return None
+    return calibrate_artifact(path, calibration=calibration)
 
 
 def write_statistics(path: Path, statistics: DomainStatistics) -> None:

@@ -23,6 +23,8 @@ CAMERA_SIZE = (640, 480)  # the frames the nodes see (bags, the demo)
 CALIBRATION_SPLIT = "ood-calibration"  # a split no writer or trainer uses
 DETECTOR_TRAINING_KINDS = ("mixed", "glass")  # write_yolo_dataset's default, which the trainer uses
 GLASS_CROPS = "glass crops"  # the glass classifier's images: write_glass_crops' crops of glass scenes
+# what the synthetic writers record as their dataset's generator (the detector trainer names its writer)
+GENERATORS = ("perception_training.synthetic", "perception_training.synthetic.write_yolo_dataset")
 
 
 def jpeg_round_trip(image: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
@@ -44,6 +46,18 @@ def training_kinds(metadata: Mapping[str, Any]) -> tuple[str, ...]:
         _require_glass(metadata["dataset"])
         return (GLASS_CROPS,)
     raise ValueError(f"no training images for a {kind!r} artifact")
+
+
+def regenerable(metadata: Mapping[str, Any]) -> bool:
+    """Whether the artifact was trained on images of the synthetic world that can be drawn again
+    (a user's data set, or a synthetic set of other classes, cannot be)."""
+    if metadata.get("dataset", {}).get("generator") not in GENERATORS:
+        return False
+    try:
+        training_kinds(metadata)
+    except ValueError:
+        return False
+    return True
 
 
 def training_images(metadata: Mapping[str, Any], count: int) -> Iterator[np.ndarray]:
