@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from perception_training.synthetic.captions import LANGUAGES
 from perception_training.synthetic.contact_sheet import write_contact_sheet
 from perception_training.synthetic.signing import write_aihub_dataset
+from perception_training.synthetic.sim2real import add_sim2real_argument, sim2real_from_args
 from perception_training.synthetic.world import KINDS
 from perception_training.synthetic.writers.captions import write_caption_dataset
 from perception_training.synthetic.writers.glass import write_glass_crops
@@ -25,7 +26,8 @@ def _size(text: str) -> tuple[int, int]:
 
 def _yolo(args: argparse.Namespace) -> None:
     counts = {"train": args.train, "val": args.val, "test": args.test}
-    path = write_yolo_dataset(args.out, args.seed, counts, args.size, tuple(args.kinds))
+    sim2real = sim2real_from_args(args.sim2real)
+    path = write_yolo_dataset(args.out, args.seed, counts, args.size, tuple(args.kinds), sim2real)
     print(path)
 
 
@@ -47,7 +49,10 @@ def _sign(args: argparse.Namespace) -> None:
 
 
 def _sheet(args: argparse.Namespace) -> None:
-    print(write_contact_sheet(args.out, args.seed, args.columns, args.rows, args.size))
+    sheet = write_contact_sheet(
+        args.out, args.seed, args.columns, args.rows, args.size, sim2real_from_args(args.sim2real)
+    )
+    print(sheet)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     yolo.add_argument("--test", type=int, default=100)
     yolo.add_argument("--size", type=_size, default=(640, 480), help="WIDTHxHEIGHT, default 640x480")
     yolo.add_argument("--kinds", nargs="+", choices=KINDS, default=["mixed", "glass"])
+    add_sim2real_argument(yolo)
     yolo.set_defaults(run=_yolo)
     glass = commands.add_parser(
         "glass", help="glass-type crops as an ImageFolder tree (split/glass_type/*.png)"
@@ -113,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     sheet.add_argument("--columns", type=int, default=4)
     sheet.add_argument("--rows", type=int, default=3)
     sheet.add_argument("--size", type=_size, default=(320, 240), help="tile WIDTHxHEIGHT")
+    add_sim2real_argument(sheet)
     sheet.set_defaults(run=_sheet)
     return parser
 

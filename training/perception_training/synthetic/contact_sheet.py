@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -34,10 +35,15 @@ def annotate(scene: Scene) -> np.ndarray:
 
 
 def write_contact_sheet(
-    path: str | Path, seed: int = 0, columns: int = 4, rows: int = 3, size: tuple[int, int] = (320, 240)
+    path: str | Path,
+    seed: int = 0,
+    columns: int = 4,
+    rows: int = 3,
+    size: tuple[int, int] = (320, 240),
+    sim2real: Sequence[str] = (),
 ) -> Path:
     """Write a grid of annotated scenes (mixed, glass and caption kinds in turn) as a PNG."""
-    world = SceneWorld(seed)
+    world = SceneWorld(seed, sim2real)
     kinds = ("mixed", "glass", "caption")
     tiles = [annotate(world.scene(i, "train", kinds[i % len(kinds)], size)) for i in range(columns * rows)]
     sheet = np.vstack([np.hstack(tiles[r * columns : (r + 1) * columns]) for r in range(rows)])

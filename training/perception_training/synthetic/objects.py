@@ -60,6 +60,11 @@ def _liquid(p: Painter, outline: np.ndarray, level: float, color: Color, opacity
     p.paint(p.polygon_mask(outline) * rows, color, opacity)
 
 
+def steel(p: Painter, rng: np.random.Generator, y0: float, y1: float) -> np.ndarray:
+    """Brushed steel lit from above, light at row y0 to dark at y1 (blades, cutlery, tools)."""
+    return p.vertical(jitter(rng, (225, 225, 220), 10), jitter(rng, (140, 140, 135), 10), y0, y1)
+
+
 def draw_person(rng: np.random.Generator, size: float) -> DrawnObject:
     """Standing person: head with hair, shirt torso, arms, trousers, shoes."""
     h = size
@@ -300,10 +305,7 @@ def draw_knife(rng: np.random.Generator, size: float) -> DrawnObject:
             (x0 + handle_len - 2, spine + blade_w),
         ]
     )
-    steel = p.vertical(
-        jitter(rng, (225, 225, 220), 10), jitter(rng, (140, 140, 135), 10), spine, spine + blade_w
-    )
-    p.paint(p.polygon_mask(blade), steel)
+    p.paint(p.polygon_mask(blade), steel(p, rng, spine, spine + blade_w))
     p.paint(p.outline_mask(blade, max(1.0, blade_w * 0.08)), (90, 90, 90), 0.6)  # a visible steel edge
     p.line(
         (x0 + handle_len, spine + blade_w * 0.25),

@@ -15,9 +15,12 @@ import numpy as np
 
 from perception_training.synthetic.background import Background, draw_background, plain_background
 from perception_training.synthetic.effects import camera_effects
+from perception_training.synthetic.lookalikes import LOOKALIKES
 from perception_training.synthetic.objects import GLASS_TYPE_OBJECTS, OBJECT_TYPES, DrawnObject, ObjectType
 from perception_training.synthetic.painter import composite
+from perception_training.synthetic.photo_textures import dress_with_photos
 from perception_training.synthetic.scene import DETECTOR_CLASSES, Scene, SceneObject
+from perception_training.synthetic.sim2real import sim2real_options
 
 KINDS: tuple[str, ...] = ("mixed", "glass", "caption", "plain")
 MAX_OVERLAP = 0.3  # intersection over the smaller box
@@ -33,6 +36,7 @@ _MIXED_WEIGHTS = {
 _DISTRACTOR_WEIGHTS = {"bottle": 0.4, "knife": 0.3, "wine_glass": 0.2, "person": 0.1}
 _GLASS_WEIGHTS = {name: 1.0 for name in GLASS_TYPE_OBJECTS.values()}
 _PLACEMENT_TRIES = 30
+_LOOKALIKES_PER_SCENE = (1, 4)  # 1-3 knife look-alikes when that sim-to-real option is on
 
 
 def _code(text: str) -> int:
@@ -86,12 +90,16 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
 
 
 class SceneWorld:
-    """Deterministic generator of camera-like scenes with exact ground truth."""
+    """Deterministic generator of camera-like scenes with exact ground truth.
 
-    def __init__(self, seed: int = 0) -> None:
+    ``sim2real`` names options of :mod:`perception_training.synthetic.sim2real` (none by default).
+    """
+
+    def __init__(self, seed: int = 0, sim2real: Sequence[str] = ()) -> None:
         if int(seed) < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
         self.seed = int(seed)
+        self.sim2real = sim2real_options(sim2real)
 
     def rng(self, *parts: str | int) -> np.random.Generator:
         """A generator derived from the world seed and ``parts`` (strings hashed stably)."""
@@ -126,14 +134,20 @@ class SceneWorld:
         allowed_forced = [choices - banned for choices in forced]
         if any(not choices for choices in allowed_forced):
             raise ValueError(f"include {list(include)} and exclude {list(exclude)} contradict each other")
-        rng = self.rng(split, index, kind, width, height, "|".join(include), "|".join(exclude))
+        key = (split, index, kind, width, height, "|".join(include), "|".join(exclude))
+        rng = self.rng(*key)
         background = (
             plain_background(rng, width, height) if kind == "plain" else draw_background(rng, width, height)
         )
         types = [OBJECT_TYPES[sorted(c)[int(rng.integers(len(c)))]] for c in allowed_forced]
         types += self._extra_types(rng, kind, len(types), banned)
         placed = self._place_all(rng, types, len(forced), background)
+        real = self.sim2real if kind != "plain" else ()
+        if "photos" in real:
+            dress_with_photos(self.rng(*key, "photos"), background)
         canvas = background.image.copy()
+        if "lookalikes" in real:
+            self._draw_lookalikes(self.rng(*key, "lookalikes"), canvas, background, placed)
         objects = []
         for item in sorted(placed, key=lambda p: p.y + p.drawn.sprite.height):
             box = composite(canvas, item.drawn.sprite, item.x, item.y)
@@ -147,7 +161,33 @@ class SceneWorld:
                     )
                 )
         image = canvas.round().astype(np.uint8) if kind == "plain" else camera_effects(rng, canvas)
+        if "camera" in real:
+            # Imported here: albumentations takes seconds to import and only this option needs it.
+            from perception_training.synthetic.camera_model import camera_model
+
+            image, objects = camera_model(self.rng(*key, "camera"), image, objects)
         return Scene(image, objects, self.seed, split, index, kind, background.table_top)
+
+    @staticmethod
+    def _draw_lookalikes(
+        rng: np.random.Generator, canvas: np.ndarray, background: Background, placed: list[_Placed]
+    ) -> None:
+        """Paint knife look-alikes on the table, behind the objects and unlabelled."""
+        height, width = canvas.shape[:2]
+        taken = [item.box for item in placed]
+        names = sorted(LOOKALIKES)
+        for _ in range(int(rng.integers(*_LOOKALIKES_PER_SCENE))):
+            draw, size = LOOKALIKES[names[int(rng.integers(len(names)))]]
+            sprite = draw(rng, rng.uniform(*size) * height).sprite
+            for _ in range(_PLACEMENT_TRIES):
+                x = int(rng.uniform(-0.1 * sprite.width, width - 0.9 * sprite.width))
+                top = min(background.table_top + 0.03 * height, height - 1) if background.table_top else 0
+                y = int(rng.uniform(top, height)) - sprite.height // 2
+                box = (x, y, x + sprite.width, y + sprite.height)
+                if all(_overlap(box, other) <= MAX_OVERLAP for other in taken):
+                    composite(canvas, sprite, x, y)
+                    taken.append(box)
+                    break
 
     @staticmethod
     def _extra_types(rng: np.random.Generator, kind: str, forced: int, banned: set[str]) -> list[ObjectType]:

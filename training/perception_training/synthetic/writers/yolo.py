@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -18,17 +18,31 @@ DEFAULT_COUNTS: Mapping[str, int] = {"train": 600, "val": 100, "test": 100}
 JPEG_QUALITY = 95
 
 
+def label_line(class_id: int, box: Sequence[float], width: int, height: int) -> str:
+    """A ``class cx cy w h`` label line (normalised, 6 decimals) for a pixel box (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    return (
+        f"{class_id} {(x0 + x1) / 2 / width:.6f} {(y0 + y1) / 2 / height:.6f} "
+        f"{(x1 - x0) / width:.6f} {(y1 - y0) / height:.6f}"
+    )
+
+
 def yolo_label_lines(scene: Scene) -> list[str]:
-    """One ``class cx cy w h`` line (normalised, 6 decimals) per object of ``scene``."""
+    """One label line per object of ``scene``."""
     height, width = scene.image.shape[:2]
-    lines = []
-    for obj in scene.objects:
-        x0, y0, x1, y1 = obj.box
-        lines.append(
-            f"{obj.class_id} {(x0 + x1) / 2 / width:.6f} {(y0 + y1) / 2 / height:.6f} "
-            f"{(x1 - x0) / width:.6f} {(y1 - y0) / height:.6f}"
-        )
-    return lines
+    return [label_line(obj.class_id, obj.box, width, height) for obj in scene.objects]
+
+
+def write_data_yaml(root: Path, splits: Iterable[str], names: Sequence[str]) -> Path:
+    """``root/data.yaml`` naming ``images/{split}`` for each split and the class names; return it."""
+    data = {
+        "path": str(root),
+        **{split: f"images/{split}" for split in splits},
+        "names": dict(enumerate(names)),
+    }
+    data_yaml = root / "data.yaml"
+    data_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+    return data_yaml
 
 
 def write_yolo_dataset(
@@ -37,16 +51,18 @@ def write_yolo_dataset(
     counts: Mapping[str, int] = DEFAULT_COUNTS,
     size: tuple[int, int] = (640, 480),
     kinds: Sequence[str] = ("mixed", "glass"),
+    sim2real: Sequence[str] = (),
 ) -> Path:
     """Write a YOLO dataset of synthetic scenes under ``root``; return the data.yaml path.
 
     Scene i of a split uses kind ``kinds[i % len(kinds)]``. A ``synthetic.json`` beside
-    data.yaml records the generator settings so trained artifacts can cite their data.
+    data.yaml records the generator settings so trained artifacts can cite their data
+    (``sim2real`` only when options are on, so data sets without them are unchanged).
     """
     root = Path(root).resolve()
     if not kinds:
         raise ValueError("kinds must name at least one scene kind, e.g. ('mixed', 'glass')")
-    world = SceneWorld(seed)
+    world = SceneWorld(seed, sim2real)
     for split, count in counts.items():
         image_dir = fresh_dir(root / "images" / split, "*.jpg")
         label_dir = fresh_dir(root / "labels" / split, "*.txt")
@@ -59,13 +75,7 @@ def write_yolo_dataset(
             ):
                 raise OSError(f"could not write {image_dir / stem}.jpg; check the disk and permissions")
             (label_dir / f"{stem}.txt").write_text("".join(f"{line}\n" for line in yolo_label_lines(scene)))
-    data = {
-        "path": str(root),
-        **{split: f"images/{split}" for split in counts},
-        "names": dict(enumerate(DETECTOR_CLASSES)),
-    }
-    data_yaml = root / "data.yaml"
-    data_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+    data_yaml = write_data_yaml(root, counts, DETECTOR_CLASSES)
     info = {
         "generator": "perception_training.synthetic",
         "format": "yolo",
@@ -73,6 +83,7 @@ def write_yolo_dataset(
         "counts": dict(counts),
         "size": list(size),
         "kinds": list(kinds),
+        **({"sim2real": list(world.sim2real)} if world.sim2real else {}),
     }
     (root / "synthetic.json").write_text(json.dumps(info, indent=2) + "\n")
     return data_yaml
