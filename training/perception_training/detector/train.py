@@ -1,8 +1,9 @@
-"""Train yolo11n on the synthetic world (or a YOLO dataset), test it, write the artifact.
+"""Train yolo11n on the synthetic world (or a YOLO / COCO data set), test it, write the artifact.
 
-Steps: write the seeded synthetic YOLO dataset (train/val/test), train ultralytics YOLO from
-its architecture yaml (or from a local ``.pt`` with ``--weights``) fully offline, evaluate the
-best checkpoint on the held-out test split, and save it with
+Steps: write the seeded synthetic YOLO dataset (train/val/test) or prepare the user's YOLO/COCO
+data (``--data``), train ultralytics YOLO from its architecture yaml (or fine-tune from our
+artifact or a local ``.pt`` with ``--init-from``) fully offline, evaluate the best checkpoint on
+the held-out test split, and save it with
 :func:`perception.core.detector.save_detector` plus everything needed to reproduce it.
 ultralytics' run folders stay under ``.cache``; its plots are copied to ``docs/images``.
 """
@@ -24,9 +25,11 @@ from typing import Any
 import cv2
 
 from perception.core.artifacts import code_version
-from perception.core.detector import save_detector
+from perception.core.detector import export_detector, save_detector
 from perception.core.ultralytics_env import import_ultralytics
-from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_artifact
+from perception_training.detector.data import TrainingData, synthetic_data, user_data
+from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
+from perception_training.synthetic.sim2real import add_sim2real_argument, sim2real_from_args
 
 LOG = logging.getLogger("perception_training.detector")
 
@@ -49,11 +52,12 @@ class TrainConfig:
 
     out: Path = DEFAULT_OUT
     architecture: str = "yolo11n"
-    weights: Path | None = None
+    init_from: Path | None = None  # our .safetensors artifact or an ultralytics .pt
     data: Path | None = None
     seed: int = 0
     counts: dict[str, int] = field(default_factory=lambda: {"train": 400, "val": 60, "test": 100})
     scene_size: tuple[int, int] = (640, 480)
+    sim2real: tuple[str, ...] = ()  # synthetic.sim2real options for the synthetic data set
     imgsz: int = 320
     epochs: int = 40
     max_minutes: float | None = None
@@ -87,11 +91,33 @@ def default_work_dir() -> Path:
     return Path(tempfile.gettempdir()) / "perception-detector"
 
 
-def synthetic_dataset(root: Path, seed: int, counts: dict[str, int], size: tuple[int, int]) -> Path:
-    """Write the synthetic world's YOLO dataset under ``root``; return its data.yaml."""
-    from perception_training.synthetic import write_yolo_dataset
+def starting_weights(init_from: Path | None, work_dir: Path) -> Path | None:
+    """The ultralytics ``.pt`` to fine-tune from: a user's ``.pt`` as it is, our artifact exported
+    to one (ultralytics transfers the layers whose shapes fit the new classes); None = from scratch."""
+    if init_from is None:
+        return None
+    if not init_from.is_file():
+        raise FileNotFoundError(f"--init-from {init_from}: no such file")
+    if init_from.suffix == ".pt":
+        return init_from
+    if init_from.suffix == ".safetensors":
+        return export_detector(init_from, work_dir / "init", formats=("pt",))["pt"]
+    raise ValueError(
+        f"--init-from {init_from}: use our detector artifact (.safetensors) or an ultralytics .pt checkpoint"
+    )
 
-    return Path(write_yolo_dataset(root, seed=seed, counts=counts, size=size))
+
+def training_data(config: TrainConfig, work_dir: Path) -> TrainingData:
+    """The user's data set (``--data``) or the synthetic world's."""
+    if config.data is not None:
+        return user_data(Path(config.data), work_dir)
+    LOG.info(
+        "writing synthetic YOLO dataset (seed %d, %s, sim2real %s)",
+        config.seed,
+        config.counts,
+        config.sim2real,
+    )
+    return synthetic_data(work_dir, config.seed, config.counts, config.scene_size, config.sim2real)
 
 
 def train(config: TrainConfig, command: str | None = None) -> TrainResult:
@@ -99,24 +125,11 @@ def train(config: TrainConfig, command: str | None = None) -> TrainResult:
     ultralytics = import_ultralytics()
     work_dir = Path(config.work_dir or default_work_dir())
     runs = work_dir / "runs" / time.strftime("%Y%m%d-%H%M%S")
-    if config.data is not None:
-        data_yaml = Path(config.data)
-        dataset = {"path": str(data_yaml)}
-    else:
-        LOG.info("writing synthetic YOLO dataset (seed %d, %s)", config.seed, config.counts)
-        data_yaml = synthetic_dataset(
-            work_dir / f"dataset-seed{config.seed}", config.seed, config.counts, config.scene_size
-        )
-        dataset = {
-            "generator": "perception_training.synthetic.write_yolo_dataset",
-            "seed": config.seed,
-            "counts": dict(config.counts),
-            "size": list(config.scene_size),
-        }
+    weights = starting_weights(config.init_from, work_dir)
+    data = training_data(config, work_dir)
+    data_yaml = data.data_yaml
 
-    model = ultralytics.YOLO(
-        str(config.weights) if config.weights else f"{config.architecture}.yaml", task="detect"
-    )
+    model = ultralytics.YOLO(str(weights) if weights else f"{config.architecture}.yaml", task="detect")
     started = time.monotonic()
     model.train(
         data=str(data_yaml),
@@ -133,7 +146,7 @@ def train(config: TrainConfig, command: str | None = None) -> TrainResult:
         mosaic=config.mosaic,
         close_mosaic=config.close_mosaic,
         val=config.val_each_epoch,
-        pretrained=bool(config.weights),
+        pretrained=weights is not None,
         amp=False,
         cache="ram",
         plots=True,
@@ -160,22 +173,29 @@ def train(config: TrainConfig, command: str | None = None) -> TrainResult:
         config.out,
         trained,
         {
-            "architecture": config.architecture,
+            # a fine-tuned .pt keeps its own architecture (yolo11s, ...), whatever --architecture says
+            "architecture": Path(trained.yaml.get("yaml_file", config.architecture)).stem,
             "input_size": config.imgsz,
             "metrics": metrics,
             "command": command or shlex.join(sys.argv),
-            "dataset": dataset,
+            "dataset": data.record,
             "training": {
                 k: _jsonable(v) for k, v in settings.items() if k not in {"out", "docs_images", "work_dir"}
             },
             "code_version": code_version(),
             "ultralytics_version": ultralytics.__version__,
-            "source_weights": str(config.weights) if config.weights else None,
+            "source_weights": str(config.init_from) if config.init_from else None,
         },
     )
     LOG.info("wrote %s (%.1f MB)", artifact, artifact.stat().st_size / 1e6)
-    if config.data is None and config.ood_calibration:  # the synthetic world can draw its data again
-        calibrate_artifact(artifact, calibration=config.ood_calibration)
+    if config.sim2real and config.ood_calibration:
+        LOG.warning(
+            "%s: no domain statistics: the calibration (perception_training.ood) redraws the world "
+            "without sim-to-real options; run perception-train ood-calibrate once it draws them",
+            artifact,
+        )
+    else:  # only data the synthetic world can draw again get statistics
+        calibrate_trained(artifact, config.ood_calibration)
     if config.docs_images is not None:
         copy_plots(runs, Path(config.docs_images))
     return TrainResult(artifact=artifact, metrics=metrics, run_dir=runs)
@@ -240,13 +260,22 @@ def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
     add = parser.add_argument
     add("--out", type=Path, default=defaults.out, help="artifact to write (.safetensors)")
     add("--architecture", default=defaults.architecture, help="ultralytics architecture yaml stem")
-    add("--weights", type=Path, help="start from this local ultralytics .pt instead of random weights")
+    add(
+        "--init-from",
+        "--weights",
+        dest="init_from",
+        type=Path,
+        help="fine-tune from our detector artifact (.safetensors, e.g. the shipped one) or an ultralytics "
+        ".pt instead of random weights",
+    )
     add(
         "--data",
         type=Path,
-        help="train on this YOLO data.yaml (with a test split) instead of the synthetic world",
+        help="train on this YOLO data.yaml (with a test split), COCO instances .json, or YAML pointing to "
+        "COCO files (docs/real-robot.md) instead of the synthetic world",
     )
     add("--seed", type=int, default=defaults.seed, help="synthetic world and training seed")
+    add_sim2real_argument(parser)
     add("--train-images", type=int, default=defaults.counts["train"])
     add("--val-images", type=int, default=defaults.counts["val"])
     add("--test-images", type=int, default=defaults.counts["test"])
@@ -280,12 +309,15 @@ def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
         "0 = write no domain statistics",
     )
     args = parser.parse_args(argv)
+    if args.data is not None and args.sim2real is not None:
+        parser.error("--sim2real changes the synthetic world; it does nothing with --data")
     return TrainConfig(
         out=args.out,
         architecture=args.architecture,
-        weights=args.weights,
+        init_from=args.init_from,
         data=args.data,
         seed=args.seed,
+        sim2real=sim2real_from_args(args.sim2real),
         counts={"train": args.train_images, "val": args.val_images, "test": args.test_images},
         imgsz=args.imgsz,
         epochs=args.epochs,

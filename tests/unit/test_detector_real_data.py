@@ -1,0 +1,73 @@
+"""The real-data path: fine-tune the shipped detector on real photos in COCO format, load it as nodes do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+from test_coco_reader import real_photo_set
+
+from perception.core.artifacts import read_metadata
+from perception.core.detector import Detector
+from perception_training import cli
+from perception_training.detector.train import parse_args, starting_weights
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "detector" / "yolo11n_synthetic.safetensors"
+
+
+def test_starting_weights_take_a_pt_as_it_is_and_refuse_other_files(tmp_path: Path) -> None:
+    assert starting_weights(None, tmp_path) is None
+    user_pt = tmp_path / "mine.pt"
+    user_pt.write_bytes(b"checkpoint")
+    assert starting_weights(user_pt, tmp_path) == user_pt
+    (tmp_path / "mine.onnx").write_bytes(b"")
+    with pytest.raises(
+        ValueError, match=r"use our detector artifact \(\.safetensors\) or an ultralytics \.pt"
+    ):
+        starting_weights(tmp_path / "mine.onnx", tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"absent\.pt: no such file"):
+        starting_weights(tmp_path / "absent.pt", tmp_path)
+
+
+def test_init_from_has_the_old_weights_spelling_and_sim2real_needs_the_synthetic_world() -> None:
+    assert parse_args(["--weights", "a.pt"], "prog").init_from == Path("a.pt")
+    assert parse_args(["--sim2real"], "prog").sim2real == ("photos", "lookalikes", "camera")
+    assert parse_args(["--sim2real", "camera"], "prog").sim2real == ("camera",)
+    assert parse_args([], "prog").sim2real == ()
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "my.json", "--sim2real"], "prog")
+
+
+@pytest.mark.slow
+def test_fine_tune_the_shipped_artifact_on_a_coco_json_and_detect(tmp_path: Path) -> None:
+    if not SHIPPED.is_file():
+        pytest.skip(f"{SHIPPED} is not in this checkout")
+    instances = real_photo_set(tmp_path / "photos")
+    artifact = tmp_path / "real.safetensors"
+    argv = [
+        "detector",
+        *("--data", str(instances), "--init-from", str(SHIPPED)),
+        *("--imgsz", "128", "--epochs", "1", "--batch", "2", "--workers", "0", "--mosaic", "0"),
+        *("--out", str(artifact), "--work-dir", str(tmp_path / "work"), "--docs-images", ""),
+    ]
+    assert cli.main(argv) == 0
+
+    meta = read_metadata(artifact)
+    assert meta["kind"] == "detector" and meta["architecture"] == "yolo11n"
+    assert meta["classes"] == ["person", "bus", "tie"]
+    assert meta["dataset"]["format"] == "coco" and meta["dataset"]["source"] == str(instances)
+    assert meta["dataset"]["images"] == {"test": 1, "val": 1, "train": 1}
+    assert meta["dataset"]["skipped"] == {}
+    assert meta["source_weights"] == str(SHIPPED)
+    assert "domain" not in meta  # a user's data cannot be redrawn: no domain statistics, never suppressed
+
+    detector = Detector.load(artifact, device="cpu")  # as detector_node loads model_path
+    assert detector.class_names == ["person", "bus", "tie"] and detector.imgsz == 128
+    photo = cv2.imread(str(tmp_path / "photos" / "zidane.jpg"))
+    detections = detector.detect(photo, conf=0.001)
+    assert all(d.class_name in {"person", "bus", "tie"} for d in detections)
+    assert all(
+        0 <= d.x_min < d.x_max <= photo.shape[1] and 0 <= d.y_min < d.y_max <= photo.shape[0]
+        for d in detections
+    )
