@@ -153,6 +153,7 @@ def write_yolo_layout(splits: Mapping[str, Sequence[CocoImage]], classes: Sequen
 
 def _link(source: Path, target: Path) -> None:
     """A symlink where the file system allows one (no copy of a large data set), else a copy."""
+    target.unlink(missing_ok=True)  # a link left by an earlier run whose file has gone
     try:
         os.symlink(source.resolve(), target)
     except OSError:
