@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -82,7 +83,15 @@ def frame(level: int, sec: int) -> Image:
 
 
 def node_params(model_file, **extra) -> list[Parameter]:
-    values = {"model_path": str(model_file), "diagnostics_period_s": 0.2, "ood_warn_frames": 3, **extra}
+    """The test frames are tiny and flat: the frame-quality check is off unless a test sets it."""
+    values = {
+        "model_path": str(model_file),
+        "diagnostics_period_s": 0.2,
+        "ood_warn_frames": 3,
+        "frame_min_side": 0,
+        "frame_min_sharpness": 0.0,
+        **extra,
+    }
     return [Parameter(k, value=v) for k, v in values.items()]
 
 
@@ -138,6 +147,53 @@ def test_detector_marks_detections_and_warns_after_consecutive_out_of_domain_fra
     send_and_wait(ros, images, outputs, frame(DARK, 5))  # back in domain: the run is over
     assert ros.wait_for(lambda: level(latest_status(diagnostics, "detector_node")) == DiagnosticStatus.OK)
     assert values(latest_status(diagnostics, "detector_node"))["out_of_domain"] == "3"
+
+
+def textured(sec: int, height: int, width: int, sigma: float = 0.0) -> Image:
+    """A dark frame of random blocks (in domain for the doubles), blurred by ``sigma`` if > 0."""
+    blocks = np.random.default_rng(0).integers(0, 100, (height // 8, width // 8, 3), dtype=np.uint8)
+    pixels = cv2.resize(blocks, (width, height), interpolation=cv2.INTER_NEAREST)
+    msg = numpy_to_image(cv2.GaussianBlur(pixels, (0, 0), sigma) if sigma else pixels, "bgr8")
+    msg.header.stamp.sec = sec
+    return msg
+
+
+def test_a_frame_too_blurred_or_too_small_is_out_of_domain_and_diagnostics_say_why(ros, model_file) -> None:
+    params = node_params(model_file, frame_min_side=120, frame_min_sharpness=20.0)
+    node = ros.add(
+        DetectorNode(
+            context=ros.context, parameter_overrides=params, model_factory=lambda params: BrightOutDetector()
+        )
+    )
+    assert node.autostart()
+    outputs = ros.collect(DetectionArray, "detections")
+    diagnostics = ros.collect(DiagnosticArray, DIAGNOSTICS_TOPIC)
+    images = ros.publisher(Image, "image")
+    ros.wait_matched(images)
+
+    send_and_wait(ros, images, outputs, textured(1, 240, 320))
+    assert (outputs[-1].in_domain, outputs[-1].domain_score) == (True, np.float32(IN_SCORE))
+    send_and_wait(ros, images, outputs, textured(2, 240, 320, sigma=8.0))
+    assert not outputs[-1].in_domain and outputs[-1].domain_score > 1.0
+    assert ros.wait_for(
+        lambda: (
+            "blurred or featureless"
+            in values(latest_status(diagnostics, "detector_node")).get("out_of_domain_reason", "")
+        )
+    )
+    send_and_wait(ros, images, outputs, textured(3, 96, 128))
+    assert not outputs[-1].in_domain and outputs[-1].domain_score == np.float32(120 / 96)
+    assert ros.wait_for(
+        lambda: (
+            values(latest_status(diagnostics, "detector_node")).get("out_of_domain_reason")
+            == "too small: short side 96 px < 120 px"
+        )
+    )
+    send_and_wait(ros, images, outputs, textured(4, 240, 320, sigma=8.0))
+    assert ros.wait_for(lambda: level(latest_status(diagnostics, "detector_node")) == DiagnosticStatus.WARN)
+    warned = latest_status(diagnostics, "detector_node")
+    assert "latest: blurred or featureless" in warned.message
+    assert values(warned)["frame_quality_failed"] == "3" and values(warned)["out_of_domain"] == "3"
 
 
 def test_caption_node_marks_each_caption_with_its_frames_domain(ros, model_file) -> None:

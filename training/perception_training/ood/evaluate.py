@@ -161,10 +161,10 @@ def table(results: Sequence[dict[str, Any]], command: str) -> str:
             cells = [
                 Path(result["artifact"]).stem,
                 score,
-                _fraction(entry["false_alarms"]),
-                _fraction(entry["real_flagged"]),
+                fraction(entry["false_alarms"]),
+                fraction(entry["real_flagged"]),
                 f"{entry['auroc_real']:.3f}",
-                *(_fraction(entry["degenerate_flagged"][name]) for name in DEGENERATE),
+                *(fraction(entry["degenerate_flagged"][name]) for name in DEGENERATE),
                 _other_kinds(entry),
             ]
             lines.append("| " + " | ".join(cells) + " |")
@@ -173,17 +173,17 @@ def table(results: Sequence[dict[str, Any]], command: str) -> str:
 
 def _other_kinds(entry: dict[str, Any]) -> str:
     flagged = entry["other_kinds_flagged"]
-    return ", ".join(f"{kind} {_fraction(counts)}" for kind, counts in flagged.items()) or "-"
+    return ", ".join(f"{kind} {fraction(counts)}" for kind, counts in flagged.items()) or "-"
 
 
-def _fraction(counts: dict[str, Any]) -> str:
+def fraction(counts: dict[str, Any]) -> str:
     return f"{counts['flagged']}/{counts['of']} ({100 * counts['rate']:.1f} %)"
 
 
-def write_table(page: Path, text: str) -> None:
-    """Replace what lies between the table markers of ``page``."""
+def write_table(page: Path, text: str, markers: tuple[str, str] = (TABLE_START, TABLE_END)) -> None:
+    """Replace what lies between the table ``markers`` of ``page``."""
     content = page.read_text()
-    start, end = content.index(TABLE_START) + len(TABLE_START), content.index(TABLE_END)
+    start, end = content.index(markers[0]) + len(markers[0]), content.index(markers[1])
     page.write_text(content[:start] + "\n" + text + "\n" + content[end:])
 
 

@@ -36,10 +36,12 @@ Pool = Callable[[Any], torch.Tensor]
 
 @dataclass(frozen=True)
 class DomainVerdict:
-    """A frame's distance from the training data in units of the threshold, and whether it is within."""
+    """A frame's distance from the training data in units of the threshold, whether it is within,
+    and why not when something other than the distance decided (a frame too small or blurred)."""
 
     score: float
     in_domain: bool
+    reason: str = ""
 
 
 UNSCORED = DomainVerdict(NOT_SCORED, True)

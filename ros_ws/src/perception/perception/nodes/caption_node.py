@@ -122,8 +122,8 @@ class CaptionNode(DomainAwareNode[CaptionParameters, LoadedCaptioner]):
         self.caption_pub = self.create_output(Caption, CAPTION)
 
     def process_frame(self, frame: Frame, context: Any) -> None:
-        caption = self._caption(self.model, frame)
-        self.domain.observe(DomainVerdict(caption.domain_score, caption.in_domain))
+        caption, verdict = self._caption(self.model, frame)
+        self.domain.observe(verdict)
         self.caption_pub.publish(caption)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -135,10 +135,11 @@ class CaptionNode(DomainAwareNode[CaptionParameters, LoadedCaptioner]):
         self._serving = False
         return super().on_deactivate(state)
 
-    def _caption(self, model: LoadedCaptioner, frame: Frame) -> Caption:
+    def _caption(self, model: LoadedCaptioner, frame: Frame) -> tuple[Caption, DomainVerdict]:
+        """The frame's caption, marked with its domain verdict, and the verdict (why it is out)."""
         with self._model_lock:
             text, score = model.captioner.caption(frame.bgr)
-            verdict = worst(model.captioner.domain_verdicts())
+            verdict = self.judged(frame.bgr, worst(model.captioner.domain_verdicts()))
         caption = Caption(
             header=copy_header(frame.header),
             text=text,
@@ -146,7 +147,7 @@ class CaptionNode(DomainAwareNode[CaptionParameters, LoadedCaptioner]):
             language=model.language,
             model_id=model.model_id,
         )
-        return mark_domain(caption, verdict)
+        return mark_domain(caption, verdict), verdict
 
     def _on_caption_request(
         self, request: CaptionImage.Request, response: CaptionImage.Response
@@ -158,7 +159,7 @@ class CaptionNode(DomainAwareNode[CaptionParameters, LoadedCaptioner]):
             return response
         try:
             inspect_image(request.image, self.params.max_image_pixels, self.min_image_side)
-            response.caption = self._caption(model, decode_image(request.image))
+            response.caption, _ = self._caption(model, decode_image(request.image))
         except ImageConversionError as error:
             response.success = False
             response.message = f"cannot caption this image: {error}"

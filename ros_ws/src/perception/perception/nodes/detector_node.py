@@ -60,7 +60,6 @@ class DetectorParameters(TorchNodeParameters, BoxOverlayParameters, DomainParame
     )
 
 
-
 class DetectorNode(DomainAwareNode[DetectorParameters, Detector]):
     """Publishes detections of every processed frame, boxes in the source image's pixels, marked
     with how unlike the training data the frame was (domain_score, in_domain)."""
@@ -101,7 +100,7 @@ class DetectorNode(DomainAwareNode[DetectorParameters, Detector]):
         detections = self.model.detect(
             frame.bgr, params.confidence, params.iou, _class_filter(params.classes)
         )
-        verdict = self.domain.observe(self.model.domain_verdict())
+        verdict = self.domain.observe(self.judged(frame.bgr, self.model.domain_verdict()))
         message = detection_array_msg(
             frame.header, detections, frame.width, frame.height, self.model.model_id
         )

@@ -184,7 +184,7 @@ class GlassNode(DomainAwareNode[GlassParameters, GlassClassifier]):
             )
         results = self.model.classify(frame.bgr, checked.kept, params.classes, params.padding)
         verdicts = [*self.model.classifier.domain_verdicts(), *_detector_verdict(context)]
-        verdict = self.domain.observe(worst(verdicts))
+        verdict = self.domain.observe(self.judged(frame.bgr, worst(verdicts)))
         message = GlassClassificationArray(
             header=copy_header(frame.header),
             model_id=self.model.classifier.model_id,

@@ -1,10 +1,11 @@
 """Out-of-domain frames of a model node: the latest score, the streak, the /diagnostics warning.
 
 A model node scores every processed frame against its training data
-(``perception.core.domain``) and marks its outputs; one out-of-domain frame is common (a hand
-over the lens), a run of them means the camera sees a world the model was never trained on,
-which is worth a warning where operators look. ``DomainAwareNode`` gives the detector, glass
-and caption nodes the same parameter, counters and warning.
+(``perception.core.domain``), checks that the frame is large and sharp enough to be judged at
+all (``perception.core.frame_quality``) and marks its outputs; one out-of-domain frame is
+common (a hand over the lens), a run of them means the camera sees a world the model was never
+trained on, which is worth a warning where operators look. ``DomainAwareNode`` gives the
+detector, glass, caption and sign nodes the same parameters, counters and warning.
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 
 from perception.core.domain import DomainVerdict
+from perception.core.frame_quality import (
+    ANALYSIS_SIDE,
+    DEFAULT_MIN_SHARPNESS,
+    DEFAULT_MIN_SIDE,
+    FrameQuality,
+    FrameQualityCheck,
+)
 from perception.nodes.framework.diagnostics import PeriodSummary, Status
 from perception.nodes.framework.managed_node import ModelT, ParamsT
 from perception.nodes.framework.parameters import param
@@ -24,7 +33,7 @@ from perception.nodes.framework.torch_node import TorchModelNode
 
 @dataclass(frozen=True)
 class DomainParameters:
-    """The parameter of every node that scores its frames' domain."""
+    """The parameters of every node that scores its frames' domain."""
 
     ood_warn_frames: int = param(
         10,
@@ -32,6 +41,23 @@ class DomainParameters:
         "training domain",
         min_value=1,
         max_value=1_000_000,
+        live=True,
+    )
+    frame_min_side: int = param(
+        DEFAULT_MIN_SIDE,
+        "a scored frame whose short side is below this is out of domain (too small to judge) [px]; "
+        "0 = no check",
+        min_value=0,
+        max_value=8192,
+        live=True,
+    )
+    frame_min_sharpness: float = param(
+        DEFAULT_MIN_SHARPNESS,
+        "a scored frame less sharp than this (variance of the Laplacian of its grey image at "
+        f"{ANALYSIS_SIDE} px short side) is out of domain (blurred or featureless; docs/ood.md); "
+        "0 = no check",
+        min_value=0.0,
+        max_value=1e6,
         live=True,
     )
 
@@ -44,6 +70,7 @@ class DomainWatch:
         self.streak = 0
         self.out_of_domain = 0
         self.scored = 0
+        self.quality_failed = 0
 
     def observe(self, verdict: DomainVerdict) -> DomainVerdict:
         """Count ``verdict`` and hand it back (for the output message)."""
@@ -56,6 +83,7 @@ class DomainWatch:
         else:
             self.streak += 1
             self.out_of_domain += 1
+        self.quality_failed += bool(verdict.reason)
         return verdict
 
     def counters(self) -> dict[str, Any]:
@@ -66,6 +94,8 @@ class DomainWatch:
             "out_of_domain_streak": self.streak,
             "domain_score": "none" if latest is None else f"{latest.score:.3f}",
             "in_domain": "none" if latest is None else str(latest.in_domain).lower(),
+            "frame_quality_failed": self.quality_failed,
+            "out_of_domain_reason": _reason(latest),
         }
 
     def status(self, warn_frames: int) -> Status | None:
@@ -75,8 +105,16 @@ class DomainWatch:
             DiagnosticStatus.WARN,
             f"{self.streak} consecutive frames out of the model's training domain (domain_score "
             f"{self.latest.score:.2f} > 1): the camera sees something unlike what the model was trained "
-            "on, so its outputs are unreliable and published with in_domain=false",
+            f"on, so its outputs are unreliable and published with in_domain=false (latest: "
+            f"{_reason(self.latest)})",
         )
+
+
+def _reason(verdict: DomainVerdict | None) -> str:
+    """Why the frame is out of domain, "none" when it is not (or none was scored)."""
+    if verdict is None or verdict.in_domain:
+        return "none"
+    return verdict.reason or "domain_score > 1: unlike the training data"
 
 
 class DomainAwareNode(TorchModelNode[ParamsT, ModelT]):
@@ -91,6 +129,16 @@ class DomainAwareNode(TorchModelNode[ParamsT, ModelT]):
 
     def status_message(self, summary: PeriodSummary) -> Status | None:
         return self.domain.status(self.params.ood_warn_frames)
+
+    def frame_quality(self, image_bgr: np.ndarray) -> FrameQuality:
+        """The frame against the live minimums of size and sharpness."""
+        check = FrameQualityCheck(self.params.frame_min_side, self.params.frame_min_sharpness)
+        return check.assess(image_bgr)
+
+    def judged(self, image_bgr: np.ndarray, verdict: DomainVerdict) -> DomainVerdict:
+        """The model's ``verdict`` on a frame, out of domain also when the frame is too small or
+        too blurred to judge."""
+        return self.frame_quality(image_bgr).applied_to(verdict)
 
 
 def mark_domain(message: Any, verdict: DomainVerdict) -> Any:
