@@ -19,12 +19,15 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
 from perception.core.artifacts import save_artifact
+from perception.core.domain import UNSCORED, DomainVerdict
 from perception.core.images import numpy_to_image
 from perception.core.sign import SignPrediction, sign_metadata
 from perception.core.video_models import VideoModelSpec, build_video_model
 from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.sign_node import LoadedSign, SignNode, SignParameters
 from perception_msgs.msg import SignLabel
+from perception_training.ood.calibrate import calibrate_artifact
+from perception_training.ood.sign_clips import SIGN_GENERATOR
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 CAMERA_HZ = 30.0
@@ -61,6 +64,9 @@ class MotionRecognizer:
         return [
             SignPrediction(int(i), self.classes[i], self.classes[i], float(probabilities[i])) for i in order
         ]
+
+    def domain_verdict(self) -> DomainVerdict:
+        return UNSCORED  # a model without domain statistics
 
 
 def centroid_x(bgr: np.ndarray) -> float:
@@ -224,3 +230,34 @@ def test_a_sign_artifact_loads_with_its_clip_format_and_calibrated_threshold(ros
     assert sign.model_id.startswith("tiny_sign.safetensors@") and sign.label in classes
     assert sorted(sign.top_labels) == sorted(classes) and sign.top_scores[0] >= sign.top_scores[1]
     assert stamp(sign.clip_end) - stamp(sign.clip_start) == pytest.approx(0.3, abs=1e-3)
+
+
+def test_a_calibrated_sign_artifact_marks_each_label_with_its_clips_domain(ros, tmp_path):
+    torch.manual_seed(0)
+    spec = VideoModelSpec("x3d_xs", num_frames=4, crop_size=32, sampling_rate=12)
+    model = build_video_model("x3d_xs", 2, dropout=0.0)
+    dataset = {"generator": SIGN_GENERATOR, "seed": 0, "videos": 1, "sizes": "64x48"}
+    metadata = {**sign_metadata(spec, [LEFT, RIGHT], ["left", "right"], 0.3), "min_score": 0.01}
+    artifact = save_artifact(
+        tmp_path / "sign.safetensors", model.state_dict(), {**metadata, "dataset": dataset}
+    )
+    calibrate_artifact(artifact, fit=8, calibration=8)
+    node = start(ros, {"model_path": str(artifact), "device": "cpu", "stride_s": 0.3}, None)
+    signs = ros.collect(SignLabel, "sign")
+
+    play(ros, node, motion(10))
+    assert ros.wait_for(lambda: signs, 20.0), "no sign published"
+    # this camera's 64x48 frames are under frame_min_side: out of domain whatever the model says
+    assert all(not s.in_domain and s.domain_score >= 120 / 48 for s in signs)
+    assert node.domain.scored == node.counters["clips_run"] == node.domain.quality_failed > 0
+    assert node.domain.latest.reason == "too small: short side 48 px < 120 px"
+    assert node.extra_counters()["out_of_domain_reason"] == node.domain.latest.reason
+
+    checks_off = [Parameter("frame_min_side", value=0), Parameter("frame_min_sharpness", value=0.0)]
+    assert all(result.successful for result in node.set_parameters(checks_off))
+    published = len(signs)
+    play(ros, node, motion(10, start_s=START_S + 10.0))
+    assert ros.wait_for(lambda: len(signs) > published, 20.0)
+    label = signs[-1]  # the model's own distance decides now
+    assert label.domain_score >= 0.0 and label.in_domain == (label.domain_score <= 1.0)
+    assert node.domain.latest.reason == ""

@@ -1,17 +1,21 @@
-"""``perception-train ood-calibrate`` on a tiny glass classifier and a handful of synthetic crops:
-the artifact gains domain statistics, its network weights stay byte for byte, and the
-classifier then scores crops with them (issue 15)."""
+"""``perception-train ood-calibrate`` on a tiny glass classifier and a handful of synthetic crops,
+and on a tiny sign model and a few signing clips: the artifact gains domain statistics, its
+network weights stay byte for byte, and the model then scores its inputs with them (issue 15)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from perception.core.artifacts import load_artifact, read_metadata, save_artifact
 from perception.core.classifier import Classifier, Preprocessing, build_classifier
 from perception.core.domain import METADATA_KEY, model_tensors
+from perception.core.sign import IDLE_CLASS, SignRecognizer, sign_metadata
+from perception.core.video_models import VideoModelSpec, build_video_model
 from perception_training.cli import COMMANDS
 from perception_training.cli import main as perception_train
 from perception_training.ood.calibrate import calibrate_trained
+from perception_training.ood.sign_clips import SIGN_CLIPS, SIGN_GENERATOR, sign_clips
 from perception_training.ood.sources import CALIBRATION_SPLIT, GENERATORS, GLASS_CROPS, held_out_images
 from perception_training.synthetic import GLASS_TYPES
 
@@ -82,3 +86,42 @@ def test_trainers_calibrate_only_what_the_synthetic_world_can_draw_again(tmp_pat
     statistics = calibrate_trained(synthetic, CALIBRATION)
     assert statistics is not None and statistics.info["calibration_samples"] == CALIBRATION
     assert read_metadata(synthetic)[METADATA_KEY]["threshold"] == statistics.threshold
+
+
+def tiny_sign_artifact(path):
+    """An untrained x3d_xs over 0.6 s clips of 4 frames at 32 px, 'trained' on two signing videos."""
+    torch.manual_seed(0)
+    spec = VideoModelSpec("x3d_xs", num_frames=4, crop_size=32, sampling_rate=12)
+    classes = [IDLE_CLASS, "왼쪽", "오른쪽"]
+    model = build_video_model("x3d_xs", len(classes), dropout=0.0)
+    dataset = {"generator": SIGN_GENERATOR, "seed": 0, "videos": 2, "sizes": "64x48,96x72", "max_gap_s": 1.3}
+    metadata = {**sign_metadata(spec, classes, ["idle", "left", "right"], 0.6), "dataset": dataset}
+    return save_artifact(path, model.state_dict(), metadata)
+
+
+def test_calibrate_gives_a_sign_model_statistics_of_its_signing_clips(tmp_path) -> None:
+    path = tiny_sign_artifact(tmp_path / "sign.safetensors")
+    before, before_metadata = load_artifact(path)
+    assert perception_train(["ood-calibrate", "--artifact", str(path), "--calibration", "8"]) == 0
+
+    after, metadata = load_artifact(path)
+    network = model_tensors(after)
+    assert network.keys() == before.keys()
+    assert all(torch.equal(network[name], before[name]) for name in before)
+    domain = metadata[METADATA_KEY]
+    assert domain["model_weights_sha256"] == before_metadata["weights_sha256"]
+    # every clip of the two training videos (--fit is 1000), cut as the node cuts a stream
+    assert domain["fit_samples"] == len(list(sign_clips(metadata, 0, "train", 1000, 2))) > 2
+    assert domain["calibration_samples"] == 8 and domain["calibration"]["kinds"] == [SIGN_CLIPS]
+    assert domain["fit"]["size"] == domain["calibration"]["size"] == [[64, 48], [96, 72]]
+    assert domain["dim"] == 2 * (24 + 24 + 48 + 96 + 192) + 2048  # stem and stages, head input
+
+    recognizer = SignRecognizer.load(path, device="cpu")
+    verdicts = []
+    for clip in held_out_images(metadata, 0, CALIBRATION_SPLIT, 8):
+        assert clip.shape[0] == 4 and min(clip.shape[1:3]) == 32  # kept as the node keeps frames
+        recognizer.predict(clip)
+        verdicts.append(recognizer.domain_verdict())
+    assert all(v.score >= 0.0 for v in verdicts) and sum(not v.in_domain for v in verdicts) <= 1
+    recognizer.predict(np.full((4, 32, 32, 3), 128, np.uint8))  # a grey wall: no signer
+    assert not recognizer.domain_verdict().in_domain

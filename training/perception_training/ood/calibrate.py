@@ -26,9 +26,9 @@ from perception.core.domain import METADATA_KEY, DomainStatistics, fit_statistic
 from perception_training.ood.probes import measure_all, open_probe
 from perception_training.ood.sources import (
     CALIBRATION_SPLIT,
-    CAMERA_SIZE,
     held_out_images,
     regenerable,
+    sizes,
     training_images,
     training_kinds,
 )
@@ -43,6 +43,8 @@ FEATURES = {
     "(3 scales) averaged over space",
     "classifier": "mean and std of each channel of features 1-5, and the output layer's input",
     "captioner": "mean and std of each channel of encoder features 1-5, and the encoder grid averaged",
+    "sign": "mean and std of each channel of the stem and stages 2-5 over time and space, and the "
+    "head's projection input",
 }
 
 
@@ -64,15 +66,16 @@ def calibrate_artifact(
     training, _ = measure_all(probe, training_images(metadata, fit))
     LOG.info("%s: %d held-out images (seed %d, split %s)", path, calibration, seed, CALIBRATION_SPLIT)
     held_out, _ = measure_all(probe, held_out_images(metadata, seed, CALIBRATION_SPLIT, calibration))
+    training_size, held_out_size = sizes(metadata)
     info = {
         "features": FEATURES[kind],
-        "fit": {"seed": seed, "split": "train", "images": len(training), "size": metadata["dataset"]["size"]},
+        "fit": {"seed": seed, "split": "train", "images": len(training), "size": training_size},
         "calibration": {
             "kinds": list(training_kinds(metadata)),
             "seed": seed,
             "split": CALIBRATION_SPLIT,
-            "images": calibration,
-            "size": list(CAMERA_SIZE),
+            "images": len(held_out),
+            "size": held_out_size,
         },
         "command": command or shlex.join([*PROG.split(), "--artifact", str(path)]),
         "created": utc_now(),

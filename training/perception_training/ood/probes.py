@@ -20,6 +20,7 @@ from perception.core.captioner import Captioner, preprocess
 from perception.core.classifier import Classifier
 from perception.core.detector import Detector
 from perception.core.domain import FeatureTap, TapPoint, average_grid, last_linear
+from perception.core.sign import SIGN_KIND, SignRecognizer
 
 _EPS = 1e-6
 
@@ -82,7 +83,31 @@ class CaptionerProbe:
         return self.features.take(), energy(concepts)[:, 0].numpy()
 
 
-PROBES = {"detector": DetectorProbe, "classifier": ClassifierProbe, "captioner": CaptionerProbe}
+class SignProbe:
+    """Each "image" is a clip ``(T, H, W, 3)`` of BGR frames, run one at a time as the node runs them."""
+
+    def __init__(self, path: Path) -> None:
+        self.model = SignRecognizer.load(path, device="cpu")
+        self.features = self.model.domain_tap()
+        self.energies = FeatureTap([TapPoint(last_linear(self.model.model), _flat_energy, output=True)])
+
+    def measure(self, clips: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        for clip in clips:
+            self.model.predict(clip)
+        return self.features.take(), self.energies.take()[:, 0]
+
+
+def _flat_energy(logits: torch.Tensor) -> torch.Tensor:
+    """Energy of a PyTorchVideo head's projection output, (B, 1, 1, 1, classes)."""
+    return energy(logits.flatten(1))
+
+
+PROBES = {
+    "detector": DetectorProbe,
+    "classifier": ClassifierProbe,
+    "captioner": CaptionerProbe,
+    SIGN_KIND: SignProbe,
+}
 
 
 def open_probe(path: Path) -> tuple[Probe, str]:

@@ -4,7 +4,8 @@ The training images come back exactly as the trainers' writers drew them (same s
 kind, size, and JPEG round trip where the writer stored JPEG); held-out images are drawn the
 same way from a split no writer uses (or another seed) at the camera's size, so no model ever
 saw them: "in domain" is the model's own training distribution, not the whole world (a
-captioner trained on the world's caption scenes has not seen its cluttered "mixed" ones).
+captioner trained on the world's caption scenes has not seen its cluttered "mixed" ones). A
+sign model's images are clips of the signing world (``sign_clips``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from perception.core.sign import SIGN_KIND
+from perception_training.ood.sign_clips import SIGN_CLIPS, SIGN_GENERATOR, sign_clips, video_sizes
 from perception_training.synthetic import GLASS_TYPES, SceneWorld
 from perception_training.synthetic.writers.glass import glass_crop
 from perception_training.synthetic.writers.yolo import JPEG_QUALITY
@@ -24,7 +27,11 @@ CALIBRATION_SPLIT = "ood-calibration"  # a split no writer or trainer uses
 DETECTOR_TRAINING_KINDS = ("mixed", "glass")  # write_yolo_dataset's default, which the trainer uses
 GLASS_CROPS = "glass crops"  # the glass classifier's images: write_glass_crops' crops of glass scenes
 # what the synthetic writers record as their dataset's generator (the detector trainer names its writer)
-GENERATORS = ("perception_training.synthetic", "perception_training.synthetic.write_yolo_dataset")
+GENERATORS = (
+    "perception_training.synthetic",
+    "perception_training.synthetic.write_yolo_dataset",
+    SIGN_GENERATOR,
+)
 
 
 def jpeg_round_trip(image: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
@@ -45,6 +52,9 @@ def training_kinds(metadata: Mapping[str, Any]) -> tuple[str, ...]:
     if kind == "classifier":
         _require_glass(metadata["dataset"])
         return (GLASS_CROPS,)
+    if kind == SIGN_KIND:
+        _require_signing(metadata["dataset"])
+        return (SIGN_CLIPS,)
     raise ValueError(f"no training images for a {kind!r} artifact")
 
 
@@ -61,7 +71,15 @@ def regenerable(metadata: Mapping[str, Any]) -> bool:
 
 
 def training_images(metadata: Mapping[str, Any], count: int) -> Iterator[np.ndarray]:
-    """Up to ``count`` of the images the artifact described by ``metadata`` was trained on."""
+    """Up to ``count`` of the images (a sign model's: clips) the artifact described by
+    ``metadata`` was trained on."""
+    dataset = metadata["dataset"]
+    if training_kinds(metadata) == (SIGN_CLIPS,):
+        return sign_clips(metadata, int(dataset["seed"]), "train", count, int(dataset["videos"]))
+    return _training_scenes(metadata, count)
+
+
+def _training_scenes(metadata: Mapping[str, Any], count: int) -> Iterator[np.ndarray]:
     dataset = metadata["dataset"]
     world = SceneWorld(int(dataset["seed"]))
     size = tuple(dataset["size"])
@@ -74,17 +92,36 @@ def training_images(metadata: Mapping[str, Any], count: int) -> Iterator[np.ndar
 def held_out_images(
     metadata: Mapping[str, Any], seed: int, split: str, count: int, kinds: Sequence[str] = ()
 ) -> Iterator[np.ndarray]:
-    """``count`` camera-size images of ``split`` drawn like the training images (or of ``kinds``)."""
-    world = SceneWorld(seed)
+    """``count`` camera-size images of ``split`` drawn like the training images (or of ``kinds``);
+    a sign model's clips at its training videos' sizes."""
     kinds = tuple(kinds) or training_kinds(metadata)
-    for index in range(count):
-        yield _image(world, split, index, kinds[index % len(kinds)], CAMERA_SIZE)
+    if kinds == (SIGN_CLIPS,):
+        return sign_clips(metadata, seed, split, count)
+    world = SceneWorld(seed)
+    return (_image(world, split, index, kinds[index % len(kinds)], CAMERA_SIZE) for index in range(count))
+
+
+def sizes(metadata: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+    """The (width, height) of the training images and of the held-out ones, as calibrations record
+    them (a sign model's: its training videos' sizes, for both)."""
+    if training_kinds(metadata) == (SIGN_CLIPS,):
+        videos = [list(size) for size in video_sizes(metadata["dataset"])]
+        return videos, videos
+    return list(metadata["dataset"]["size"]), list(CAMERA_SIZE)
 
 
 def _image(world: SceneWorld, split: str, index: int, kind: str, size: tuple[int, int]) -> np.ndarray:
     if kind == GLASS_CROPS:
         return glass_crop(world, split, index, GLASS_TYPES[index % len(GLASS_TYPES)], size)
     return world.scene(index, split, kind, size).image
+
+
+def _require_signing(dataset: Mapping[str, Any]) -> None:
+    if dataset.get("generator") != SIGN_GENERATOR:
+        raise ValueError(
+            f"only a sign model trained on the signing world ({SIGN_GENERATOR}) can have its clips "
+            f"regenerated, not one trained on {dataset.get('root') or dataset.get('train')}"
+        )
 
 
 def _require_glass(dataset: Mapping[str, Any]) -> None:

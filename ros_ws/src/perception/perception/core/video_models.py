@@ -162,6 +162,21 @@ def build_video_model(name: str, num_classes: int, dropout: float = 0.5) -> nn.M
         ) from error
 
 
+def backbone_blocks(model: nn.Module) -> list[nn.Module]:
+    """The stem and residual stages of a ResNet-style net (slow_r50, x3d_*), input side first,
+    whose feature maps describe a clip's look (its domain features, ``perception.core.sign``).
+    VideoModelError for the others: their layers are not a stem, stages and a head."""
+    from pytorchvideo.models.head import ResNetBasicHead
+
+    blocks = getattr(model, "blocks", None)
+    if not isinstance(blocks, nn.ModuleList) or not isinstance(blocks[-1], ResNetBasicHead):
+        raise VideoModelError(
+            f"{type(model).__name__} is not a ResNet-style video net (slow_r50, x3d_*): "
+            "it has no stem and stages to take domain features from"
+        )
+    return list(blocks[:-1])
+
+
 def sample_indices(available: int, num_frames: int) -> list[int]:
     """``num_frames`` frame indices spread evenly over ``available`` frames (repeats if fewer)."""
     if available < 1:

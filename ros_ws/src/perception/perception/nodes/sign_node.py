@@ -15,7 +15,11 @@ with the clip path of ``framework.clip_buffer`` and two workers:
 A stamp jump over ``max_gap_s`` or a stamp going backwards resets the ring: no clip spans a gap.
 Output: ``sign`` (SignLabel: the word as the artifact names it (Korean), its score, the top-k
 words and scores, clip_start / clip_end stamps, the header of the clip's last frame, model id)
-only when the best word is at least ``min_score`` likely and is not ``background_class``.
+only when the best word is at least ``min_score`` likely and is not ``background_class``,
+marked with how unlike the training clips the clip was (``domain_score`` / ``in_domain``, from
+the artifact's domain statistics, and out of domain when the clip's last frame is too small or
+blurred to judge: docs/ood.md); every clip run counts on /diagnostics as the other model nodes'
+frames do.
 Run: ``ros2 run perception sign_node --ros-args --params-file config/jetson.yaml``.
 """
 
@@ -30,6 +34,8 @@ from diagnostic_msgs.msg import DiagnosticStatus
 
 from perception.core.artifacts import model_id
 from perception.core.constants import MODELS_DIR_ENV
+from perception.core.domain import DomainVerdict
+from perception.core.frame_quality import FrameQuality
 from perception.core.sign import SignPrediction, SignRecognizer, confident_word
 from perception.core.video_models import downscale
 from perception.nodes.framework.clip_buffer import (
@@ -40,12 +46,13 @@ from perception.nodes.framework.clip_buffer import (
 )
 from perception.nodes.framework.conversions import copy_header
 from perception.nodes.framework.diagnostics import PeriodSummary, Status
+from perception.nodes.framework.domain_watch import DomainAwareNode, DomainParameters, mark_domain
 from perception.nodes.framework.image_node import LOG_THROTTLE_S, WORKER_STOP_TIMEOUT_S, Frame
 from perception.nodes.framework.latest_frame import LatestFrameWorker, WorkerCounters
 from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
-from perception.nodes.framework.torch_node import TorchModelNode, TorchNodeParameters
+from perception.nodes.framework.torch_node import TorchNodeParameters
 from perception.nodes.topics import SIGN as SIGN_TOPIC
 from perception_msgs.msg import SignLabel
 
@@ -63,6 +70,10 @@ class ClipRecognizer(Protocol):
 
     def top_k(self, probabilities: np.ndarray, k: int) -> list[SignPrediction]: ...
 
+    def domain_verdict(self) -> DomainVerdict:
+        """The latest clip's verdict (UNSCORED for a model without domain statistics)."""
+        ...
+
 
 @dataclass(frozen=True)
 class LoadedSign:
@@ -77,7 +88,15 @@ class LoadedSign:
 
 
 @dataclass(frozen=True)
-class SignParameters(TorchNodeParameters):
+class _Job:
+    """A clip and the quality of its last frame, measured on the full camera frame."""
+
+    clip: Clip
+    quality: FrameQuality
+
+
+@dataclass(frozen=True)
+class SignParameters(TorchNodeParameters, DomainParameters):
     """Everything the sign node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
@@ -148,7 +167,7 @@ def _stamp_s(frame: Frame) -> float:
     return stamp.sec + stamp.nanosec * 1e-9
 
 
-class SignNode(TorchModelNode[SignParameters, LoadedSign]):
+class SignNode(DomainAwareNode[SignParameters, LoadedSign]):
     """Buffers frames by stamp and publishes the word signed in each confident clip."""
 
     parameters_spec = SignParameters
@@ -156,7 +175,7 @@ class SignNode(TorchModelNode[SignParameters, LoadedSign]):
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._buffer: ClipBuffer | None = None
-        self._clip_worker: LatestFrameWorker[Clip] | None = None
+        self._clip_worker: LatestFrameWorker[_Job] | None = None
         self._clips_published = 0
 
     def load_model(self, params: SignParameters) -> LoadedSign:
@@ -182,17 +201,18 @@ class SignNode(TorchModelNode[SignParameters, LoadedSign]):
         size = self.model.input_size
         clip = self._buffer.add(_stamp_s(frame), frame.header, lambda: downscale(frame.bgr, size))
         if clip is not None:
-            self._clip_worker.submit(clip)
+            self._clip_worker.submit(_Job(clip, self.frame_quality(frame.bgr)))
 
     # ------------------------------------------------------------- clip worker
-    def _process_clip(self, clip: Clip) -> None:
-        model, params = self.model, self.params
+    def _process_clip(self, job: _Job) -> None:
+        model, params, clip = self.model, self.params, job.clip
         recognizer = model.recognizer
         ranking = recognizer.top_k(recognizer.predict(clip.pixels), params.top_k)
+        verdict = self.domain.observe(job.quality.applied_to(recognizer.domain_verdict()))
         best = confident_word(ranking, params.background_class, params.min_score or model.min_score)
         if best is None:
             return
-        self.sign_pub.publish(
+        label = mark_domain(
             SignLabel(
                 header=copy_header(clip.last.source),
                 label=best.word,
@@ -202,8 +222,10 @@ class SignNode(TorchModelNode[SignParameters, LoadedSign]):
                 clip_start=copy_header(clip.first.source).stamp,
                 clip_end=copy_header(clip.last.source).stamp,
                 model_id=model.model_id,
-            )
+            ),
+            verdict,
         )
+        self.sign_pub.publish(label)
         self._clips_published += 1
 
     def _on_clip_error(self, error: BaseException) -> None:
@@ -231,10 +253,11 @@ class SignNode(TorchModelNode[SignParameters, LoadedSign]):
         return frames_done and (self._clip_worker is None or self._clip_worker.wait_idle(timeout))
 
     # ------------------------------------------------------------- diagnostics
-    def extra_counters(self) -> Mapping[str, int]:
+    def extra_counters(self) -> Mapping[str, Any]:
         buffered = self._buffer.counts if self._buffer else ClipBufferCounts()
         clips = self._clip_worker.counters if self._clip_worker else WorkerCounters()
         return {
+            **super().extra_counters(),
             "frames_buffered": buffered.frames_buffered,
             "buffer_resets": buffered.buffer_resets,
             "clips_run": clips.processed,
@@ -246,7 +269,7 @@ class SignNode(TorchModelNode[SignParameters, LoadedSign]):
     def status_message(self, summary: PeriodSummary) -> Status | None:
         if failed := summary.delta("clips_failed"):
             return DiagnosticStatus.WARN, f"{failed} clip(s) failed in the last period; see the log"
-        return None
+        return super().status_message(summary)
 
 
 def main(args: Sequence[str] | None = None) -> None:
