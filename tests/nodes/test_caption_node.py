@@ -18,7 +18,8 @@ from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
-from perception.core.captioner import CaptionerConfig, CaptionModel, save_captioner
+from perception.core.caption_model import CaptionerConfig, CaptionModel
+from perception.core.captioner import save_captioner
 from perception.core.domain import DomainVerdict
 from perception.core.images import numpy_to_image
 from perception.core.text import Vocabulary

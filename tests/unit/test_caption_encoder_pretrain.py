@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from perception.core.artifacts import read_metadata
-from perception.core.captioner import CaptionEncoder
+from perception.core.caption_model import CaptionEncoder
 from perception_training.captioning.cli import main as caption_main
 from perception_training.captioning.encoder_pretrain import _mirrored, _Tensors, main
 from perception_training.captioning.yolo_grid import (

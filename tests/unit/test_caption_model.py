@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from perception.core.artifacts import ArtifactError, save_artifact
-from perception.core.captioner import Captioner, CaptionerConfig, CaptionModel, preprocess, save_captioner
+from perception.core.caption_decoding import beam_search, greedy
+from perception.core.caption_model import CaptionerConfig, CaptionModel
+from perception.core.captioner import Captioner, preprocess, save_captioner
 from perception.core.text import Vocabulary
 from perception.core.text.embeddings import load_glove
 
@@ -74,12 +76,12 @@ def _overfit(vocabulary: Vocabulary) -> tuple[CaptionModel, torch.Tensor]:
 
 def test_greedy_and_beam_decode_the_learned_captions(vocabulary):
     model, images = _overfit(vocabulary)
-    ids, scores = model.greedy(images, vocabulary.start, vocabulary.end, max_len=10)
+    ids, scores = greedy(model, images, vocabulary.start, vocabulary.end, max_len=10)
     assert [vocabulary.decode(row) for row in ids] == [["a", "red", "cup"], ["a", "blue", "cup"]]
     assert all(0.5 < score <= 1.0 for score in scores)
     for index, expected in enumerate(["a red cup", "a blue cup"]):
-        beam_ids, beam_score = model.beam_search(
-            images[index : index + 1], vocabulary.start, vocabulary.end, 10, 3
+        beam_ids, beam_score = beam_search(
+            model, images[index : index + 1], vocabulary.start, vocabulary.end, 10, 3
         )
         assert vocabulary.decode(beam_ids) == expected.split()
         assert 0.5 < beam_score <= 1.0
@@ -91,7 +93,7 @@ def test_greedy_and_beam_decode_the_learned_captions(vocabulary):
 
 
 def test_decoding_stops_at_max_len(model, vocabulary):
-    ids, _ = model.greedy(torch.randn(2, 3, SIZE, SIZE), vocabulary.start, vocabulary.end, max_len=4)
+    ids, _ = greedy(model, torch.randn(2, 3, SIZE, SIZE), vocabulary.start, vocabulary.end, max_len=4)
     assert all(len(row) <= 3 for row in ids)
 
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from perception.core.artifacts import read_metadata
-from perception.core.captioner import Captioner, CaptionerConfig, CaptionModel
+from perception.core.caption_model import CaptionerConfig, CaptionModel
+from perception.core.captioner import Captioner
 from perception.core.domain import METADATA_KEY
 from perception_training.captioning.cli import main
 from perception_training.captioning.grounding import calibrate

@@ -1,1 +1,1 @@
-"""Train the image captioner (``perception.core.captioner``) on a captions.txt dataset."""
+"""Train the image captioner (``perception.core.caption_model``) on a captions.txt dataset."""

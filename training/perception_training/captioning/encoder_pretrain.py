@@ -2,7 +2,7 @@
 
 No ImageNet weights are available offline, and captions alone teach a from-scratch encoder thin
 objects (a knife is a few pixels wide at 112 px) very slowly. This stage trains the same encoder
-(``perception.core.captioner.CaptionEncoder``) on a YOLO dataset: every cell of its output grid
+(``perception.core.caption_model.CaptionEncoder``) on a YOLO dataset: every cell of its output grid
 predicts which classes overlap it, and the image level (max over cells) predicts which classes
 are in the picture. The result is a torchvision-style ``features.*`` state (``encoder.safetensors``,
 an artifact with metadata) that ``perception-train caption --encoder-weights`` starts from, with
@@ -30,7 +30,8 @@ from torchmetrics.classification import MultilabelAveragePrecision
 from tqdm import tqdm
 
 from perception.core.artifacts import code_version, save_artifact
-from perception.core.captioner import ENCODER_CHANNELS, CaptionEncoder, preprocess
+from perception.core.caption_model import ENCODER_CHANNELS, CaptionEncoder
+from perception.core.captioner import preprocess
 from perception.core.devices import resolve_device
 from perception_training.captioning.cli import parse_size, synthetic_info
 from perception_training.captioning.plots import plot_history

@@ -5,7 +5,7 @@ synthetic caption scenes that no model trained on (the ``val`` split, at a camer
 scores the concept head's probability of each word against whether the scene's reference
 captions use it, picks the lowest threshold whose precision reaches ``--min-precision``, and
 writes ``grounding`` (words, threshold, the measured precision/recall, how it was made) into the
-artifact's metadata; ``Captioner`` then applies it (``perception.core.captioner.Grounding``).
+artifact's metadata; ``Captioner`` then applies it (``perception.core.caption_decoding.Grounding``).
 A precision-recall plot goes beside the artifact.
 """
 

@@ -21,7 +21,9 @@ from torch import nn
 from tqdm import tqdm
 
 from perception.core.artifacts import ArtifactError, read_metadata, sha256_of
-from perception.core.captioner import CaptionerConfig, CaptionModel, model_from_artifact, save_captioner
+from perception.core.caption_decoding import decode_batch
+from perception.core.caption_model import CaptionerConfig, CaptionModel
+from perception.core.captioner import model_from_artifact, save_captioner
 from perception.core.devices import resolve_device
 from perception.core.text import Tokenizer, Vocabulary, get_tokenizer
 from perception.core.text.embeddings import load_glove
@@ -432,14 +434,8 @@ def _generate(
     results: list[list[str]] = []
     for start in range(0, len(split.names), config.batch_size):
         images = split.images[start : start + config.batch_size].to(device)
-        if beam_size > 1:
-            ids = [
-                model.beam_search(image[None], vocabulary.start, vocabulary.end, config.max_len, beam_size)[0]
-                for image in images
-            ]
-        else:
-            ids = model.greedy(images, vocabulary.start, vocabulary.end, config.max_len)[0]
-        results.extend(vocabulary.decode(row) for row in ids)
+        decoded = decode_batch(model, images, vocabulary.start, vocabulary.end, config.max_len, beam_size)
+        results.extend(vocabulary.decode(ids) for ids, _ in decoded)
     return results
 
 
