@@ -30,6 +30,7 @@ from perception_training.sign.train import SignTrainConfig, main, parse_sizes
 from perception_training.synthetic.signing import SIGN_WORDS
 
 SMOKE = ["--synthetic", "6", "--batch_size", "4", "--num_frames", "4", "--crop_size", "64", "--threads", "1"]
+SMOKE += ["--ood_calibration", "4"]  # a few held-out clips: the statistics' format, not their quality
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +69,7 @@ def test_a_run_writes_every_output(run: tuple[Path, Path]) -> None:
     for name in ("train_loss", "val_acc"):
         assert metadata["metrics"][name] == pytest.approx(float(same_epoch[name]), rel=1e-6), name
     assert metadata["dataset"]["generator"] == "perception_training.synthetic.signing"
+    assert metadata["domain"]["calibration"]["images"] == 4  # domain statistics (docs/ood.md)
 
 
 @pytest.mark.slow
@@ -81,6 +83,10 @@ def test_init_from_starts_at_an_artifacts_weights_and_refuses_other_classes(run:
     assert main([*argv, "--artifact", str(out / "a.safetensors")]) == 0
     metadata = read_metadata(out / "a.safetensors")
     assert metadata["initialised_from"]["weights_sha256"] == read_metadata(artifact)["weights_sha256"]
+    # a synthetic folder written earlier keeps its provenance (its synthetic.json)
+    assert {k: metadata["dataset"][k] for k in ("generator", "seed", "videos")} == {
+        k: read_metadata(artifact)["dataset"][k] for k in ("generator", "seed", "videos")
+    }
     before, after = load_sign_model(artifact)[0].state_dict(), load_sign_model(out / "a.safetensors")[0]
     weights = {k: v for k, v in after.state_dict().items() if "running" not in k and "num_batches" not in k}
     assert all(torch.equal(before[k], v) for k, v in weights.items())  # learning rate 0: unchanged

@@ -25,6 +25,7 @@ from perception_training.engine.callbacks import ArtifactExport, CurvePlots, Met
 from perception_training.engine.flags import parse_config
 from perception_training.engine.plots import confusion_png
 from perception_training.engine.run import RunPaths, make_trainer, resume_from
+from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
 from perception_training.sign.aihub import AihubIndex, check_vocabulary, read_aihub, split_by_video
 from perception_training.sign.data import SignDataModule, with_idle
 from perception_training.sign.export import export_int8, export_mobile, int8_path, mobile_path
@@ -103,6 +104,10 @@ class SignTrainConfig:
     resume: bool = field(default=False, **_opt("continue OUTPUT_DIR/EXPERIMENT_NAME/last.ckpt"))
     artifact: Path | None = field(
         default=None, **_opt("node artifact (default models/sign/<model>_sign.safetensors)")
+    )
+    ood_calibration: int = field(
+        default=DEFAULT_CALIBRATION,
+        **_opt("held-out synthetic clips that calibrate the artifact's domain statistics (0: none)"),
     )
     export_mobile_model: bool = field(default=False, **_opt("also write <artifact>_mobile.ptl (TorchScript)"))
     quantize_model: bool = field(default=False, **_opt("also write <artifact>_int8.pt (dynamic INT8)"))
@@ -184,6 +189,7 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
     # Glosses label the axes: matplotlib's bundled font has no Hangul.
     title = f"{config.model_name}: best epoch on validation"
     confusion_png(*module.validation_predictions(), module.glosses, paths.confusion_png, title)
+    calibrate_trained(config.artifact_path, config.ood_calibration)
     exports = _exports(config)
     return {
         "run_dir": str(paths.root),
@@ -215,6 +221,7 @@ def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, Aih
     if config.train_data_root and config.val_data_root:
         train_index, val_index = read_aihub(config.train_data_root), read_aihub(config.val_data_root)
         dataset = {"train": str(config.train_data_root), "val": str(config.val_data_root)}
+        dataset.update(_synthetic_provenance(config.train_data_root))
     elif config.data_root:
         train_index, val_index = split_by_video(
             read_aihub(config.data_root), config.val_fraction, config.seed
@@ -226,15 +233,6 @@ def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, Aih
     if not train_index.segments or not val_index.segments:
         raise SystemExit(
             f"need segments on both sides: {len(train_index.segments)} train, {len(val_index.segments)} val"
-        )
-    if config.synthetic:
-        dataset.update(
-            generator="perception_training.synthetic.signing",
-            seed=config.seed,
-            videos=config.synthetic,
-            sizes=config.synthetic_sizes,
-            max_gap_s=config.synthetic_max_gap,
-            low_contrast=config.synthetic_low_contrast,
         )
     if config.background_class:
         train_index = _add_idle(config, train_index)
@@ -266,6 +264,24 @@ def _initialise(module: SignClassifier, artifact: Path) -> dict[str, object]:
     module.model.load_state_dict(network.state_dict())
     recorded = {key: metadata.get(key) for key in ("command", "metrics", "weights_sha256")}
     return {**recorded, "path": str(artifact)}
+
+
+def _synthetic_provenance(root: Path) -> dict[str, object]:
+    """How the signing world drew ``root`` (its ``synthetic.json``), as the artifact records it, so
+    a model trained on a synthetic folder written earlier keeps its provenance (and its domain
+    statistics can be computed again); empty for other data."""
+    info_path = Path(root) / "synthetic.json"
+    if not info_path.is_file():
+        return {}
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    return {
+        "generator": info["generator"],
+        "seed": info["seed"],
+        "videos": info["videos"],
+        "sizes": ",".join(f"{w}x{h}" for w, h in info["sizes"]),
+        "max_gap_s": info["gaps"][1],
+        "low_contrast": info.get("low_contrast", 0.0),
+    }
 
 
 def _add_idle(config: SignTrainConfig, index: AihubIndex) -> AihubIndex:
