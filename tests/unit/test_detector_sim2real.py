@@ -1,18 +1,22 @@
-"""``perception-train detector --sim2real``: the options reach the data set and the artifact's record."""
+"""``perception-train detector --sim2real``: the options reach the data set, the artifact's record and
+the domain statistics' images."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from perception.core.artifacts import read_metadata
 from perception_training import cli
+from perception_training.ood.sources import jpeg_round_trip, training_images, training_kinds
+from perception_training.synthetic import SceneWorld
 
 
 @pytest.mark.slow
-def test_sim2real_data_set_is_recorded_and_gets_no_stale_domain_statistics(tmp_path: Path) -> None:
+def test_sim2real_data_set_is_recorded_and_calibrated_on_images_drawn_the_same_way(tmp_path: Path) -> None:
     artifact = tmp_path / "s2r.safetensors"
     argv = [
         "detector",
@@ -27,5 +31,11 @@ def test_sim2real_data_set_is_recorded_and_gets_no_stale_domain_statistics(tmp_p
     assert meta["training"]["sim2real"] == ["lookalikes", "camera"]
     info = json.loads((tmp_path / "work" / "dataset-seed4-lookalikes-camera" / "synthetic.json").read_text())
     assert info["sim2real"] == ["lookalikes", "camera"] and info["seed"] == 4
-    # the calibration would redraw the world without the options, so it is not run
-    assert "domain" not in meta
+    assert meta["domain"]["calibration"]["images"] == 8
+    # the statistics were fitted on the training images as drawn: with the options, not without
+    redrawn = next(training_images(meta, 1))
+    size, kind = tuple(meta["dataset"]["size"]), training_kinds(meta)[0]
+    with_options = SceneWorld(4, ["lookalikes", "camera"]).scene(0, "train", kind, size).image
+    without = SceneWorld(4).scene(0, "train", kind, size).image
+    assert np.array_equal(redrawn, jpeg_round_trip(with_options))
+    assert not np.array_equal(redrawn, jpeg_round_trip(without))

@@ -188,14 +188,7 @@ def train(config: TrainConfig, command: str | None = None) -> TrainResult:
         },
     )
     LOG.info("wrote %s (%.1f MB)", artifact, artifact.stat().st_size / 1e6)
-    if config.sim2real and config.ood_calibration:
-        LOG.warning(
-            "%s: no domain statistics: the calibration (perception_training.ood) redraws the world "
-            "without sim-to-real options; run perception-train ood-calibrate once it draws them",
-            artifact,
-        )
-    else:  # only data the synthetic world can draw again get statistics
-        calibrate_trained(artifact, config.ood_calibration)
+    calibrate_trained(artifact, config.ood_calibration)  # only data the world can draw again
     if config.docs_images is not None:
         copy_plots(runs, Path(config.docs_images))
     return TrainResult(artifact=artifact, metrics=metrics, run_dir=runs)

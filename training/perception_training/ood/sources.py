@@ -81,7 +81,7 @@ def training_images(metadata: Mapping[str, Any], count: int) -> Iterator[np.ndar
 
 def _training_scenes(metadata: Mapping[str, Any], count: int) -> Iterator[np.ndarray]:
     dataset = metadata["dataset"]
-    world = SceneWorld(int(dataset["seed"]))
+    world = _world(metadata, int(dataset["seed"]))
     size = tuple(dataset["size"])
     kinds = training_kinds(metadata)
     for index in range(min(count, int(dataset["counts"]["train"]))):
@@ -97,7 +97,7 @@ def held_out_images(
     kinds = tuple(kinds) or training_kinds(metadata)
     if kinds == (SIGN_CLIPS,):
         return sign_clips(metadata, seed, split, count)
-    world = SceneWorld(seed)
+    world = _world(metadata, seed)
     return (_image(world, split, index, kinds[index % len(kinds)], CAMERA_SIZE) for index in range(count))
 
 
@@ -108,6 +108,11 @@ def sizes(metadata: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
         videos = [list(size) for size in video_sizes(metadata["dataset"])]
         return videos, videos
     return list(metadata["dataset"]["size"]), list(CAMERA_SIZE)
+
+
+def _world(metadata: Mapping[str, Any], seed: int) -> SceneWorld:
+    """The world of ``seed`` with the sim-to-real options the artifact's data set was drawn with."""
+    return SceneWorld(seed, metadata["dataset"].get("sim2real", ()))
 
 
 def _image(world: SceneWorld, split: str, index: int, kind: str, size: tuple[int, int]) -> np.ndarray:
