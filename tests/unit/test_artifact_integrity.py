@@ -122,7 +122,7 @@ def user_detector_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, P
 def test_a_user_detector_file_loads_with_an_unverified_note(
     user_detector_files: dict[str, Path], fmt: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="perception.core.detector"):
+    with caplog.at_level(logging.INFO, logger="perception.core"):
         Detector.load(user_detector_files[fmt], device="cpu")
     assert f"untrained.{fmt} is a user model without a weights digest: loaded unverified" in caplog.text
 

@@ -101,7 +101,7 @@ def test_corrupt_files(tmp_path: Path, untrained_artifact: Path):
         (tmp_path / name).write_bytes(garbage)
     with pytest.raises(ArtifactError, match="not a readable safetensors artifact"):
         Detector.load(tmp_path / "garbage.safetensors")
-    with pytest.raises(DetectorError, match=r"garbage\.onnx could not run .*corrupt"):
+    with pytest.raises(DetectorError, match=r"garbage\.onnx is not a loadable ONNX model .*corrupt"):
         Detector.load(tmp_path / "garbage.onnx")
     with pytest.raises(DetectorError, match=r"garbage\.pt is not a loadable ultralytics model"):
         Detector.load(tmp_path / "garbage.pt")

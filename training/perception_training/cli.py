@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pretrain the captioner's encoder on object boxes (YOLO data)",
     ),
     "sign": ("perception_training.sign.train", "sign-word video classifier (AIHub format)"),
+    "export-onnx": (
+        "perception_training.onnx_export.cli",
+        "export an artifact to ONNX beside it (domain score in the graph)",
+    ),
     "ood-calibrate": (
         "perception_training.ood.calibrate",
         "add out-of-domain statistics to an artifact (no retraining)",

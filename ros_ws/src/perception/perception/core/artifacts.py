@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import stat
 import struct
 import subprocess
 from datetime import datetime, timezone
@@ -28,19 +26,41 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load, save
 
+from perception.core.model_files import (
+    MANIFEST_NAME,
+    MODEL_SUFFIXES,
+    ArtifactError,
+    manifest_entry,
+    model_id,
+    not_a_file,
+    sha256_of,
+)
+
 LOG = logging.getLogger(__name__)
+
+# Re-exported: callers name these through this module since before model_files existed.
+__all__ = [
+    "MANIFEST_NAME",
+    "MODEL_SUFFIXES",
+    "ArtifactError",
+    "add_digest",
+    "code_version",
+    "load_artifact",
+    "model_id",
+    "not_a_file",
+    "read_metadata",
+    "save_artifact",
+    "sha256_of",
+    "utc_now",
+    "verify_digest",
+    "weights_digest",
+]
 
 FORMAT_VERSION = 1
 _METADATA_KEY = "perception"
 REQUIRED_KEYS = ("kind", "architecture", "format_version")
 DIGEST_KEY = "weights_sha256"
-MANIFEST_NAME = "manifest.json"
-MODEL_SUFFIXES = (".safetensors", ".pt", ".onnx")
 ADD_DIGESTS_COMMAND = "python -m perception_training.manifest --add-digests --models-dir <folder>"
-
-
-class ArtifactError(RuntimeError):
-    """A model artifact is missing, unreadable, or not the kind the caller needs."""
 
 
 def save_artifact(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> Path:
@@ -147,21 +167,6 @@ def verify_digest(path: Path, data: bytes, metadata: dict[str, Any]) -> bool:
     return True
 
 
-def model_id(path: str | Path) -> str:
-    """``<file name>@<first 12 hex of its sha256>``: what every output's ``model_id`` field says."""
-    path = Path(path)
-    return f"{path.name}@{sha256_of(path)[:12]}"
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex sha256 of a file, for manifests."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def utc_now() -> str:
     """Current UTC time, ISO 8601, seconds precision."""
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
@@ -181,32 +186,6 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return result.stdout.strip() or "unknown"
-
-
-def not_a_file(path: Path) -> str | None:
-    """What ``path`` is instead of a model file ('does not exist', 'is a directory ...'), or None.
-
-    A directory holding exactly one model file gets that file as the suggestion.
-    """
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        return "does not exist"
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        inside = sorted(
-            child for child in path.iterdir() if child.suffix in MODEL_SUFFIXES and child.is_file()
-        )
-        hint = f"; did you mean {inside[0]}?" if len(inside) == 1 else ""
-        return f"is a directory, not a model file{hint}"
-    kinds = {
-        stat.S_ISCHR: "a character device",
-        stat.S_ISBLK: "a block device",
-        stat.S_ISFIFO: "a named pipe",
-    }
-    kind = next((name for test, name in kinds.items() if test(mode)), "not a regular file")
-    return f"is {kind}, not a model file"
 
 
 def _existing(path: str | Path) -> Path:
@@ -241,7 +220,7 @@ def _verify(path: Path, data: bytes, metadata: dict[str, Any]) -> None:
     A file a manifest lists is checked against the manifest's sha256 (one hash over the whole
     file, header included, covers the tensor data too); any other file against its own digest.
     """
-    listed = _manifest_entry(path)
+    listed = manifest_entry(path)
     if listed is not None:
         manifest, manifest_sha = listed
         actual = hashlib.sha256(data).hexdigest()
@@ -272,23 +251,3 @@ def _weights_verdict(expected: str | None, data: bytes) -> str:
     if expected == actual:
         return f"its own {DIGEST_KEY} matches, so the file is intact but not the one the manifest lists."
     return f"its weights are corrupt too: expected {DIGEST_KEY} {expected}, actual {actual}."
-
-
-def _manifest_entry(path: Path) -> tuple[Path, str] | None:
-    """``(manifest, sha256)`` from the nearest manifest.json above ``path`` that
-    lists it, or None. Paths stay unresolved, as build_manifest lists them."""
-    absolute = Path(os.path.abspath(path))
-    for folder in absolute.parents:
-        manifest = folder / MANIFEST_NAME
-        if not manifest.is_file():
-            continue
-        relative = absolute.relative_to(folder).as_posix()
-        try:
-            entries = json.loads(manifest.read_text()).get("artifacts", [])
-            listed = {entry["file"]: entry["sha256"] for entry in entries}
-        except (OSError, ValueError, AttributeError, TypeError, KeyError) as error:
-            LOG.warning("ignoring %s, not a readable models manifest (%s)", manifest, error)
-            continue
-        if relative in listed:
-            return manifest, listed[relative]
-    return None

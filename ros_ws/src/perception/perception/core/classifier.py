@@ -8,9 +8,7 @@ so an artifact is always read back exactly as it was trained.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -18,6 +16,7 @@ import torch
 from torch import nn
 
 from perception.core.artifacts import ArtifactError, load_artifact, model_id
+from perception.core.classifier_io import CLASSIFIER_KIND, Prediction, Preprocessing, best_classes
 from perception.core.classifier_models import (
     ARCHITECTURES,
     ClassifierBuildError,
@@ -27,7 +26,6 @@ from perception.core.classifier_models import (
     load_pretrained_backbone,
     unfreeze,
 )
-from perception.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from perception.core.devices import resolve_device
 from perception.core.domain import (
     EARLY_BLOCKS,
@@ -57,44 +55,16 @@ __all__ = [
     "unfreeze",
 ]
 
-CLASSIFIER_KIND = "classifier"
 # Tensors under this prefix (optimizer state in a `latest` checkpoint) are not model weights.
 TRAINING_STATE_PREFIX = "training_state."
 
 
-class Prediction(NamedTuple):
-    """One crop's most likely class and its softmax probability."""
-
-    class_name: str
-    class_id: int
-    score: float
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How pixels become network input: stretch to a square, RGB, scale to [0, 1], normalise."""
-
-    image_size: int
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-
-    def to_metadata(self) -> dict[str, Any]:
-        """JSON form stored in an artifact's ``preprocessing`` key."""
-        return {**asdict(self), "color_order": "rgb", "resize": "stretch, bilinear"}
-
-    @classmethod
-    def from_metadata(cls, metadata: dict[str, Any]) -> Preprocessing:
-        """Read the ``preprocessing`` entry of artifact metadata."""
-        prep = metadata["preprocessing"]
-        return cls(int(prep["image_size"]), tuple(prep["mean"]), tuple(prep["std"]))
-
-    def to_tensor(self, images_rgb: Sequence[np.ndarray]) -> torch.Tensor:
-        """Stack RGB uint8 HxWx3 images into a normalised float ``N x 3 x S x S`` batch."""
-        size = (self.image_size, self.image_size)
-        resized = np.stack([cv2.resize(image, size, interpolation=cv2.INTER_LINEAR) for image in images_rgb])
-        scaled = resized.astype(np.float32) / 255.0
-        normalised = (scaled - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-        return torch.from_numpy(normalised).permute(0, 3, 1, 2).contiguous()
+def domain_points(model: nn.Module) -> list[TapPoint]:
+    """Style of the first backbone blocks (where the network has ``features``, as torchvision's
+    CNNs do) and the output layer's input, the penultimate features of every crop."""
+    features = getattr(model, "features", None)
+    early = features[1 : EARLY_BLOCKS + 1] if isinstance(features, nn.Sequential) else []
+    return style_and_content(early, TapPoint(last_linear(model)))
 
 
 class Classifier:
@@ -146,20 +116,15 @@ class Classifier:
 
     def predict(self, crops_bgr: Sequence[np.ndarray]) -> list[Prediction]:
         """Classify BGR uint8 crops (any sizes) in batches; one Prediction per crop, in order."""
-        probabilities = self.probabilities(crops_bgr)
-        scores, ids = probabilities.max(dim=1)
-        return [Prediction(self.classes[i], i, s) for i, s in zip(ids.tolist(), scores.tolist(), strict=True)]
+        return best_classes(self.probabilities(crops_bgr).numpy(), self.classes)
 
     def domain_verdicts(self) -> list[DomainVerdict]:
         """How unlike the training crops each crop since the last call was; [] without statistics."""
         return self._domain.verdicts() if self._domain is not None else []
 
     def domain_tap(self) -> FeatureTap:
-        """Style of the first backbone blocks (where the network has ``features``, as torchvision's
-        CNNs do) and the output layer's input, the penultimate features of every crop."""
-        features = getattr(self.model, "features", None)
-        early = features[1 : EARLY_BLOCKS + 1] if isinstance(features, nn.Sequential) else []
-        return FeatureTap(style_and_content(early, TapPoint(last_linear(self.model))))
+        """A tap at :func:`domain_points` of this classifier's network."""
+        return FeatureTap(domain_points(self.model))
 
     def probabilities(self, crops_bgr: Sequence[np.ndarray]) -> torch.Tensor:
         """Softmax class probabilities, ``N x num_classes`` on the CPU."""
@@ -171,7 +136,7 @@ class Classifier:
                 chunk = [
                     cv2.cvtColor(c, cv2.COLOR_BGR2RGB) for c in crops_bgr[start : start + self.batch_size]
                 ]
-                logits = self.model(self.preprocessing.to_tensor(chunk).to(self.device))
+                logits = self.model(torch.from_numpy(self.preprocessing.to_array(chunk)).to(self.device))
                 outputs.append(logits.float().softmax(dim=1).cpu())
         return torch.cat(outputs)
 

@@ -1,11 +1,13 @@
-"""Object detector: one API over our YOLO artifact, a user's ultralytics ``.pt`` and ``.onnx``.
+"""Object detector on torch: our YOLO artifact and a user's ultralytics ``.pt``.
 
 Our own weights ship as a safetensors artifact (see :mod:`perception.core.artifacts`): the
 network is rebuilt from ultralytics' architecture description and the state dict is loaded
 into it, so nothing is unpickled. A user may instead point at their own COCO-trained
 ultralytics ``.pt`` (loaded by ultralytics with its weights-only allow-list, see
-:mod:`perception.core.ultralytics_env`) or an exported ``.onnx`` (onnxruntime). Boxes always
-come back in the pixels of the image passed in, whatever the network's input size.
+:mod:`perception.core.ultralytics_env`). ``.onnx`` files run on ONNX Runtime without torch
+(:mod:`perception.core.detector_onnx`; :func:`perception.core.detector_api.load_detector` picks
+by suffix). Boxes always come back in the pixels of the image passed in, whatever the network's
+input size.
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from perception.core.artifacts import (
-    ArtifactError,
-    load_artifact,
-    model_id,
-    not_a_file,
-    save_artifact,
-)
+from perception.core.artifacts import ArtifactError, load_artifact, model_id, save_artifact
 from perception.core.detections import Detection
+from perception.core.detector_api import (
+    DEFAULT_IMGSZ,
+    SUFFIXES,
+    ClassIndex,
+    DetectorError,
+    checked_path,
+)
+from perception.core.detector_onnx import OnnxDetector
 from perception.core.devices import half_supported, resolve_device
 from perception.core.domain import (
     EARLY_BLOCKS,
@@ -47,12 +51,6 @@ from perception.core.ultralytics_env import import_ultralytics
 LOG = logging.getLogger(__name__)
 
 KIND = "detector"
-DEFAULT_IMGSZ = 640
-SUFFIXES = (".safetensors", ".pt", ".onnx")
-
-
-class DetectorError(RuntimeError):
-    """The detector cannot be loaded or cannot run on the given input."""
 
 
 def build_model(architecture: str, class_names: Sequence[str], model_yaml: Mapping[str, Any] | None = None):
@@ -153,6 +151,11 @@ def export_detector(
     return written
 
 
+def domain_points(layers: torch.nn.Sequential) -> list[TapPoint]:
+    """Style of the first backbone blocks and the head's inputs (the last layer's) averaged over space."""
+    return style_and_content(layers[1 : EARLY_BLOCKS + 1], TapPoint(layers[-1], average_maps))
+
+
 class Detector:
     """Runs a YOLO detector on BGR frames; build it with :meth:`Detector.load`."""
 
@@ -175,33 +178,25 @@ class Detector:
         self._imgsz = imgsz
         self._device = device
         self._half = half
-        self._class_names: list[str] = []
-        self._class_index: dict[str, int] = {}
+        self._classes = ClassIndex([], self._model_id)
         self._warm_up(source)
         self._domain = DomainMonitor(statistics, self.domain_tap()) if statistics is not None else None
 
     @classmethod
     def load(
         cls, path: str | Path, device: str = "auto", half: bool = False, imgsz: int | None = None
-    ) -> Detector:
-        """Load ``*.safetensors`` (our artifact), ``*.pt`` (ultralytics) or ``*.onnx``.
+    ) -> Detector | OnnxDetector:
+        """Load ``*.safetensors`` (our artifact) or ``*.pt`` (ultralytics); an ``*.onnx`` gives an
+        :class:`OnnxDetector` on ONNX Runtime's CPU provider (same API).
 
         ``imgsz`` is the network's input size (long side); by default the size the model was
         trained (or exported) at. ``half`` is honoured on CUDA only. Raises DetectorError
         (or ArtifactError) naming the file, the problem and the fix.
         """
-        path = Path(path)
-        problem = not_a_file(path)
-        if problem:
-            raise DetectorError(
-                f"detector model {path} {problem}; train one with `perception-train detector` "
-                "or set model_path to an existing .safetensors, .pt or .onnx file"
-            )
+        path = checked_path(path)
         suffix = path.suffix.lower()
-        if suffix not in SUFFIXES:
-            raise DetectorError(
-                f"{path}: unsupported detector file type {suffix!r}; use one of {', '.join(SUFFIXES)}"
-            )
+        if suffix == ".onnx":
+            return OnnxDetector.load(path, imgsz=imgsz)
         device = resolve_device(device)
         if half and not half_supported(device):
             LOG.warning("half precision is only used on CUDA; running %s in float32 on %s", path.name, device)
@@ -224,7 +219,7 @@ class Detector:
     @property
     def class_names(self) -> list[str]:
         """Class names in class-id order."""
-        return list(self._class_names)
+        return list(self._classes.names)
 
     @property
     def model_id(self) -> str:
@@ -259,8 +254,9 @@ class Detector:
         xyxy = boxes.xyxy.cpu().numpy().astype(float)
         scores = boxes.conf.cpu().numpy().astype(float)
         ids = boxes.cls.cpu().numpy().astype(int)
+        names = self._classes.names
         return [
-            Detection(int(c), self._class_names[c], float(s), *map(float, box))
+            Detection(int(c), names[c], float(s), *map(float, box))
             for box, s, c in zip(xyxy, scores, ids, strict=True)
         ]
 
@@ -273,25 +269,19 @@ class Detector:
 
     def layers(self) -> torch.nn.Sequential:
         """The layers of the network ``detect`` runs (ultralytics runs a fused copy); the last is
-        the detection head. DetectorError for a model that is not a torch module (an ``.onnx``)."""
+        the detection head. DetectorError for a model that is not a torch module."""
         network = getattr(self._yolo.predictor.model, "model", None)
         if not isinstance(network, torch.nn.Module):
             raise DetectorError(f"{self._model_id} is not a torch model: its features cannot be read")
         return network.model
 
     def domain_tap(self) -> FeatureTap:
-        """Style of the first backbone blocks and the head's inputs averaged over space."""
-        layers = self.layers()
-        return FeatureTap(style_and_content(layers[1 : EARLY_BLOCKS + 1], TapPoint(layers[-1], average_maps)))
+        """A tap at :func:`domain_points` of the network ``detect`` runs."""
+        return FeatureTap(domain_points(self.layers()))
 
     def class_ids(self, names: Sequence[str]) -> list[int]:
         """Class ids for ``names``; DetectorError lists the valid names when one is unknown."""
-        unknown = [name for name in names if name not in self._class_index]
-        if unknown:
-            raise DetectorError(
-                f"unknown class(es) {unknown} for detector {self._model_id}; it knows {self._class_names}"
-            )
-        return [self._class_index[name] for name in names]
+        return self._classes.ids(names)
 
     def _predict(self, image: np.ndarray, **kwargs: Any):
         return self._yolo.predict(
@@ -307,14 +297,13 @@ class Detector:
         """Run one blank frame so a corrupt export fails at load time, not on the first real frame."""
         try:
             result = self._predict(np.zeros((self._imgsz, self._imgsz, 3), np.uint8))
-        except Exception as error:  # ultralytics/onnxruntime raise many types for a bad model file
+        except Exception as error:  # ultralytics raises many types for a bad model file
             raise DetectorError(
                 f"detector model {path} could not run ({type(error).__name__}: {error}); "
                 "the file is corrupt or not a YOLO detection model: re-export or retrain it"
             ) from error
         names = result.names
-        self._class_names = [str(names[i]) for i in range(len(names))]
-        self._class_index = {name: i for i, name in enumerate(self._class_names)}
+        self._classes = ClassIndex([names[i] for i in range(len(names))], self._model_id)
         predictor_imgsz = self._yolo.predictor.imgsz
         self._imgsz = (
             int(max(predictor_imgsz)) if isinstance(predictor_imgsz, (list, tuple)) else int(predictor_imgsz)
@@ -360,9 +349,12 @@ def _plain(value: Any) -> Any:
 
 
 __all__ = [
+    "DEFAULT_IMGSZ",
+    "SUFFIXES",
     "ArtifactError",
     "Detector",
     "DetectorError",
+    "OnnxDetector",
     "build_model",
     "export_detector",
     "model_from_artifact",

@@ -24,27 +24,40 @@ import torch
 from torch import nn
 
 from perception.core.artifacts import ArtifactError, load_artifact
+from perception.core.domain_verdict import NOT_SCORED, UNSCORED, DomainVerdict, verdict_of, worst
+
+__all__ = [  # the verdict types are re-exported: they lived here before domain_verdict held them
+    "EARLY_BLOCKS",
+    "METADATA_KEY",
+    "NOT_SCORED",
+    "SCORE_NAME",
+    "TENSOR_PREFIX",
+    "UNSCORED",
+    "DomainMonitor",
+    "DomainStatistics",
+    "DomainVerdict",
+    "FeatureTap",
+    "Pool",
+    "TapPoint",
+    "average_grid",
+    "average_maps",
+    "channel_statistics",
+    "fit_statistics",
+    "last_linear",
+    "load_statistics",
+    "model_tensors",
+    "shrunk_covariance",
+    "style_and_content",
+    "verdict_of",
+    "worst",
+]
 
 TENSOR_PREFIX = "domain."
 METADATA_KEY = "domain"
 SCORE_NAME = "mahalanobis"
-NOT_SCORED = -1.0  # domain_score of a frame no statistics judged
 EARLY_BLOCKS = 5  # backbone blocks after the stem whose channel statistics describe an image's style
 
 Pool = Callable[[Any], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class DomainVerdict:
-    """A frame's distance from the training data in units of the threshold, whether it is within,
-    and why not when something other than the distance decided (a frame too small or blurred)."""
-
-    score: float
-    in_domain: bool
-    reason: str = ""
-
-
-UNSCORED = DomainVerdict(NOT_SCORED, True)
 
 
 @dataclass(frozen=True)
@@ -64,8 +77,7 @@ class DomainStatistics:
 
     def verdicts(self, features: np.ndarray) -> list[DomainVerdict]:
         """One verdict per row: distance / threshold, in domain while it is at most 1."""
-        relative = self.distances(features) / self.threshold
-        return [DomainVerdict(float(value), bool(value <= 1.0)) for value in relative]
+        return [verdict_of(value) for value in self.distances(features) / self.threshold]
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
         return {
@@ -152,11 +164,6 @@ def fit_statistics(
     return DomainStatistics(fitted.mean, fitted.precision, threshold, details)
 
 
-def worst(verdicts: Sequence[DomainVerdict]) -> DomainVerdict:
-    """One verdict for a frame judged in parts (glass crops): the farthest part; unscored if none."""
-    return max(verdicts, key=lambda verdict: verdict.score, default=UNSCORED)
-
-
 def channel_statistics(feature_map: torch.Tensor) -> torch.Tensor:
     """(B, 2C) mean and standard deviation of each channel of (B, C, H, W) maps: the image's
     "style" (texture, contrast, noise), where rendered and real frames differ most."""
@@ -211,12 +218,18 @@ class FeatureTap:
 
     def take(self) -> np.ndarray:
         """(N, D) features of every forward pass since the last call (N = 0 when none ran)."""
+        features = self.take_tensor()
+        return np.zeros((0, 0), np.float32) if features is None else features.numpy()
+
+    def take_tensor(self) -> torch.Tensor | None:
+        """The same as one tensor, None when no pass ran; traceable, so an ONNX export computes the
+        features inside the graph from the very pass that gives the outputs."""
         taken = [torch.cat(batches) if batches else None for batches in self._batches]
         for batches in self._batches:
             batches.clear()
         if any(part is None for part in taken):
-            return np.zeros((0, 0), np.float32)
-        return torch.cat(taken, dim=1).numpy()
+            return None
+        return torch.cat(taken, dim=1)
 
     def remove(self) -> None:
         for handle in self._handles:

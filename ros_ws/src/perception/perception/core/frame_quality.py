@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from perception.core.domain import DomainVerdict
+from perception.core.domain_verdict import DomainVerdict
 
 ANALYSIS_SIDE = 240  # frames are downscaled to this short side [px] before measuring sharpness
 # The smallest camera frames a shipped model was trained on: the sign model's 160x120 videos.

@@ -13,12 +13,15 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from perception.core.classifier import Classifier
+from perception.core.classifier_io import Prediction, Preprocessing
 from perception.core.detections import Detection
+from perception.core.domain_verdict import DomainVerdict
 from perception.core.images import check_bgr8
+from perception.core.onnx_session import ON_CPU, ONNX_SUFFIX, SessionOptions
 
 LOG = logging.getLogger(__name__)
 
@@ -27,6 +30,31 @@ DEFAULT_DETECTOR_CLASSES = ("cup", "wine glass")
 # Detector classes that are glass whatever the glass-type classifier says: a stemmed wine glass
 # is not among the classifier's types, and calling it a "cup" must not make it robust.
 ALWAYS_FRAGILE_DETECTIONS = frozenset({"wine glass"})
+
+
+class CropClassifier(Protocol):
+    """What the glass pipeline uses of a classifier: the torch ``Classifier`` and ``OnnxClassifier``."""
+
+    model_id: str
+    classes: list[str]
+    preprocessing: Preprocessing
+
+    def predict(self, crops_bgr: Sequence[np.ndarray]) -> list[Prediction]: ...
+
+    def domain_verdicts(self) -> list[DomainVerdict]: ...
+
+
+def load_classifier(
+    path: str | Path, device: str = "auto", batch_size: int = 32, onnx: SessionOptions = ON_CPU
+) -> CropClassifier:
+    """An ``.onnx`` on ONNX Runtime with ``onnx`` (no torch imported), an artifact on torch at ``device``."""
+    if Path(path).suffix.lower() == ONNX_SUFFIX:
+        from perception.core.classifier_onnx import OnnxClassifier
+
+        return OnnxClassifier.load(path, onnx, batch_size)
+    from perception.core.classifier import Classifier
+
+    return Classifier.load(path, device=device, batch_size=batch_size)
 
 
 @dataclass(frozen=True)
@@ -75,7 +103,7 @@ class GlassClassifier:
 
     def __init__(
         self,
-        classifier: Classifier,
+        classifier: CropClassifier,
         fragile_types: Collection[str] = FRAGILE_GLASS_TYPES,
         fragile_detections: Collection[str] = ALWAYS_FRAGILE_DETECTIONS,
     ) -> None:
@@ -84,9 +112,11 @@ class GlassClassifier:
         self.fragile_detections = frozenset(fragile_detections)
 
     @classmethod
-    def load(cls, artifact_path: str | Path, device: str = "auto", batch_size: int = 32) -> GlassClassifier:
-        """Load a glass-type classifier artifact (see models/glass/)."""
-        return cls(Classifier.load(artifact_path, device=device, batch_size=batch_size))
+    def load(
+        cls, path: str | Path, device: str = "auto", batch_size: int = 32, onnx: SessionOptions = ON_CPU
+    ) -> GlassClassifier:
+        """Load a glass-type classifier artifact or its ``.onnx`` export (see models/glass/)."""
+        return cls(load_classifier(path, device, batch_size, onnx))
 
     @property
     def glass_types(self) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,6 +31,15 @@ from perception.core.domain import (
     style_and_content,
     worst,
 )
+from perception.core.sign_api import (
+    IDLE_CLASS,
+    IDLE_GLOSS,
+    SIGN_KIND,
+    SignPrediction,
+    clip_duration,
+    confident_word,
+    ranking,
+)
 from perception.core.video_models import (
     VideoModelSpec,
     backbone_blocks,
@@ -40,22 +49,25 @@ from perception.core.video_models import (
     sample_indices,
 )
 
-SIGN_KIND = "sign"
+__all__ = [  # the torch-free names are re-exported from sign_api, where they live
+    "IDLE_CLASS",
+    "IDLE_GLOSS",
+    "SIGN_KIND",
+    "TORCHSCRIPT_METADATA",
+    "SignPrediction",
+    "SignRecognizer",
+    "clip_duration",
+    "confident_word",
+    "domain_points",
+    "load_sign_model",
+    "load_sign_statistics",
+    "pooled_projection_input",
+    "sign_metadata",
+]
+
 # The artifact metadata rides inside TorchScript exports as this extra file.
 TORCHSCRIPT_METADATA = "perception.json"
 TORCHSCRIPT_SUFFIXES = (".pt", ".ptl")
-# The background class: idle time and motion that is no sign. Reported like any class; the
-# node treats it as "no sign". Reserved: no real word is spelt like this.
-IDLE_CLASS, IDLE_GLOSS = "_idle_", "idle"
-
-
-class SignPrediction(NamedTuple):
-    """One word of a clip's ranking."""
-
-    class_id: int
-    word: str
-    gloss: str
-    probability: float
 
 
 def sign_metadata(
@@ -112,9 +124,11 @@ def pooled_projection_input(features: torch.Tensor) -> torch.Tensor:
     return features.float().mean(dim=(1, 2, 3))
 
 
-def clip_duration(metadata: dict[str, Any]) -> float:
-    """Seconds of video one clip of this sign artifact spans (2 s when the metadata predates it)."""
-    return float(metadata.get("clip_duration", 2.0))
+def domain_points(model: nn.Module) -> list[TapPoint]:
+    """Style of the stem and first stages (channel statistics over time and space) and the
+    head's projection input, the pooled penultimate features of every clip."""
+    early = backbone_blocks(model)[:EARLY_BLOCKS]
+    return style_and_content(early, TapPoint(last_linear(model), pooled_projection_input))
 
 
 class SignRecognizer:
@@ -148,11 +162,8 @@ class SignRecognizer:
         return cls(model, metadata, resolved, load_sign_statistics(path))
 
     def domain_tap(self) -> FeatureTap:
-        """Style of the stem and first stages (channel statistics over time and space) and the
-        head's projection input, the pooled penultimate features of every clip."""
-        early = backbone_blocks(self.model)[:EARLY_BLOCKS]
-        penultimate = TapPoint(last_linear(self.model), pooled_projection_input)
-        return FeatureTap(style_and_content(early, penultimate))
+        """A tap at :func:`domain_points` of this recognizer's network."""
+        return FeatureTap(domain_points(self.model))
 
     def domain_verdict(self) -> DomainVerdict:
         """How unlike the training clips the latest clip was (UNSCORED without statistics)."""
@@ -174,20 +185,4 @@ class SignRecognizer:
 
     def top_k(self, probabilities: np.ndarray, k: int = 3) -> list[SignPrediction]:
         """The ``k`` most likely words, best first."""
-        order = np.argsort(-probabilities)[:k]
-        return [
-            SignPrediction(int(i), self.classes[i], self.glosses[i], float(probabilities[i])) for i in order
-        ]
-
-
-def confident_word(
-    ranking: Sequence[SignPrediction], background: str, min_score: float
-) -> SignPrediction | None:
-    """The best word of ``ranking`` if it is a word (not ``background``) at ``min_score`` or more.
-
-    The sign node publishes exactly these; ``perception_training.sign.stream_eval`` scores with it.
-    """
-    best = ranking[0]
-    if best.word == background or best.probability < min_score:
-        return None
-    return best
+        return ranking(probabilities, self.classes, self.glosses, k)

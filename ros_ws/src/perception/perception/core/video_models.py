@@ -10,54 +10,39 @@ training, tests). MViT keeps fixed position embeddings and accepts only its own 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as F
 
-KINETICS_MEAN = (0.45, 0.45, 0.45)
-KINETICS_STD = (0.225, 0.225, 0.225)
+from perception.core.video_clips import (
+    KINETICS_MEAN,
+    KINETICS_STD,
+    VideoModelError,
+    VideoModelSpec,
+    downscale,
+    sample_indices,
+)
 
-
-@dataclass(frozen=True)
-class VideoModelSpec:
-    """How a video model wants its clips: frames, square crop, Kinetics sampling, normalisation.
-
-    ``sampling_rate`` is the PyTorchVideo model zoo's frame stride at 30 fps, kept as a record
-    of how the architecture was meant to see time; sign clips are sampled uniformly over a
-    segment instead (``sample_indices``).
-    """
-
-    name: str
-    num_frames: int
-    crop_size: int
-    sampling_rate: int
-    mean: tuple[float, float, float] = KINETICS_MEAN
-    std: tuple[float, float, float] = KINETICS_STD
-    fixed_size: bool = False  # True: the network only accepts exactly num_frames x crop_size
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values (for artifact metadata and checkpoint hyper-parameters)."""
-        return {spec.name: _plain(getattr(self, spec.name)) for spec in fields(self)}
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> VideoModelSpec:
-        """Rebuild from :meth:`to_dict` output, ignoring keys this version does not know."""
-        known = {spec.name for spec in fields(cls)}
-        kept = {key: value for key, value in values.items() if key in known}
-        for key in ("mean", "std"):
-            if key in kept:
-                kept[key] = tuple(float(v) for v in kept[key])
-        return cls(**kept)
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
+__all__ = [  # the clip format and sampling are re-exported from video_clips, which is torch-free
+    "KINETICS_MEAN",
+    "KINETICS_STD",
+    "SPECS",
+    "VIDEO_MODELS",
+    "VideoModelError",
+    "VideoModelSpec",
+    "backbone_blocks",
+    "build_video_model",
+    "downscale",
+    "frames_to_video",
+    "normalise",
+    "preprocess_clip",
+    "resize_and_crop",
+    "sample_indices",
+    "video_spec",
+]
 
 SPECS: dict[str, VideoModelSpec] = {
     spec.name: spec
@@ -72,10 +57,6 @@ SPECS: dict[str, VideoModelSpec] = {
     )
 }
 VIDEO_MODELS: tuple[str, ...] = tuple(SPECS)
-
-
-class VideoModelError(ValueError):
-    """An unknown model name, a bad class count, or a clip the model cannot take."""
 
 
 def _resnet_style(builder_name: str, **extra: Any) -> Callable[[int, float], nn.Module]:
@@ -177,13 +158,6 @@ def backbone_blocks(model: nn.Module) -> list[nn.Module]:
     return list(blocks[:-1])
 
 
-def sample_indices(available: int, num_frames: int) -> list[int]:
-    """``num_frames`` frame indices spread evenly over ``available`` frames (repeats if fewer)."""
-    if available < 1:
-        raise VideoModelError("a clip needs at least one frame")
-    return np.linspace(0, available - 1, num_frames).round().astype(int).tolist()
-
-
 def frames_to_video(
     frames: Sequence[np.ndarray] | np.ndarray | torch.Tensor, bgr: bool = False
 ) -> torch.Tensor:
@@ -196,20 +170,6 @@ def frames_to_video(
     if bgr:
         array = array.flip(-1)
     return array.permute(0, 3, 1, 2).contiguous()
-
-
-def downscale(image: np.ndarray, short_side: int) -> np.ndarray:
-    """A copy of HxWx3 ``image`` whose short side is at most ``short_side`` px (area filter, aspect kept).
-
-    The sign node shrinks each kept camera frame with it, and training shrinks decoded video
-    frames with it, so both feed the model frames filtered the same way.
-    """
-    height, width = image.shape[:2]
-    scale = short_side / min(height, width)
-    if scale >= 1.0:
-        return image.copy()  # the frame may be a view of the message buffer
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def resize_and_crop(video: torch.Tensor, crop_size: int) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """YOLO detector node: camera image -> perception_msgs/DetectionArray (+ markers, debug image).
 
-Thin adapter over ``perception.core.detector.Detector`` on the shared TorchModelNode base.
+Thin adapter over ``perception.core.detector_api.load_detector`` (torch for ``.safetensors`` /
+``.pt``, ONNX Runtime without torch for ``.onnx``) on the shared TorchModelNode base.
 Inputs: ``image`` (sensor_msgs/Image) or ``image/compressed``. Outputs: ``detections``
 (perception_msgs/DetectionArray, header copied from the image, marked with the frame's
 ``domain_score`` / ``in_domain``: docs/ood.md), ``markers``
@@ -17,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from perception.core.constants import MODELS_DIR_ENV
-from perception.core.detector import Detector
+from perception.core.detector_api import DetectorModel, load_detector
 from perception.nodes.framework import vision_msgs_interop
 from perception.nodes.framework.box_overlay import BoxOverlay, BoxOverlayParameters
 from perception.nodes.framework.conversions import detection_array_msg
 from perception.nodes.framework.domain_watch import DomainAwareNode, DomainParameters, mark_domain
 from perception.nodes.framework.image_node import Frame
 from perception.nodes.framework.model_path import resolve_model_path
+from perception.nodes.framework.onnx_backend import OnnxParameters, session_options
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
 from perception.nodes.framework.torch_node import TorchNodeParameters
@@ -34,12 +36,13 @@ NODE_NAME = "detector_node"
 
 
 @dataclass(frozen=True)
-class DetectorParameters(TorchNodeParameters, BoxOverlayParameters, DomainParameters):
+class DetectorParameters(TorchNodeParameters, BoxOverlayParameters, DomainParameters, OnnxParameters):
     """Everything the detector node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
         "detector/yolo11n_synthetic.safetensors",
-        f"detector model (.safetensors artifact, .pt or .onnx), absolute or relative to ${MODELS_DIR_ENV}",
+        "detector model (.safetensors artifact or .pt on torch; .onnx on ONNX Runtime, without torch), "
+        f"absolute or relative to ${MODELS_DIR_ENV}",
     )
     confidence: float = param(0.25, "minimum detection score", min_value=0.0, max_value=1.0, live=True)
     iou: float = param(
@@ -52,7 +55,9 @@ class DetectorParameters(TorchNodeParameters, BoxOverlayParameters, DomainParame
         max_value=4096,
     )
     classes: tuple[str, ...] = param((), "publish only these class names; empty = all classes", live=True)
-    half: bool = param(False, "FP16 inference (CUDA only; ignored with a warning elsewhere)")
+    half: bool = param(
+        False, "FP16 inference (torch on CUDA, or TensorRT's engine; ignored with a warning elsewhere)"
+    )
     vision_msgs_output: bool = param(
         True,
         "also publish vision_msgs/Detection2DArray on detections_2d (Isaac ROS, ultralytics_ros and "
@@ -60,7 +65,7 @@ class DetectorParameters(TorchNodeParameters, BoxOverlayParameters, DomainParame
     )
 
 
-class DetectorNode(DomainAwareNode[DetectorParameters, Detector]):
+class DetectorNode(DomainAwareNode[DetectorParameters, DetectorModel]):
     """Publishes detections of every processed frame, boxes in the source image's pixels, marked
     with how unlike the training data the frame was (domain_score, in_domain)."""
 
@@ -69,18 +74,19 @@ class DetectorNode(DomainAwareNode[DetectorParameters, Detector]):
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
 
-    def load_model(self, params: DetectorParameters) -> Detector:
-        return Detector.load(
+    def load_model(self, params: DetectorParameters) -> DetectorModel:
+        return load_detector(
             resolve_model_path(params.model_path),
             device=params.device,
             half=params.half,
             imgsz=params.image_size or None,
+            onnx=session_options(params, params.cpu_threads, params.half),
         )
 
-    def model_input_size(self, model: Detector) -> int:
+    def model_input_size(self, model: DetectorModel) -> int:
         return model.imgsz
 
-    def check_parameters(self, params: DetectorParameters, model: Detector) -> None:
+    def check_parameters(self, params: DetectorParameters, model: DetectorModel) -> None:
         model.class_ids(params.classes)
 
     def create_outputs(self, params: DetectorParameters) -> None:

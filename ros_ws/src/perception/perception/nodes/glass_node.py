@@ -1,6 +1,7 @@
 """Glass node: camera image + detector's DetectionArray -> perception_msgs/GlassClassificationArray.
 
-Thin adapter over ``perception.core.glass.GlassClassifier`` on the shared TorchModelNode base.
+Thin adapter over ``perception.core.glass.GlassClassifier`` (its classifier on torch, or on ONNX
+Runtime without torch for an ``.onnx`` model_path) on the shared TorchModelNode base.
 The detector's boxes of the configured classes (default ``cup`` and ``wine glass``) are cropped
 from the *same* frame (image and detections paired by header stamp in bounded caches), classified
 in one batch, and published with the glass type, its score and the fragile flag.
@@ -23,11 +24,10 @@ from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticStatus
 
-from perception.core.classifier import Classifier
 from perception.core.constants import MODELS_DIR_ENV
 from perception.core.detections import Detection
-from perception.core.domain import DomainVerdict, worst
-from perception.core.glass import DEFAULT_DETECTOR_CLASSES, GlassClassifier, GlassResult
+from perception.core.domain_verdict import DomainVerdict, worst
+from perception.core.glass import DEFAULT_DETECTOR_CLASSES, GlassClassifier, GlassResult, load_classifier
 from perception.nodes.framework.box_overlay import BoxOverlay, BoxOverlayParameters
 from perception.nodes.framework.conversions import (
     checked_detections,
@@ -38,6 +38,7 @@ from perception.nodes.framework.diagnostics import PeriodSummary, Status
 from perception.nodes.framework.domain_watch import DomainAwareNode, DomainParameters, mark_domain
 from perception.nodes.framework.image_node import LOG_THROTTLE_S, Frame, SharedImage
 from perception.nodes.framework.model_path import resolve_model_path
+from perception.nodes.framework.onnx_backend import OnnxParameters, session_options
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.qos import output_qos
 from perception.nodes.framework.runner import run_node
@@ -51,12 +52,13 @@ MARKER_NAMESPACE = "glasses"
 
 
 @dataclass(frozen=True)
-class GlassParameters(TorchNodeParameters, BoxOverlayParameters, DomainParameters):
+class GlassParameters(TorchNodeParameters, BoxOverlayParameters, DomainParameters, OnnxParameters):
     """Everything the glass node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
         "glass/mobilenet_v2_glass.safetensors",
-        f"glass-type classifier artifact (.safetensors), absolute or relative to ${MODELS_DIR_ENV}",
+        "glass-type classifier artifact (.safetensors, on torch) or its export (.onnx, on ONNX Runtime, "
+        f"without torch), absolute or relative to ${MODELS_DIR_ENV}",
     )
     classes: tuple[str, ...] = param(
         DEFAULT_DETECTOR_CLASSES, "detector classes whose boxes are classified (at least one)", live=True
@@ -103,8 +105,11 @@ class GlassNode(DomainAwareNode[GlassParameters, GlassClassifier]):
         self._box_counts = {"boxes_invalid": 0, "boxes_capped": 0}
 
     def load_model(self, params: GlassParameters) -> GlassClassifier:
-        classifier = Classifier.load(
-            resolve_model_path(params.model_path), device=params.device, batch_size=params.batch_size
+        classifier = load_classifier(
+            resolve_model_path(params.model_path),
+            device=params.device,
+            batch_size=params.batch_size,
+            onnx=session_options(params, params.cpu_threads),
         )
         return GlassClassifier(classifier)
 

@@ -1,6 +1,7 @@
 """Sign node: camera image stream -> perception_msgs/SignLabel, one per recognised signed word.
 
-Thin adapter over ``perception.core.sign.SignRecognizer`` on the shared TorchModelNode base,
+Thin adapter over ``perception.core.sign_api.load_recognizer`` (torch for an artifact or a
+TorchScript export, ONNX Runtime without torch for an ``.onnx``) on the shared TorchModelNode base,
 with the clip path of ``framework.clip_buffer`` and two workers:
 
 - the frame worker (the base's latest-frame worker) decodes each frame, keeps it in a ring
@@ -32,12 +33,12 @@ from typing import Any, Protocol
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 
-from perception.core.artifacts import model_id
 from perception.core.constants import MODELS_DIR_ENV
-from perception.core.domain import DomainVerdict
+from perception.core.domain_verdict import DomainVerdict
 from perception.core.frame_quality import FrameQuality
-from perception.core.sign import SignPrediction, SignRecognizer, confident_word
-from perception.core.video_models import downscale
+from perception.core.model_files import model_id
+from perception.core.sign_api import SignPrediction, confident_word, load_recognizer
+from perception.core.video_clips import downscale
 from perception.nodes.framework.clip_buffer import (
     Clip,
     ClipBuffer,
@@ -50,6 +51,7 @@ from perception.nodes.framework.domain_watch import DomainAwareNode, DomainParam
 from perception.nodes.framework.image_node import LOG_THROTTLE_S, WORKER_STOP_TIMEOUT_S, Frame
 from perception.nodes.framework.latest_frame import LatestFrameWorker, WorkerCounters
 from perception.nodes.framework.model_path import resolve_model_path
+from perception.nodes.framework.onnx_backend import OnnxParameters, session_options
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
 from perception.nodes.framework.torch_node import TorchNodeParameters
@@ -62,7 +64,8 @@ MIN_SCORE_KEY = "min_score"  # artifact metadata key of a calibrated threshold
 
 
 class ClipRecognizer(Protocol):
-    """What the node needs from a model: ``SignRecognizer`` fits, and so do test doubles."""
+    """What the node needs from a model: ``SignRecognizer`` and ``OnnxSignRecognizer`` fit, and so do
+    test doubles."""
 
     classes: list[str]
 
@@ -96,12 +99,13 @@ class _Job:
 
 
 @dataclass(frozen=True)
-class SignParameters(TorchNodeParameters, DomainParameters):
+class SignParameters(TorchNodeParameters, DomainParameters, OnnxParameters):
     """Everything the sign node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
         "sign/x3d_xs_sign.safetensors",
-        f"sign artifact (.safetensors) or our TorchScript export, absolute or relative to ${MODELS_DIR_ENV}",
+        "sign artifact (.safetensors) or our TorchScript export (on torch), or its .onnx export (on ONNX "
+        f"Runtime, without torch), absolute or relative to ${MODELS_DIR_ENV}",
     )
     sample_rate_hz: float = param(
         0.0,
@@ -139,7 +143,7 @@ class SignParameters(TorchNodeParameters, DomainParameters):
 def load_sign(params: SignParameters) -> LoadedSign:
     """The artifact ``model_path`` names, identified as ``<file>@<sha256 prefix>`` like the detector."""
     path = resolve_model_path(params.model_path)
-    recognizer = SignRecognizer.load(path, device=params.device)
+    recognizer = load_recognizer(path, params.device, session_options(params, params.cpu_threads))
     frames = recognizer.spec.num_frames
     return LoadedSign(
         recognizer=recognizer,

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticStatus
 
-from perception.core.domain import DomainVerdict
+from perception.core.domain_verdict import DomainVerdict
 from perception.core.frame_quality import (
     ANALYSIS_SIDE,
     DEFAULT_MIN_SHARPNESS,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from perception.core.artifacts import not_a_file
 from perception.core.constants import MODELS_DIR_ENV
+from perception.core.model_files import not_a_file
 
 
 def resolve_model_path(path: str) -> Path:

@@ -5,12 +5,11 @@
 container therefore fixes the count once (its ``torch_threads`` parameter) before any model
 loads, and the nodes' ``cpu_threads`` then change nothing. Each node still runs its model on its
 own worker thread, so up to (model nodes) x ``torch_threads`` threads compute at once, as with
-one process per node where each process got its node's ``cpu_threads``.
+one process per node where each process got its node's ``cpu_threads``. torch is imported only
+when threads are set, so a node whose model runs on ONNX Runtime never loads it.
 """
 
 from __future__ import annotations
-
-import torch
 
 _fixed: int | None = None
 
@@ -18,6 +17,8 @@ _fixed: int | None = None
 def fix_process_threads(threads: int) -> None:
     """Set torch's intra-op threads for the whole process (0 = torch's default) and keep them."""
     global _fixed
+    import torch
+
     if threads:
         torch.set_num_threads(threads)
     _fixed = torch.get_num_threads()
@@ -28,5 +29,7 @@ def apply_node_threads(threads: int) -> bool:
     if _fixed is not None:
         return False
     if threads:
+        import torch
+
         torch.set_num_threads(threads)
     return True
