@@ -279,23 +279,25 @@ def test_invalid_params_file_fails_configure_naming_the_parameter(ros, tmp_path,
     assert node.trigger_configure() == SUCCESS
 
 
-@pytest.fixture
-def detector_artifact(tmp_path: Path) -> tuple[Path, float]:
-    """The committed artifact, or (where it is missing) an untrained yolo11n at 160 px.
+@pytest.fixture(params=[".safetensors", ".onnx"])
+def detector_artifact(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, float]:
+    """The committed artifact or its ONNX export (ONNX Runtime), or (where it is missing) an
+    untrained yolo11n at 160 px, exported for the ONNX case.
 
     Returns the path and a confidence threshold that yields boxes from it.
     """
     if ARTIFACT.is_file():
-        return ARTIFACT, 0.25
+        return ARTIFACT.with_suffix(request.param), 0.25
     from perception.core.detector import build_model, save_detector
     pytest.importorskip("perception_training", reason="needs the training package (synthetic world)")
+    from perception_training.onnx_export.cli import export_onnx
     from perception_training.synthetic.scene import DETECTOR_CLASSES
 
     path = tmp_path / "untrained.safetensors"
     save_detector(
         path, build_model("yolo11n", DETECTOR_CLASSES), {"architecture": "yolo11n", "input_size": 160}
     )
-    return path, 0.0
+    return (export_onnx(path)[0] if request.param == ".onnx" else path), 0.0
 
 
 def test_real_model_boxes_are_in_source_pixels_for_any_frame_size(ros, detector_artifact) -> None:
@@ -332,7 +334,7 @@ def test_real_model_boxes_are_in_source_pixels_for_any_frame_size(ros, detector_
         assert boxes[:, [0, 2]].max() <= size[0] and boxes[:, [1, 3]].max() <= size[1]
         assert boxes.min() >= 0
         assert boxes[:, 2].max() > 0.5 * size[0] or boxes[:, 3].max() > 0.5 * size[1], "boxes span the frame"
-        if path == ARTIFACT:  # trained: boxes must land on the objects in this frame's pixels
+        if path.with_suffix(".safetensors") == ARTIFACT:  # trained: boxes land on the objects in the frame
             found = [_best_iou(obj.class_name, obj.box, result.detections) >= 0.5 for obj in scene.objects]
             assert sum(found) >= 0.6 * len(found), (
                 f"{size}: {found} of {[o.class_name for o in scene.objects]}"

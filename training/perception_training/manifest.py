@@ -1,4 +1,5 @@
-"""models/manifest.json: what each committed artifact is, its checksum and how to remake it.
+"""models/manifest.json: what each committed artifact (and ONNX export) is, its checksum and how
+to remake it.
 
 Built from the artifacts' own metadata, so it cannot disagree with them; a test checks that
 the committed manifest matches the files. Run `python -m perception_training.manifest` after
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from perception.core.artifacts import DIGEST_KEY, add_digest, read_metadata, verify_digest
+from perception.core.onnx_session import METADATA_KEY
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
@@ -48,7 +50,36 @@ def build_manifest(models_dir: Path) -> dict[str, Any]:
                 "created": meta.get("created"),
             }
         )
-    return {"format_version": 1, "artifacts": entries}
+    return {"format_version": 1, "artifacts": entries, "exports": _exports(models_dir)}
+
+
+def _exports(models_dir: Path) -> list[dict[str, Any]]:
+    """One entry per ``*.onnx`` export under ``models_dir``: its checksum and the artifact it was made
+    from (``perception-train export-onnx`` writes that into the file's metadata)."""
+    import onnx
+
+    entries = []
+    for path in sorted(models_dir.rglob("*.onnx")):
+        model = onnx.load(str(path), load_external_data=False)
+        props = {prop.key: prop.value for prop in model.metadata_props}
+        meta = json.loads(props.get(METADATA_KEY, "{}"))
+        exported = meta.get("onnx", {})
+        source = path.with_name(exported.get("source", path.with_suffix(".safetensors").name))
+        source_file = source.relative_to(models_dir).as_posix()
+        data = path.read_bytes()
+        entries.append(
+            {
+                "file": path.relative_to(models_dir).as_posix(),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": len(data),
+                "kind": meta.get("kind"),
+                "source": source_file,
+                "source_sha256": exported.get("source_sha256"),
+                "outputs": exported.get("outputs"),
+                "regenerate": f"perception-train export-onnx --artifact models/{source_file}",
+            }
+        )
+    return entries
 
 
 def render(manifest: dict[str, Any]) -> str:
@@ -72,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     manifest = build_manifest(args.models_dir)
     out = args.models_dir / "manifest.json"
     out.write_text(render(manifest))
-    print(f"wrote {out} ({len(manifest['artifacts'])} artifacts)")
+    print(f"wrote {out} ({len(manifest['artifacts'])} artifacts, {len(manifest['exports'])} ONNX exports)")
 
 
 if __name__ == "__main__":

@@ -139,4 +139,3 @@ class Classifier:
                 logits = self.model(torch.from_numpy(self.preprocessing.to_array(chunk)).to(self.device))
                 outputs.append(logits.float().softmax(dim=1).cpu())
         return torch.cat(outputs)
-

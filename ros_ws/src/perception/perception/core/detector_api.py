@@ -17,7 +17,7 @@ import numpy as np
 from perception.core.detections import Detection
 from perception.core.domain_verdict import DomainVerdict
 from perception.core.model_files import not_a_file
-from perception.core.onnx_session import ON_CPU, ONNX_SUFFIX, SessionOptions
+from perception.core.onnx_session import ON_CPU, ONNX_SUFFIX, SessionOptions, export_command
 
 DEFAULT_IMGSZ = 640
 SUFFIXES = (".safetensors", ".pt", ONNX_SUFFIX)
@@ -75,9 +75,14 @@ def checked_path(path: str | Path) -> Path:
     path = Path(path)
     problem = not_a_file(path)
     if problem:
+        make = (
+            f"make it with `{export_command(path)}`"
+            if path.suffix.lower() == ONNX_SUFFIX
+            else "train one with `perception-train detector`"
+        )
         raise DetectorError(
-            f"detector model {path} {problem}; train one with `perception-train detector` "
-            f"or set model_path to an existing {', '.join(SUFFIXES)} file"
+            f"detector model {path} {problem}; {make} or set model_path to an existing "
+            f"{', '.join(SUFFIXES)} file"
         )
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:

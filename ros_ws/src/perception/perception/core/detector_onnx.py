@@ -194,8 +194,15 @@ class OnnxDetector:
         outputs = self._session.run(letterbox.apply(image_bgr))
         if self._session.scored:
             self._verdict = verdict_of(float(outputs[DOMAIN_OUTPUT][0]))
-        boxes, scores, ids = decode(outputs[self._session.output_names[0]][0], conf, iou, class_ids)
+        raw = outputs[self._session.output_names[0]][0]
         names = self._classes.names
+        if raw.ndim != 2 or raw.shape[0] != 4 + len(names):
+            raise DetectorError(
+                f"{self._model_id} outputs {raw.shape} per image, not (4 + {len(names)} classes, anchors): "
+                "not a YOLO detection export this code decodes (an end-to-end/NMS export?); export it "
+                "with `perception-train export-onnx` or `yolo export format=onnx nms=False`"
+            )
+        boxes, scores, ids = decode(raw, conf, iou, class_ids)
         return [
             Detection(int(c), names[c], float(s), *map(float, box))
             for box, s, c in zip(letterbox.to_frame(boxes, height, width), scores, ids, strict=True)

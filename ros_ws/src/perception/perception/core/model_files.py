@@ -66,8 +66,8 @@ def not_a_file(path: Path) -> str | None:
 
 
 def manifest_entry(path: Path) -> tuple[Path, str] | None:
-    """``(manifest, sha256)`` from the nearest manifest.json above ``path`` that
-    lists it, or None. Paths stay unresolved, as build_manifest lists them."""
+    """``(manifest, sha256)`` from the nearest manifest.json above ``path`` that lists it (among its
+    artifacts or their ONNX exports), or None. Paths stay unresolved, as build_manifest lists them."""
     absolute = Path(os.path.abspath(path))
     for folder in absolute.parents:
         manifest = folder / MANIFEST_NAME
@@ -75,7 +75,8 @@ def manifest_entry(path: Path) -> tuple[Path, str] | None:
             continue
         relative = absolute.relative_to(folder).as_posix()
         try:
-            entries = json.loads(manifest.read_text()).get("artifacts", [])
+            content = json.loads(manifest.read_text())
+            entries = [*content.get("artifacts", []), *content.get("exports", [])]
             listed = {entry["file"]: entry["sha256"] for entry in entries}
         except (OSError, ValueError, AttributeError, TypeError, KeyError) as error:
             LOG.warning("ignoring %s, not a readable models manifest (%s)", manifest, error)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from perception.core.model_files import ArtifactError, manifest_entry, not_a_file
+from perception.core.model_files import ArtifactError, manifest_entry, not_a_file, sha256_of
 
 LOG = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ class OnnxSession:
                 f"{path} holds a {metadata.get('kind')!r} model, expected {expected_kind!r}; "
                 "check the model_path parameter"
             )
+        _warn_if_stale(path, metadata)
         return cls(path, session, metadata, props)
 
     @property
@@ -181,6 +182,22 @@ def _check_manifest(path: Path, data: bytes, error: type[Exception]) -> None:
             f"(e.g. `git checkout -- {path}`) or export it again with `{export_command(path)}` and "
             "refresh the manifest with `python -m perception_training.manifest`"
         )
+
+
+def _warn_if_stale(path: Path, metadata: Mapping[str, Any]) -> None:
+    """An export older than the artifact beside it (retrained, recalibrated) gives that artifact's
+    old outputs and domain scores: say so where the operator looks."""
+    exported = metadata.get("onnx", {})
+    source = path.with_name(exported.get("source", "")) if exported.get("source") else None
+    if source is None or not source.is_file() or sha256_of(source) == exported.get("source_sha256"):
+        return
+    LOG.warning(
+        "%s was exported from another version of %s (it has changed since: retrained or recalibrated?); "
+        "its outputs and domain scores are the old ones until you export it again with `%s`",
+        path,
+        source.name,
+        export_command(path),
+    )
 
 
 def _metadata(path: Path, props: Mapping[str, str], error: type[Exception]) -> dict[str, Any]:
