@@ -10,8 +10,7 @@ import torch
 from torch import nn
 
 from perception.core.artifacts import ArtifactError, save_artifact
-from perception.core.classifier import Classifier, Preprocessing, build_classifier
-from perception_training.classification.checkpoints import save_checkpoint
+from perception.core.classifier import TRAINING_STATE_PREFIX, Classifier, Preprocessing, build_classifier
 
 COLOURS = ["red", "green", "blue"]
 
@@ -68,13 +67,13 @@ def _metadata(prep: Preprocessing) -> dict[str, object]:
 
 
 def test_load_matches_the_saved_model_and_ignores_optimizer_state(tmp_path: Path) -> None:
+    """Runs made before the Lightning engine kept optimizer tensors in ``latest.safetensors``."""
     torch.manual_seed(0)
     prep = Preprocessing(32)
     model = build_classifier("mobilenet_v3_small", 3, 32).eval()
-    optimizer = torch.optim.AdamW(model.parameters())
-    model(torch.randn(2, 3, 32, 32)).sum().backward()
-    optimizer.step()
-    path = save_checkpoint(tmp_path / "latest.safetensors", model, _metadata(prep), optimizer)
+    state = {f"{TRAINING_STATE_PREFIX}optimizer.0.exp_avg": torch.randn(3)}
+    metadata = {"kind": "classifier", **_metadata(prep)}
+    path = save_artifact(tmp_path / "latest.safetensors", {**model.state_dict(), **state}, metadata)
     loaded = Classifier.load(path, device="cpu", batch_size=3)
     crops = [np.random.default_rng(i).integers(0, 255, (20 + i, 25, 3), dtype=np.uint8) for i in range(4)]
     expected = Classifier(model, COLOURS, prep, device="cpu").probabilities(crops)

@@ -43,6 +43,20 @@ def test_every_architecture_builds_and_forwards_a_batch(architecture: str) -> No
     assert classification_head(model).out_features == 3
 
 
+def test_regularisers_reach_the_networks_that_have_them() -> None:
+    vit = build_classifier("vit_small", 3, 32, drop_rate=0.3, attn_drop_rate=0.2, drop_path_rate=0.1)
+    assert vit.head_drop.p == 0.3 and vit.blocks[0].attn.attn_drop.p == 0.2
+    assert vit.blocks[-1].drop_path1.drop_prob == pytest.approx(0.1)  # stochastic depth rises to the rate
+    mobilenet = build_classifier("mobilenet_v2", 3, 32, drop_rate=0.5)
+    assert [m.p for m in mobilenet.modules() if isinstance(m, torch.nn.Dropout)] == [0.5]
+    default = build_classifier("mobilenet_v2", 3, 32)
+    assert [m.p for m in default.modules() if isinstance(m, torch.nn.Dropout)] == [0.2]  # torchvision's own
+    with pytest.raises(ClassifierBuildError, match="resnet18 has no dropout"):
+        build_classifier("resnet18", 3, 32, drop_rate=0.1)
+    with pytest.raises(ClassifierBuildError, match="no attention or stochastic depth"):
+        build_classifier("mobilenet_v2", 3, 32, drop_path_rate=0.1)
+
+
 @pytest.mark.parametrize(
     ("architecture", "classes", "size", "message"),
     [

@@ -33,4 +33,4 @@ class SampleDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         sample = self.samples[index]
-        return self.transform(read_rgb(sample.path)), sample.label, index
+        return self.transform(read_rgb(sample.path), index), sample.label, index

@@ -2,46 +2,69 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+from perception.core.classifier_models import ARCHITECTURES
+from perception_training.engine.flags import option
+from perception_training.engine.optim import OPTIMIZERS
+from perception_training.engine.run import TrainerOptions
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides how a classifier is trained; stored inside every checkpoint."""
+class TrainConfig(TrainerOptions):
+    """Everything that decides how a classifier is trained; stored with every run (run.json).
 
-    architecture: str = "resnet18"
+    Each field is also a ``perception-train classify`` option that overrides the recipe.
+    """
+
+    architecture: str = field(default="resnet18", **option("network", choices=ARCHITECTURES))
     image_size: int = 64
     epochs: int = 30
     batch_size: int = 64
-    optimizer: str = "adamw"  # adamw | sgd
-    lr: float = 1e-3  # the head's learning rate (and the backbone's unless backbone_lr is set)
+    optimizer: str = field(default="adamw", **option("optimizer", choices=OPTIMIZERS))
+    lr: float = field(
+        default=1e-3, **option("the head's learning rate (and the backbone's unless --backbone-lr)")
+    )
     backbone_lr: float | None = None
     weight_decay: float = 0.05
-    momentum: float = 0.9  # sgd only
+    momentum: float = field(default=0.9, **option("sgd only"))
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.1
+    drop_rate: float | None = field(
+        default=None, **option("dropout before the head (default: the architecture's own)")
+    )
+    attn_drop_rate: float = field(
+        default=0.0, **option("attention dropout (vit_small, deit_small, swin_tiny)")
+    )
+    drop_path_rate: float = field(
+        default=0.0, **option("stochastic depth (vit_small, deit_small, swin_tiny)")
+    )
     cutmix_alpha: float = 0.0
     mixup_alpha: float = 0.0
-    mix_prob: float = 0.5  # share of batches that get CutMix or MixUp
-    aug_start: float = 0.2  # augmentation strength at the first epoch ...
-    aug_end: float = 1.0  # ... rising on a cosine to this at the last
-    # Recompute BatchNorm statistics on this many clean training images before each validation
-    # (0 = off): from scratch, running averages lag the weights and validation sits at chance.
-    bn_recalibration: int = 2000
-    freeze_epochs: int = 0  # transfer learning: train only the head for this many epochs
-    pretrained: str | None = None  # local weights file (safetensors or torch state dict)
-    val_fraction: float = 0.1  # ImageFolder without a val folder: seeded split of train
+    mix_prob: float = field(default=0.5, **option("share of batches that get CutMix or MixUp"))
+    aug_start: float = field(default=0.2, **option("augmentation strength at the first epoch ..."))
+    aug_end: float = field(default=1.0, **option("... rising on a cosine to this at the last"))
+    bn_recalibration: int = field(
+        default=2000,
+        **option(
+            "recompute BatchNorm statistics on this many clean training images before each validation "
+            "(0 = off): from scratch, running averages lag the weights and validation sits at chance"
+        ),
+    )
+    freeze_epochs: int = field(
+        default=0, **option("transfer learning: train only the head for this many epochs")
+    )
+    pretrained: str | None = field(
+        default=None, **option("local weights file (safetensors or torch state dict)")
+    )
+    val_fraction: float = field(
+        default=0.1, **option("ImageFolder without a val folder: seeded split of train")
+    )
     seed: int = 0
-    workers: int = 0
-    threads: int = 0  # CPU threads for torch; 0 keeps torch's default (1 is far faster on a busy CPU)
-    device: str = "auto"
-    amp: bool = True  # mixed precision, used on CUDA only
-    wandb: bool = False  # log to Weights & Biases too (offline unless WANDB_MODE says otherwise)
+    workers: int = field(default=0, **option("DataLoader worker processes"))
 
     def __post_init__(self) -> None:
-        if self.optimizer not in ("adamw", "sgd"):
-            raise ValueError(f"optimizer must be 'adamw' or 'sgd', got {self.optimizer!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
         if not 0 <= self.freeze_epochs <= self.epochs:
@@ -53,7 +76,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Rebuild from a checkpoint's stored config, ignoring fields this version does not know."""
+        """Rebuild from a run's stored config, ignoring fields this version does not know."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 

@@ -18,7 +18,8 @@ from torchvision.transforms import v2
 
 from perception.core.classifier import Preprocessing
 
-ImageTransform = Callable[[np.ndarray], torch.Tensor]
+ImageTransform = Callable[..., torch.Tensor]  # (RGB image, dataset index=None) -> normalised tensor
+SEED_STRIDE = 1_000_003  # per-image seeds of one epoch: seed * stride + index
 BatchMixer = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
@@ -47,8 +48,13 @@ def augmentation(image_size: int, strength: float, seed: int | None = None) -> A
 
 
 def train_transform(preprocessing: Preprocessing, strength: float, seed: int | None = None) -> ImageTransform:
-    """Augment an RGB image at ``strength`` then normalise it exactly as inference does."""
-    return partial(_augment, preprocessing, augmentation(preprocessing.image_size, strength, seed))
+    """Augment an RGB image at ``strength`` then normalise it exactly as inference does.
+
+    Given the image's dataset index, its random draws depend on ``(seed, index)`` alone, so the
+    loading order, worker processes and a loader iterated twice (Lightning does at some epoch
+    starts, not when resuming) leave an image's augmentation unchanged.
+    """
+    return partial(_augment, preprocessing, augmentation(preprocessing.image_size, strength, seed), seed)
 
 
 def eval_transform(preprocessing: Preprocessing) -> ImageTransform:
@@ -57,11 +63,19 @@ def eval_transform(preprocessing: Preprocessing) -> ImageTransform:
 
 
 # Module-level functions (not lambdas) so DataLoader workers can pickle the transforms.
-def _augment(preprocessing: Preprocessing, pipeline: A.Compose, image: np.ndarray) -> torch.Tensor:
+def _augment(
+    preprocessing: Preprocessing,
+    pipeline: A.Compose,
+    seed: int | None,
+    image: np.ndarray,
+    index: int | None = None,
+) -> torch.Tensor:
+    if seed is not None and index is not None:
+        pipeline.set_random_seed(seed * SEED_STRIDE + index)
     return preprocessing.to_tensor([pipeline(image=image)["image"]])[0]
 
 
-def _normalise(preprocessing: Preprocessing, image: np.ndarray) -> torch.Tensor:
+def _normalise(preprocessing: Preprocessing, image: np.ndarray, index: int | None = None) -> torch.Tensor:
     return preprocessing.to_tensor([image])[0]
 
 

@@ -1,7 +1,8 @@
 """Command-line flags derived from a frozen config dataclass, so the two never drift apart.
 
-Each field becomes ``--<field_name>`` with the field's type and default; ``help`` and
-``choices`` come from the field's metadata; ``bool`` fields become ``--x / --no-x``.
+Each field becomes ``--field-name`` (``--field_name`` is accepted too) with the field's type
+and default; ``help``, ``choices`` and ``aliases`` (older spellings such as ``--batch``) come
+from the field's metadata; ``bool`` fields become ``--x / --no-x``.
 """
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ import argparse
 import types
 import typing
 from collections.abc import Sequence
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, Field, fields
 from typing import Any, TypeVar
 
 Config = TypeVar("Config")
+
+
+def option(help: str, **more: object) -> dict[str, Any]:
+    """``field(...)`` keyword arguments carrying a flag's help (and ``choices``, ``aliases``)."""
+    return {"metadata": {"help": help, **more}}
 
 
 def build_parser(
@@ -23,25 +29,72 @@ def build_parser(
     parser = argparse.ArgumentParser(
         prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
+    add_flags(parser, config_type)
+    return parser
+
+
+def add_flags(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, config_type: type, overrides: bool = False
+) -> None:
+    """One option per field of ``config_type``; with ``overrides`` every default is None ("not given"),
+    for settings that a preset or a stored run supplies unless the command line changes them."""
     hints = typing.get_type_hints(config_type)
     for spec in fields(config_type):
         kind = _scalar_type(hints[spec.name])
-        default = spec.default if spec.default is not MISSING else None
-        options: dict[str, Any] = {"default": default, "help": spec.metadata.get("help", " ")}
+        options: dict[str, Any] = {
+            "dest": spec.name,
+            "default": None if overrides else _default(spec),
+            "help": spec.metadata.get("help", " "),
+        }
         if kind is bool:
             options["action"] = argparse.BooleanOptionalAction
         else:
             options.update(type=kind, choices=spec.metadata.get("choices"))
-        parser.add_argument("--" + spec.name, **options)
-    return parser
+        parser.add_argument(*_spellings(spec), **options)
+
+
+def config_from(args: argparse.Namespace, config_type: type[Config]) -> Config:
+    """The ``config_type`` instance of parsed ``args`` (every field read by its name)."""
+    return config_type(**{spec.name: getattr(args, spec.name) for spec in fields(config_type)})
 
 
 def parse_config(
     config_type: type[Config], argv: Sequence[str] | None, prog: str, description: str
 ) -> Config:
     """Parse ``argv`` into a ``config_type`` instance."""
-    args = build_parser(config_type, prog, description).parse_args(argv)
-    return config_type(**{spec.name: getattr(args, spec.name) for spec in fields(config_type)})
+    return config_from(build_parser(config_type, prog, description).parse_args(argv), config_type)
+
+
+def parse_size(text: str, flag: str) -> tuple[int, int]:
+    """``"320x240"`` -> ``(320, 240)``, or SystemExit naming ``flag`` and what is wrong."""
+    try:
+        width, height = (int(value) for value in text.lower().split("x"))
+    except ValueError as error:
+        raise SystemExit(f"{flag} wants WIDTHxHEIGHT, e.g. 320x240, got {text!r}") from error
+    return width, height
+
+
+def parse_counts(text: str, names: Sequence[str], flag: str) -> dict[str, int]:
+    """``"20,4,4"`` -> ``{"train": 20, "val": 4, "test": 4}`` for ``names``, or SystemExit."""
+    try:
+        values = [int(value) for value in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != len(names):
+        wanted = ",".join(name.upper() for name in names)
+        raise SystemExit(f"{flag} wants {wanted} image counts, got {text!r}")
+    return dict(zip(names, values, strict=True))
+
+
+def _spellings(spec: Field) -> list[str]:
+    dashed, underscored = "--" + spec.name.replace("_", "-"), "--" + spec.name
+    return list(dict.fromkeys([dashed, underscored, *spec.metadata.get("aliases", ())]))
+
+
+def _default(spec: Field) -> Any:
+    if spec.default is not MISSING:
+        return spec.default
+    return spec.default_factory() if spec.default_factory is not MISSING else None
 
 
 def _scalar_type(hint: Any) -> type:

@@ -1,44 +1,109 @@
-"""PNG reports of a run: loss/accuracy curves from metrics.csv rows, and a confusion matrix."""
+"""PNG reports of a run: per-epoch curves from metrics.csv rows, and confusion matrices."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display on robots and CI; must precede pyplot
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
+from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-from perception_training.classification.evaluation import Evaluation
-from perception_training.classification.reports import plot_confusion
+MAX_LABELLED_CLASSES = 40  # beyond this, a confusion matrix drops tick labels and counts
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One PNG of per-epoch curves: ``keys`` on the left axis, ``scores`` (0..1) on a right one."""
+
+    name: str
+    keys: tuple[str, ...]
+    ylabel: str
+    title: str | None = None
+    scores: tuple[str, ...] = ()
+
+
+def draw_chart(rows: Sequence[dict[str, str]], chart: Chart, folder: Path) -> Path:
+    """Draw ``chart`` from metrics.csv rows into ``folder / chart.name``; absent columns are skipped."""
+    fig, axis = plt.subplots(figsize=(7, 4))
+    lines = _plot(axis, rows, chart.keys)
+    axis.set_ylabel(chart.ylabel)
+    present = [key for key in chart.scores if key in rows[0]]
+    if present:
+        right = axis.twinx()
+        lines += _plot(right, rows, present, marker="s")
+        right.set_ylabel(", ".join(present))
+        right.set_ylim(0, 1)
+    axis.legend(lines, [line.get_label() for line in lines], loc="best")
+    if chart.title:
+        axis.set_title(chart.title)
+    return save_figure(fig, folder / chart.name)
 
 
 def plot_curves(rows: Sequence[dict[str, str]], path: Path) -> Path:
     """Every ``*loss*`` column on the left panel and every ``*acc*`` column on the right, per epoch."""
-    epochs = [int(row["epoch"]) for row in rows]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, (title, word) in zip(axes, (("loss", "loss"), ("accuracy", "acc")), strict=True):
-        for key in sorted(key for key in rows[0] if word in key):
-            ax.plot(epochs, [_number(row[key]) for row in rows], marker="o", label=key)
-        ax.set_xlabel("epoch")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend()
+    for axis, (title, word) in zip(axes, (("loss", "loss"), ("accuracy", "acc")), strict=True):
+        _plot(axis, rows, sorted(key for key in rows[0] if word in key))
+        axis.set_title(title)
+        axis.legend()
+    return save_figure(fig, path)
+
+
+def confusion_png(
+    logits: torch.Tensor, labels: torch.Tensor, classes: Sequence[str], path: Path, title: str
+) -> Path:
+    """Row-normalised confusion matrix of ``(N, C)`` logits against labels."""
+    counts = multiclass_confusion_matrix(logits.float().cpu(), labels.cpu(), len(classes))
+    return plot_confusion(counts.numpy(), classes, path, title)
+
+
+def plot_confusion(counts: np.ndarray, classes: Sequence[str], path: Path, title: str) -> Path:
+    """Row-normalised ``C x C`` counts (rows true, columns predicted), counts in the cells when few."""
+    totals = counts.sum(axis=1, keepdims=True)
+    rates = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
+    n = len(classes)
+    size = min(4 + 0.5 * n, 16)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    if n <= MAX_LABELLED_CLASSES:
+        ax.set_xticks(range(n), classes, rotation=45, ha="right")
+        ax.set_yticks(range(n), classes)
+        for (row, col), count in np.ndenumerate(counts):
+            colour = "white" if rates[row, col] > 0.5 else "black"
+            ax.text(col, row, str(count), ha="center", va="center", color=colour, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    return save_figure(fig, path)
+
+
+def _plot(axis: Axes, rows: Sequence[dict[str, str]], keys: Sequence[str], marker: str = "o") -> list:
+    epochs = [int(row["epoch"]) for row in rows]
+    lines = []
+    for key in keys:
+        if key in rows[0]:
+            lines += axis.plot(epochs, [_number(row.get(key)) for row in rows], marker=marker, label=key)
+    axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(alpha=0.3)
+    return lines
+
+
+def save_figure(fig: plt.Figure, path: Path) -> Path:
+    """Lay out, write at 100 dpi and close ``fig``."""
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
-def confusion_png(
-    logits: torch.Tensor, labels: torch.Tensor, classes: Sequence[str], path: Path, title: str
-) -> Path:
-    """Row-normalised confusion matrix of ``(N, C)`` logits against labels (classification's plot)."""
-    evaluation = Evaluation(logits.float().cpu(), labels.cpu(), torch.arange(len(labels)))
-    return plot_confusion(evaluation, classes, path, title)
-
-
-def _number(text: str) -> float:
+def _number(text: str | None) -> float:
     return float(text) if text not in ("", None) else float("nan")

@@ -1,14 +1,26 @@
-"""The standard Lightning Trainer of a run folder: TensorBoard, best/last checkpoints, resume."""
+"""The standard Lightning Trainer of a run folder: TensorBoard (and wandb), best/last checkpoints,
+resume, and where it runs (device, devices, nodes, strategy) from flags every trainer shares."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import logging
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
+
+from perception.core.devices import resolve_device
+from perception_training.engine.flags import option
+
+LOG = logging.getLogger(__name__)
+RANK_SEED_STRIDE = 100_003  # seed offset per process rank: ranks augment differently, rank 0 as alone
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,52 @@ class RunPaths:
         return self.root / "tensorboard"
 
 
+@dataclass(frozen=True)
+class TrainerOptions:
+    """Where and how a recipe runs; every trainer's config dataclass inherits these flags."""
+
+    device: str = field(
+        default="auto", **option("auto | cpu | cuda[:N] | mps (auto: CUDA, then MPS, then CPU)")
+    )
+    devices: str = field(
+        default="1", **option("Lightning devices per node: a count (2), auto (all) or indices (0,1)")
+    )
+    num_nodes: int = field(default=1, **option("machines taking part (Lightning num_nodes)"))
+    strategy: str = field(default="auto", **option("Lightning strategy: auto, ddp, ddp_spawn, fsdp, ..."))
+    amp: bool = field(
+        default=True, **option("mixed precision (fp16 autocast) on CUDA and MPS; CPU stays fp32")
+    )
+    threads: int = field(
+        default=0, **option("torch CPU threads; 0 keeps torch's default (1 is fastest on a busy CPU)")
+    )
+    wandb: bool = field(
+        default=False, **option("log to Weights & Biases too (offline unless WANDB_MODE says otherwise)")
+    )
+
+
+def lightning_options(options: TrainerOptions, partial_freezing: bool = False) -> dict[str, Any]:
+    """Trainer keyword arguments (accelerator, devices, num_nodes, strategy, precision) of ``options``.
+
+    ``partial_freezing``: the recipe turns ``requires_grad`` off for some weights after DDP has
+    wrapped the model, so DDP must look for parameters without gradients.
+    """
+    device = resolve_device(options.device)
+    kind, _, index = device.partition(":")
+    devices = (
+        [int(index)] if options.device.strip().lower().startswith("cuda:") else _devices(options.devices)
+    )
+    strategy = options.strategy
+    if partial_freezing and strategy in ("ddp", "ddp_spawn"):
+        strategy += "_find_unused_parameters_true"
+    return {
+        "accelerator": "gpu" if kind == "cuda" else kind,
+        "devices": devices,
+        "num_nodes": options.num_nodes,
+        "strategy": strategy,
+        "precision": "16-mixed" if options.amp and kind in ("cuda", "mps") else "32-true",
+    }
+
+
 def make_trainer(
     paths: RunPaths,
     epochs: int,
@@ -49,9 +107,16 @@ def make_trainer(
     mode: str,
     callbacks: Sequence[L.Callback] = (),
     precision: str = "32-true",
-    devices: str | int = "auto",
+    devices: str | int | list[int] = "auto",
+    *,
+    wandb: bool = False,
+    **trainer_options: Any,
 ) -> L.Trainer:
-    """A Trainer that logs to TensorBoard and keeps ``best.ckpt`` (by ``monitor``) and ``last.ckpt``."""
+    """A Trainer that logs to TensorBoard and keeps ``best.ckpt`` (by ``monitor``) and ``last.ckpt``.
+
+    ``trainer_options`` go to :class:`lightning.Trainer` as they are (accelerator, num_nodes,
+    strategy, gradient_clip_val, ...).
+    """
     best = ModelCheckpoint(
         dirpath=paths.root,
         filename="best",
@@ -66,12 +131,13 @@ def make_trainer(
     return L.Trainer(
         default_root_dir=paths.root,
         max_epochs=epochs,
-        accelerator="auto",
+        accelerator=trainer_options.pop("accelerator", "auto"),
         devices=int(devices) if str(devices).isdigit() else devices,
         precision=precision,
-        logger=TensorBoardLogger(save_dir=paths.tensorboard, name="", version=""),
+        logger=_loggers(paths, wandb),
         callbacks=[best, last, *callbacks],
         log_every_n_steps=1,
+        **trainer_options,
     )
 
 
@@ -82,3 +148,42 @@ def resume_from(paths: RunPaths, resume: bool) -> Path | None:
     if not paths.last_ckpt.is_file():
         raise SystemExit(f"--resume: {paths.last_ckpt} does not exist; run without --resume first")
     return paths.last_ckpt
+
+
+def epoch_seed(trainer: L.Trainer, seed: int) -> int:
+    """The seed of the current epoch on this process: ``seed + epoch`` alone or on rank 0.
+
+    Reseeding every epoch from it makes a resumed run draw what an unbroken one would have.
+    """
+    return seed + trainer.current_epoch + RANK_SEED_STRIDE * trainer.global_rank
+
+
+def dataset_provenance(root: Path | None) -> dict[str, Any]:
+    """Generator, seed and counts a synthetic writer recorded in ``root/synthetic.json``, if any."""
+    info = root / "synthetic.json" if root else None
+    return json.loads(info.read_text(encoding="utf-8")) if info and info.is_file() else {}
+
+
+def _devices(text: str) -> int | str | list[int]:
+    text = str(text).strip()
+    if "," in text:
+        return [int(part) for part in text.split(",") if part.strip()]
+    return int(text) if text.isdigit() else text
+
+
+def _loggers(paths: RunPaths, wandb: bool) -> list[Logger]:
+    loggers: list[Logger] = [TensorBoardLogger(save_dir=paths.tensorboard, name="", version="")]
+    if not wandb:
+        return loggers
+    if importlib.util.find_spec("wandb") is None:
+        LOG.warning("wandb is not installed; logging to TensorBoard only (pip install wandb)")
+        return loggers
+    from lightning.pytorch.loggers import WandbLogger
+
+    mode = os.environ.get("WANDB_MODE", "offline")
+    loggers.append(
+        WandbLogger(
+            project="perception", save_dir=str(paths.root), name=paths.root.name, offline=mode == "offline"
+        )
+    )
+    return loggers
