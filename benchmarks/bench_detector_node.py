@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
+from node_harness import NodeHarness
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from perception.core.detections import Detection
@@ -42,6 +38,7 @@ class ConstantModel:
     """Ten fixed boxes per frame: isolates the node's cost from the model's."""
 
     model_id = "constant"
+    imgsz = 320  # the node derives its smallest accepted frame from it
 
     def detect(
         self, bgr: np.ndarray, conf: float, iou: float, classes: Sequence[str] | None
@@ -56,67 +53,36 @@ class ConstantModel:
 
 
 def run(model: str | None, frames: int, debug_dir: Path | None) -> list[tuple[str, float, float, float]]:
-    context = rclpy.Context()
-    rclpy.init(context=context)
     overrides = [Parameter("debug_image", value=debug_dir is not None), Parameter("device", value="cpu")]
     if model:
-        node = DetectorNode(
-            context=context, parameter_overrides=[*overrides, Parameter("model_path", value=model)]
-        )
-    else:
-        node = DetectorNode(
-            context=context, parameter_overrides=overrides, model_factory=lambda p: ConstantModel()
-        )
-    io = Node("bench_io", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    for n in (node, io):
-        executor.add_node(n)
-    arrived = threading.Event()
-    received: list[float] = []
-
-    def on_result(msg: DetectionArray) -> None:
-        received.append(time.perf_counter())
-        arrived.set()
-
-    io.create_subscription(DetectionArray, "detections", on_result, 10)
-    debug_images: list[Image] = []
-    io.create_subscription(Image, "debug_image", debug_images.append, 10)
-    publisher = io.create_publisher(
-        Image, "image", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+        overrides.append(Parameter("model_path", value=model))
+    factory = None if model else (lambda p: ConstantModel())
+    harness = NodeHarness(
+        lambda context: DetectorNode(context=context, parameter_overrides=overrides, model_factory=factory),
+        DetectionArray,
+        "detections",
     )
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    debug_images: list[Image] = []
+    harness.io.create_subscription(Image, "debug_image", debug_images.append, 10)
     rows = []
     try:
-        if not node.autostart():
-            raise SystemExit("detector node did not start; see the log above")
-        while publisher.get_subscription_count() == 0:
-            time.sleep(0.01)
         world = SceneWorld(seed=0)
         for width, height in SIZES:
             latencies = []
             for index in range(frames + 1):
                 msg = numpy_to_image(world.scene(index, "test", size=(width, height)).image, "bgr8")
-                arrived.clear()
-                sent = time.perf_counter()
-                publisher.publish(msg)
-                if not arrived.wait(30.0):
-                    raise SystemExit(f"no result for frame {index} at {width}x{height}")
+                latency = harness.send(msg)
                 if index:  # the first frame warms up
-                    latencies.append((received[-1] - sent) * 1e3)
+                    latencies.append(latency * 1e3)
             latencies.sort()
             p90 = latencies[int(0.9 * (len(latencies) - 1))]
-            rows.append((f"{width}x{height}", statistics.median(latencies), p90, node.counters["dropped"]))
-            if debug_dir is not None and wait_for(lambda: len(debug_images) == len(received)):
+            dropped = harness.node.counters["dropped"]
+            rows.append((f"{width}x{height}", statistics.median(latencies), p90, dropped))
+            if debug_dir is not None and wait_for(lambda: len(debug_images) == len(harness.results)):
                 png = debug_dir / f"detector_debug_{width}x{height}.png"
                 cv2.imwrite(str(png), image_to_numpy(debug_images[-1]))
     finally:
-        node.trigger_shutdown()
-        executor.shutdown(timeout_sec=5.0)
-        spinner.join(5.0)
-        node.destroy_node()
-        io.destroy_node()
-        rclpy.shutdown(context=context)
+        harness.close()
     return rows
 
 

@@ -37,6 +37,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from report import spread
+
 from perception.bags.reading import read_messages
 from perception_training.bags.bag_graph import PACKAGE_ROOT, GraphRun, run_graph_on_bag
 from perception_training.bags.synthetic import write_synthetic_bag
@@ -101,10 +103,6 @@ METRICS = {
     "CPU per frame [ms]": lambda r: r["cpu_ms_per_frame"],
     **{f"latency camera -> {name} [ms]": (lambda r, n=name: r["latency_ms"][n]) for name in OUTPUTS},
 }
-
-
-def spread(values: Sequence[float], digits: int = 1) -> str:
-    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def markdown(runs: list[dict[str, Any]], command: str, environment: dict[str, Any]) -> str:

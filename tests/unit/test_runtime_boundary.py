@@ -19,7 +19,16 @@ import sys
 from pathlib import Path
 
 RUNTIME = Path(__file__).resolve().parents[2] / "ros_ws" / "src" / "perception"
-TRAINING_ONLY = ("perception_training", "lightning", "pytorch_lightning", "tensorboard", "pycocoevalcap")
+# onnx (and onnxslim) write exports; the nodes run them with onnxruntime alone.
+TRAINING_ONLY = (
+    "perception_training",
+    "lightning",
+    "pytorch_lightning",
+    "tensorboard",
+    "pycocoevalcap",
+    "onnx",
+    "onnxslim",
+)
 LAZY = ("timm", "pytorchvideo")
 FORBIDDEN = TRAINING_ONLY + LAZY
 

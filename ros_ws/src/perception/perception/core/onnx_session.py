@@ -98,6 +98,8 @@ class OnnxSession:
         settings = ort.SessionOptions()
         settings.intra_op_num_threads = options.threads
         settings.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning: the model nodes share the robot's cores.
+        settings.add_session_config_entry("session.intra_op.allow_spinning", "0")
         settings.log_severity_level = 3  # errors only; warnings about unused initialisers are noise
         try:
             session = ort.InferenceSession(data, settings, providers=providers)

@@ -82,6 +82,11 @@ class Output:
         if self._local is not None:
             self._local(msg)
 
+    def listened(self) -> bool:
+        """Whether anyone takes this output (a DDS subscriber, or a node of this process): an
+        output only people look at (markers) need not be built for nobody."""
+        return self._local is not None or self.publisher.get_subscription_count() > 0
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.publisher, name)
 

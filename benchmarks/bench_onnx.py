@@ -1,0 +1,202 @@
+"""ONNX Runtime vs PyTorch per model (detector, glass classifier, sign model) at 1 and 2 threads.
+
+    python benchmarks/bench_onnx.py [--rounds 12 --calls 15] [--sign PATH.safetensors]
+        [--out docs/benchmarks/onnx_vs_torch]
+
+Each call is the model's whole public API, as its node makes it, with its domain score: the
+detector's ``detect`` + ``domain_verdict`` on a held-out 640x480 synthetic frame; the glass
+classifier's ``predict`` + ``domain_verdicts`` on the 3 cup / wine-glass crops of such a frame
+(padded by 0.025 as the node does); the sign model's ``predict`` + ``domain_verdict`` on 8
+camera frames downscaled to its crop size, as the node keeps them. Torch loads the
+``.safetensors`` artifact, ONNX Runtime its ``.onnx`` export (the committed one; the sign model
+is exported to a temporary folder from ``--sign``, default the committed artifact as git HEAD
+has it). Threads: ``torch.set_num_threads`` and the session's ``intra_op_num_threads``.
+
+Per model and thread count, ``--rounds`` rounds, each timing ``--calls`` calls of torch then of
+ONNX Runtime (interleaved, after 3 warm-up calls each); a round's ratio is ONNX's median call
+over torch's. Writes ``<out>.json`` (every call) and ``<out>.md`` (median and min-max over
+rounds, and of the ratio; < 1: ONNX Runtime is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from report import environment, ratios, spread, write
+
+from perception.core.classifier import Classifier
+from perception.core.classifier_onnx import OnnxClassifier
+from perception.core.detector import Detector
+from perception.core.detector_onnx import OnnxDetector
+from perception.core.glass import crop_with_padding
+from perception.core.onnx_session import SessionOptions
+from perception.core.sign import SignRecognizer
+from perception.core.sign_onnx import OnnxSignRecognizer
+from perception.core.video_clips import downscale
+from perception_training.onnx_export.cli import export_onnx
+from perception_training.synthetic import SceneWorld
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = REPO / "models"
+DETECTOR = MODELS / "detector" / "yolo11n_synthetic.safetensors"
+GLASS = MODELS / "glass" / "mobilenet_v2_glass.safetensors"
+SIGN = "models/sign/x3d_xs_sign.safetensors"
+THREADS = (1, 2)
+BACKENDS = ("torch", "onnx")
+Call = Callable[[int], Any]
+
+
+def committed_sign(folder: Path) -> Path:
+    """The sign artifact as git HEAD has it (the working copy may be mid-retraining)."""
+    path = folder / "x3d_xs_sign.safetensors"
+    path.write_bytes(
+        subprocess.run(["git", "show", f"HEAD:{SIGN}"], cwd=REPO, capture_output=True, check=True).stdout
+    )
+    return path
+
+
+def inputs() -> tuple[list[np.ndarray], list[list[np.ndarray]], list[list[np.ndarray]]]:
+    """Frames for the detector, crops per frame for the glass classifier, clips for the sign model."""
+    world = SceneWorld(seed=5)
+    scenes = [world.scene(i, "test", "glass", size=(640, 480)) for i in range(6)]
+    frames = [scene.image for scene in scenes]
+    crops = [
+        [
+            crop_with_padding(scene.image, obj.box, 0.025)
+            for obj in scene.objects
+            if obj.class_name in ("cup", "wine glass")
+        ][:3]
+        for scene in scenes
+    ]
+    clips = [[downscale(frames[(i + k) % len(frames)], 64) for k in range(8)] for i in range(len(frames))]
+    return frames, [c for c in crops if c], clips
+
+
+def calls(models: dict[str, Any], data: tuple) -> dict[str, Call]:
+    """One call of each model's API on input ``i``, with its domain score, as its node makes it."""
+    frames, crops, clips = data
+    return {
+        "detector": lambda i: (
+            models["detector"].detect(frames[i % len(frames)]),
+            models["detector"].domain_verdict(),
+        ),
+        "glass": lambda i: (
+            models["glass"].predict(crops[i % len(crops)]),
+            models["glass"].domain_verdicts(),
+        ),
+        "sign": lambda i: (models["sign"].predict(clips[i % len(clips)]), models["sign"].domain_verdict()),
+    }
+
+
+def load(backend: str, threads: int, sign: Path, sign_onnx: Path) -> dict[str, Any]:
+    if backend == "torch":
+        return {
+            "detector": Detector.load(DETECTOR, device="cpu"),
+            "glass": Classifier.load(GLASS, device="cpu"),
+            "sign": SignRecognizer.load(sign, device="cpu"),
+        }
+    options = SessionOptions(threads=threads)
+    return {
+        "detector": OnnxDetector.load(DETECTOR.with_suffix(".onnx"), options),
+        "glass": OnnxClassifier.load(GLASS.with_suffix(".onnx"), options),
+        "sign": OnnxSignRecognizer.load(sign_onnx, options),
+    }
+
+
+def time_calls(call: Call, count: int) -> tuple[list[float], float]:
+    """Milliseconds per call, and the process CPU milliseconds per call."""
+    for i in range(3):
+        call(i)
+    times = []
+    cpu = time.process_time()
+    for i in range(count):
+        start = time.perf_counter()
+        call(i)
+        times.append((time.perf_counter() - start) * 1e3)
+    return times, (time.process_time() - cpu) * 1e3 / count
+
+
+def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> str:
+    lines = [
+        "# ONNX Runtime vs PyTorch, per model",
+        "",
+        f"`{command}` (through `scripts/with_env.sh`); {env['rounds']} interleaved rounds of "
+        f"{env['calls']} calls per model and thread count. Per call: median ms of a round, median "
+        "(min-max) over rounds; CPU: process CPU ms per call; ratio: ONNX / torch per round (< 1: "
+        "ONNX Runtime faster).",
+        "",
+        "| model | threads | torch [ms] | ONNX Runtime [ms] | ONNX / torch | torch CPU [ms] "
+        "| ONNX CPU [ms] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model in ("detector", "glass", "sign"):
+        for threads in THREADS:
+            rows = [r for r in runs if r["model"] == model and r["threads"] == threads]
+            got = {b: [r[b]["median_ms"] for r in rows] for b in BACKENDS}
+            cpu = {b: [r[b]["cpu_ms_per_call"] for r in rows] for b in BACKENDS}
+            lines.append(
+                f"| {model} | {threads} | {spread(got['torch'])} | {spread(got['onnx'])} | "
+                f"{spread(ratios(got['onnx'], got['torch']), 2)} | {spread(cpu['torch'])} | "
+                f"{spread(cpu['onnx'])} |"
+            )
+    lines += ["", f"Environment: {env}", ""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--calls", type=int, default=15)
+    parser.add_argument("--sign", type=Path, help="sign artifact (default: the committed one at git HEAD)")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "onnx_vs_torch")
+    args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
+    data = inputs()
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bench_onnx_") as tmp:
+        sign = args.sign or committed_sign(Path(tmp))
+        sign_onnx, _ = export_onnx(sign, Path(tmp) / "sign.onnx")
+        for threads in THREADS:
+            torch.set_num_threads(threads)
+            loaded = {backend: calls(load(backend, threads, sign, sign_onnx), data) for backend in BACKENDS}
+            for model in ("detector", "glass", "sign"):
+                for round_index in range(args.rounds):
+                    run: dict[str, Any] = {"model": model, "threads": threads, "round": round_index}
+                    for backend in BACKENDS:
+                        times, cpu = time_calls(loaded[backend][model], args.calls)
+                        run[backend] = {
+                            "median_ms": round(statistics.median(times), 2),
+                            "cpu_ms_per_call": round(cpu, 2),
+                            "ms": [round(t, 2) for t in times],
+                        }
+                    print(model, threads, run["torch"]["median_ms"], run["onnx"]["median_ms"], flush=True)
+                    runs.append(run)
+    command = " ".join(["python", "benchmarks/bench_onnx.py", *(argv if argv is not None else sys.argv[1:])])
+    env = environment(
+        load_before, rounds=args.rounds, calls=args.calls, torch=torch.__version__, onnxruntime=_ort_version()
+    )
+    table = markdown(runs, command, env)
+    write(args.out, command, env, runs, table)
+    print(table)
+    return 0
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""What every interleaved benchmark writes: median and spread of each variant and of their ratio
+per pair, the machine and its load, a JSON of every run and a Markdown table (docs/benchmarks/).
+
+The machine these run on is shared and noisy, so variants run interleaved (A, B, A, B, ...)
+and each pair gives a ratio: load that hits one run hits its partner alike, and the spread of
+the ratios says how far a figure can be trusted.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def spread(values: Sequence[float], digits: int = 1) -> str:
+    """``median (min-max)`` of ``values``; ``-`` when there are none."""
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
+    """Pairwise ratios (``numerators[i] / denominators[i]``), skipping zero denominators."""
+    return [a / b for a, b in zip(numerators, denominators, strict=True) if b]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by linear interpolation; nan for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q / 100.0
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def environment(load_before: float, **extra: Any) -> dict[str, Any]:
+    """Date, machine, load average before and now (other people's jobs), plus ``extra``."""
+    return {
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}",
+        "load_average_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        **extra,
+    }
+
+
+def write(out: Path, command: str, env: dict[str, Any], runs: list[Any], table: str) -> None:
+    """``<out>.json`` (command, environment, every run) and ``<out>.md`` (the table)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    document = {"command": command, "environment": env, "runs": runs}
+    out.with_suffix(".json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    out.with_suffix(".md").write_text(table)
