@@ -10,8 +10,9 @@ import torch
 
 from perception.core.artifacts import read_metadata
 from perception.core.caption_model import CaptionEncoder
-from perception_training.captioning.cli import main as caption_main
-from perception_training.captioning.encoder_pretrain import _mirrored, _Tensors, main
+from perception_training.captioning.encoder_module import GridTensors, mirrored
+from perception_training.captioning.encoder_pretrain import main
+from perception_training.captioning.train import main as caption_main
 from perception_training.captioning.yolo_grid import (
     YoloDatasetError,
     grid_targets,
@@ -81,6 +82,7 @@ def test_pretraining_writes_an_encoder_artifact_the_captioner_starts_from(tmp_pa
     assert (out / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
     metadata = read_metadata(artifact)
     assert metadata["kind"] == "caption_encoder" and metadata["grid"] == [2, 2]
+    assert [row["epoch"] for row in metadata["history"]] == ["1", "2"] and metadata["metrics"]["epoch"] == 2
     assert metadata["classes"] == ["person", "bottle", "wine glass", "cup", "knife"]
     assert metadata["dataset"]["size"] == [96, 72] and metadata["dataset"]["kinds"] == ["caption"]
     trained = CaptionEncoder(artifact).features.state_dict()
@@ -100,12 +102,12 @@ def test_mirroring_flips_image_and_grid_targets_together():
     images = torch.arange(8 * 3 * 4 * 4, dtype=torch.float32).reshape(8, 3, 4, 4)
     cells = torch.zeros(8, 2 * 2, 5)
     cells[:, 0, 4] = 1.0  # a knife in the top-left cell of every image
-    data = _Tensors(images, cells, cells.amax(dim=1))
-    mirrored = _mirrored(data, torch.arange(8), (2, 2), torch.Generator().manual_seed(0))
-    flipped = [not torch.equal(mirrored.images[i], images[i]) for i in range(8)]
-    assert 0 < sum(flipped) < 8
-    for i, was_flipped in enumerate(flipped):
-        expected_image = images[i].flip(-1) if was_flipped else images[i]
-        assert torch.equal(mirrored.images[i], expected_image)
-        assert mirrored.cells[i, 1 if was_flipped else 0, 4] == 1.0 and mirrored.cells[i, :, 4].sum() == 1.0
-    assert torch.equal(mirrored.present, data.present) and torch.equal(data.images, images)
+    data = GridTensors(images, cells, cells.amax(dim=1))
+    flips = torch.tensor([True, False, False, True, True, False, True, False])
+    order = torch.tensor([7, 6, 5, 4, 3, 2, 1, 0])
+    batch = mirrored(data, order, flips, (2, 2))
+    for row, (index, flipped) in enumerate(zip(order.tolist(), flips.tolist(), strict=True)):
+        expected_image = images[index].flip(-1) if flipped else images[index]
+        assert torch.equal(batch.images[row], expected_image)
+        assert batch.cells[row, 1 if flipped else 0, 4] == 1.0 and batch.cells[row, :, 4].sum() == 1.0
+    assert torch.equal(batch.present, data.present[order]) and torch.equal(data.images, images)

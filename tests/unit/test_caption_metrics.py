@@ -1,4 +1,5 @@
-"""Caption metrics via pycocoevalcap on known sentences, word match, and METEOR falling back."""
+"""Caption metrics (BLEU, ROUGE-L, CIDEr) via pycocoevalcap on known sentences, word match, and
+METEOR falling back."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def test_identical_captions_score_bleu_one():
     for n in range(1, 5):
         assert scores[f"BLEU-{n}"] == pytest.approx(1.0, abs=1e-6)
     assert scores["CIDEr"] > 0
+    assert scores["ROUGE-L"] == pytest.approx(1.0, abs=1e-6)  # the longest common subsequence is all
     assert "METEOR" not in scores
 
 
@@ -28,6 +30,8 @@ def test_wrong_words_score_lower():
     assert 0 < wrong["BLEU-1"] < perfect["BLEU-1"]
     assert wrong["BLEU-4"] < 0.5 < perfect["BLEU-4"]
     assert wrong["CIDEr"] < perfect["CIDEr"]
+    # "a blue cup on the chair" vs "a red cup on the table": 3 of 6 words in order (a, cup, on the)
+    assert 0.5 < wrong["ROUGE-L"] < perfect["ROUGE-L"]
 
 
 def test_empty_hypothesis_and_mismatched_lengths():

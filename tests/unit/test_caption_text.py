@@ -1,4 +1,4 @@
-"""captions.txt readers (three layouts, malformed lines), English tokenizer, vocabulary."""
+"""captions.txt readers (four layouts, malformed lines), English tokenizer, vocabulary."""
 
 from __future__ import annotations
 
@@ -51,10 +51,28 @@ def test_malformed_line_names_file_and_line(tmp_path, text, line):
         read_captions(path)
 
 
-def test_unknown_layout_and_missing_file(tmp_path):
+def test_plain_caption_lines_are_matched_to_the_images_in_name_order(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("b.jpg", "a.jpg", "notes.txt"):
+        (images / name).write_bytes(b"")
     path = tmp_path / "captions.txt"
-    path.write_text("just some words\n", encoding="utf-8")
-    with pytest.raises(CaptionFileError, match="cannot tell the captions layout"):
+    path.write_text("a red cup\na cup\ntwo dogs\ndogs on grass\n", encoding="utf-8")
+    assert detect_format(path) == "plain"
+    assert [(r.image, r.caption) for r in read_captions(path, images=images)] == [
+        ("a.jpg", "a red cup"), ("a.jpg", "a cup"), ("b.jpg", "two dogs"), ("b.jpg", "dogs on grass"),
+    ]  # fmt: skip
+    path.write_text("a red cup\na cup\ntwo dogs\n", encoding="utf-8")
+    with pytest.raises(CaptionFileError, match="3 caption lines for 2 images"):
+        read_captions(path, images=images)
+    with pytest.raises(CaptionFileError, match="give the images folder"):
+        read_captions(path)
+
+
+def test_headerless_csv_and_missing_file_are_explained(tmp_path):
+    path = tmp_path / "captions.txt"
+    path.write_text("a.jpg,a cup\n", encoding="utf-8")
+    with pytest.raises(CaptionFileError, match=r"captions\.txt:1: .* looks like CSV without its header"):
         read_captions(path)
     with pytest.raises(CaptionFileError, match="does not exist"):
         read_captions(tmp_path / "missing.txt")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import itertools
 import shutil
 
 import cv2
@@ -14,10 +13,11 @@ from perception.core.artifacts import read_metadata
 from perception.core.caption_model import CaptionerConfig, CaptionModel
 from perception.core.captioner import Captioner
 from perception.core.domain import METADATA_KEY
-from perception_training.captioning.cli import main
 from perception_training.captioning.grounding import calibrate
 from perception_training.captioning.grounding import main as calibrate_main
-from perception_training.captioning.train import build_optimizer, build_scheduler
+from perception_training.captioning.module import parameter_groups
+from perception_training.captioning.train import main
+from perception_training.synthetic import write_caption_dataset
 
 TINY = [
     "--image-size",
@@ -39,38 +39,13 @@ NO_OOD = ["--ood-calibration", "0"]  # runs that test something else skip the do
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def test_optimizer_covers_every_parameter():
+def test_parameter_groups_cover_every_parameter_once():
     model = CaptionModel(CaptionerConfig(10, embed_dim=8, hidden_dim=8, attention_dim=8))
-    optimizer = build_optimizer(model, lr=1e-3, encoder_lr=1e-4)
-    grouped = [{id(p) for p in group["params"]} for group in optimizer.param_groups]
-    assert grouped[0] | grouped[1] == {id(p) for p in model.parameters()}
+    groups = parameter_groups(model, lr=1e-3, encoder_lr=1e-4)
+    grouped = [{id(p) for p in group["params"]} for group in groups]
+    assert grouped[0] | grouped[1] == {id(p) for p in model.parameters()} and not grouped[0] & grouped[1]
     assert grouped[1] == {id(p) for p in model.encoder.parameters()}
-    assert [group["lr"] for group in optimizer.param_groups] == [1e-3, 1e-4]
-
-
-def _learning_rates(schedule, total, done=0, steps=0):
-    model = CaptionModel(CaptionerConfig(10, embed_dim=8, hidden_dim=8, attention_dim=8))
-    optimizer = build_optimizer(model, lr=1e-3, encoder_lr=1e-4)
-    scheduler = build_scheduler(optimizer, schedule, total, done)
-    rates = []
-    for _ in range(steps):
-        rates.append([group["lr"] for group in optimizer.param_groups])
-        optimizer.step()
-        scheduler.step()
-    return rates
-
-
-def test_cosine_schedule_decays_both_rates_to_zero_and_a_resumed_run_continues_the_curve():
-    rates = _learning_rates("cosine", total=10, steps=11)
-    assert rates[0] == pytest.approx([1e-3, 1e-4])
-    assert rates[5] == pytest.approx([5e-4, 5e-5])
-    assert rates[10] == pytest.approx([0.0, 0.0], abs=1e-12)
-    assert all(a[0] > b[0] for a, b in itertools.pairwise(rates))
-    resumed = _learning_rates("cosine", total=10, done=4, steps=3)
-    assert [pytest.approx(row) for row in rates[4:7]] == resumed
-    assert _learning_rates("constant", total=10, steps=3) == [[1e-3, 1e-4]] * 3
-    with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'"):
-        _learning_rates("step", total=10)
+    assert [group["lr"] for group in groups] == [1e-3, 1e-4]
 
 
 def _rows(path):
@@ -87,8 +62,8 @@ def test_two_epochs_write_every_output_then_resume(tmp_path, capsys):
 
     rows = _rows(out / "metrics.csv")
     assert [row["epoch"] for row in rows] == ["1", "2"]
-    assert [row["encoder_trainable"] for row in rows] == ["0", "1"]
-    for column in ("train_loss", "val_loss", "BLEU-1", "BLEU-4", "CIDEr"):
+    assert [float(row["encoder_trainable"]) for row in rows] == [0.0, 1.0]
+    for column in ("train_loss", "val_loss", "BLEU-1", "BLEU-4", "ROUGE-L", "CIDEr", "lr", "seconds"):
         assert all(float(row[column]) >= 0 for row in rows), column
     if shutil.which("java"):
         assert all(0 <= float(row["METEOR"]) <= 1 for row in rows)
@@ -100,6 +75,9 @@ def test_two_epochs_write_every_output_then_resume(tmp_path, capsys):
     assert metadata["vocab_size"] == len(metadata["word_map"]) == len(metadata["rev_word_map"])
     assert metadata["input_size"] == [64, 64] and metadata["max_len"] == 50
     assert {"val", "test_beam1", "test_beam2"} <= set(metadata["metrics"])
+    assert "ROUGE-L" in metadata["metrics"]["test_beam2"]
+    best = int(metadata["metrics"]["val"]["epoch"])  # the best epoch's validation row
+    assert metadata["metrics"]["val"]["BLEU-4"] == pytest.approx(float(rows[best - 1]["BLEU-4"]))
     assert metadata["dataset"]["seed"] == 0 and metadata["dataset"]["counts"]["train"] == 20
     assert metadata["dataset"]["size"] == [96, 72] and metadata["training"]["lr_schedule"] == "cosine"
     assert metadata["command"].startswith("perception-train caption --synthetic 20,4,4")
@@ -117,7 +95,25 @@ def test_two_epochs_write_every_output_then_resume(tmp_path, capsys):
     resumed = _rows(out / "metrics.csv")
     assert [row["epoch"] for row in resumed] == ["1", "2", "3"]
     assert resumed[:2] == rows  # the first two epochs were restored, not retrained
-    assert read_metadata(out / "last.safetensors")["epoch"] == 3
+    checkpoint = torch.load(out / "last.ckpt", weights_only=True)  # plain data: no pickled code
+    assert checkpoint["epoch"] == 2  # Lightning counts from 0: the third epoch
+
+
+def test_plain_caption_lines_train_with_another_optimizer(tmp_path):
+    root = write_caption_dataset(
+        tmp_path / "data", seed=0, counts={"train": 10, "val": 2, "test": 2}, size=(96, 72)
+    )
+    names = sorted(path.name for path in (root / "images").iterdir())
+    first = {row["image"]: row["caption"] for row in reversed(_rows(root / "en" / "csv" / "captions.txt"))}
+    plain = tmp_path / "captions.txt"
+    plain.write_text("".join(f"{first[name]}\n" for name in names), encoding="utf-8")
+    out = tmp_path / "run"
+    options = ["--captions", str(plain), "--images", str(root / "images"), "--out", str(out)]
+    options += ["--epochs", "1", "--optimizer", "nadam", "--no-meteor", *NO_OOD, *TINY]
+    assert main(options) == 0
+    metadata = read_metadata(out / "captioner.safetensors")
+    assert metadata["training"]["optimizer"] == "nadam" and metadata["dataset"]["captions"] == str(plain)
+    assert metadata["metrics"]["val"]["epoch"] == 1
 
 
 def test_calibration_picks_the_lowest_threshold_that_reaches_the_precision():

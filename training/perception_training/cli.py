@@ -13,7 +13,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "detector": ("perception_training.detector.train", "YOLO detector on the synthetic world"),
     "classify": ("perception_training.classification.train", "image classifier (glass, Tiny-ImageNet)"),
-    "caption": ("perception_training.captioning.cli", "image captioner (English/Korean)"),
+    "caption": ("perception_training.captioning.train", "image captioner (English/Korean)"),
     "caption-encoder": (
         "perception_training.captioning.encoder_pretrain",
         "pretrain the captioner's encoder on object boxes (YOLO data)",

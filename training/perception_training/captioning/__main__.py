@@ -2,6 +2,6 @@
 
 import sys
 
-from perception_training.captioning.cli import main
+from perception_training.captioning.train import main
 
 sys.exit(main())

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from perception.core.artifacts import load_artifact, save_artifact
 from perception.core.captioner import model_from_artifact, preprocess
 from perception.core.text import get_tokenizer
-from perception_training.captioning.cli import parse_size
+from perception_training.engine.flags import parse_size
 from perception_training.synthetic import SceneWorld, captions
 
 LOG = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def main(
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     words = [word.strip() for word in args.words.split(",") if word.strip()]
-    size = parse_size(args.size)
+    size = parse_size(args.size, "--size")
     scores, labels = concept_scores(
         args.artifact, words, args.synthetic, args.synthetic_seed, args.split, size
     )

@@ -1,4 +1,4 @@
-"""Caption quality: BLEU-1..4, METEOR and CIDEr from pycocoevalcap (the COCO caption toolkit).
+"""Caption quality: BLEU-1..4, METEOR, ROUGE-L and CIDEr from pycocoevalcap (the COCO caption toolkit).
 
 Captions are scored on our own tokens (words for English, morphemes for Korean) joined by
 spaces, so both languages are scored the same way. METEOR runs a Java process; if Java is
@@ -13,6 +13,7 @@ from collections import Counter
 
 from pycocoevalcap.bleu.bleu import Bleu
 from pycocoevalcap.cider.cider import Cider
+from pycocoevalcap.rouge.rouge import Rouge
 
 LOG = logging.getLogger(__name__)
 _EMPTY = "<empty>"  # pycocoevalcap needs a non-empty hypothesis
@@ -35,6 +36,7 @@ class CaptionScorer:
         res = {index: [" ".join(tokens) or _EMPTY] for index, tokens in enumerate(hypotheses)}
         bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
         scores = {f"BLEU-{n}": float(value) for n, value in enumerate(bleu, start=1)}
+        scores["ROUGE-L"] = float(Rouge().compute_score(gts, res)[0])
         scores["CIDEr"] = float(Cider().compute_score(gts, res)[0])
         meteor = self._meteor_score(gts, res)
         if meteor is not None:

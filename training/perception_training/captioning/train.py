@@ -1,322 +1,263 @@
-"""Captioner training loop: frozen-then-fine-tuned encoder, per-epoch validation, resume.
+"""``perception-train caption``: train the captioner from a captions.txt dataset.
 
-Outputs in ``out_dir``: ``metrics.csv`` (losses and caption metrics per epoch),
-``loss_curve.png``, ``last.safetensors`` (resumable state), ``best.safetensors`` (best
-validation BLEU-4) and the final artifact with validation and test metrics.
+Either ``--data ROOT`` (the synthetic-world layout: ``ROOT/images``,
+``ROOT/<lang>/<format>/captions.txt``, ``ROOT/splits/{train,val,test}.txt``), explicit
+``--captions FILE --images DIR [--splits DIR]``, or ``--synthetic TRAIN,VAL,TEST`` (writes the
+synthetic world's scenes to OUT/data first). Outputs in ``--out``: metrics.csv (losses and
+caption metrics per epoch), loss_curve.png, best.safetensors (best validation BLEU-4),
+last.ckpt / best.ckpt (what ``--resume`` continues), tensorboard/, and the final artifact
+(best epoch + test-split metrics, default OUT/captioner.safetensors).
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-import math
-import random
-import time
+import shlex
+import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
-from torch import nn
-from tqdm import tqdm
 
-from perception.core.artifacts import ArtifactError, read_metadata, sha256_of
-from perception.core.caption_decoding import decode_batch
-from perception.core.caption_model import CaptionerConfig, CaptionModel
-from perception.core.captioner import model_from_artifact, save_captioner
+from perception.core.artifacts import ArtifactError, load_artifact, read_metadata, save_artifact, sha256_of
+from perception.core.captioner import model_from_artifact
 from perception.core.devices import resolve_device
-from perception.core.text import Tokenizer, Vocabulary, get_tokenizer
+from perception.core.text import Vocabulary, get_tokenizer
 from perception.core.text.embeddings import load_glove
-from perception_training.captioning.checkpoint import load_checkpoint, save_checkpoint
-from perception_training.captioning.data import CaptionSplit, batches, load_splits
-from perception_training.captioning.metrics import CaptionScorer, word_match
-from perception_training.captioning.plots import plot_history
+from perception_training.captioning.data import CaptionDataModule, CaptionSplit, load_splits
+from perception_training.captioning.module import CaptionerModule, generate
+from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, PreciseBatchNorm
+from perception_training.engine.flags import option, parse_config, parse_counts, parse_size
+from perception_training.engine.optim import OPTIMIZERS, SCHEDULES
+from perception_training.engine.plots import Chart
+from perception_training.engine.run import (
+    RunPaths,
+    TrainerOptions,
+    dataset_provenance,
+    lightning_options,
+    make_trainer,
+    resume_from,
+    synthetic_once,
+)
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
+from perception_training.synthetic import write_caption_dataset
 
 LOG = logging.getLogger(__name__)
-_BATCHNORM_IMAGES = 1024  # training images used to recompute BatchNorm statistics each epoch
-_CSV_COLUMNS = (
-    "epoch",
-    "train_loss",
-    "val_loss",
-    "BLEU-1",
-    "BLEU-2",
-    "BLEU-3",
-    "BLEU-4",
-    "METEOR",
-    "CIDEr",
-    "encoder_trainable",
-    "seconds",
+MONITOR = "BLEU-4"
+BEST = "best.safetensors"
+CHART = Chart(
+    "loss_curve.png", ("train_loss", "val_loss"), "cross-entropy", "captioner training", ("BLEU-4",)
 )
 
 
-@dataclass
-class TrainConfig:
-    """Everything a run depends on; defaults are the issue's (LR 4e-4, batch 64, 10 epochs...)."""
+@dataclass(frozen=True)
+class CaptionConfig(TrainerOptions):
+    """Every setting of a captioner run; each field is a command-line flag. Defaults follow the
+    original recipe (LR 4e-4, batch 64, 10 epochs, encoder frozen for 5, max 50 tokens)."""
 
-    captions: Path
-    images: Path
-    out_dir: Path
-    splits: Path | None = None
-    language: str = "en"
+    data: Path | None = field(default=None, **option("dataset root in the synthetic-world layout"))
+    synthetic: str | None = field(
+        default=None,
+        **option("TRAIN,VAL,TEST: write this many synthetic captioned scenes to OUT/data, train on them"),
+    )
+    synthetic_size: str = field(
+        default="320x240",
+        **option(
+            "WxH render size of the synthetic scenes: a camera's 4:3 frame, squashed to --image-size for the "
+            "model exactly as the caption node squashes camera frames"
+        ),
+    )
+    synthetic_seed: int = field(default=0, **option("seed of the synthetic world"))
+    format: str = field(
+        default="csv", **option("which captions.txt under --data", choices=("csv", "tsv", "flickr"))
+    )
+    captions: Path | None = field(
+        default=None, **option("captions.txt (csv, tsv, flickr or plain caption lines, auto-detected)")
+    )
+    images: Path | None = field(default=None, **option("folder holding the images of captions.txt"))
+    splits: Path | None = field(
+        default=None, **option("folder with train.txt/val.txt/test.txt (else 80/10/10 split)")
+    )
+    language: str = field(default="en", **option("ko tokenizes into Kiwi morphemes", choices=("en", "ko")))
+    out: Path = field(default=Path("runs/captioner"), **option("metrics.csv, loss_curve.png, checkpoints"))
+    artifact: Path | None = field(
+        default=None, **option("final artifact path (default OUT/captioner.safetensors)")
+    )
     epochs: int = 10
-    batch_size: int = 64
-    lr: float = 4e-4
-    encoder_lr: float = 1e-4
-    max_len: int = 50
-    min_freq: int = 2
+    batch_size: int = field(default=64, **option("images per step", aliases=("--batch",)))
+    optimizer: str = field(default="adam", **option("optimizer", choices=OPTIMIZERS))
+    lr: float = field(default=4e-4, **option("learning rate of the decoder and the concept head"))
+    encoder_lr: float = field(default=1e-4, **option("learning rate of the encoder once it is unfrozen"))
+    weight_decay: float = 0.0
+    unfreeze_after: int = field(default=5, **option("encoder frozen for this many epochs"))
+    captions_per_image: int = field(default=0, **option("captions sampled per image each epoch (0: all)"))
+    shift: float = field(default=0.0, **option("random translation augmentation, fraction of the size"))
+    concept_weight: float = field(default=1.0, **option("auxiliary bag-of-words loss weight (0: off)"))
+    lr_schedule: str = field(
+        default="cosine",
+        **option("cosine: both learning rates decay to 0 over the run, per step", choices=SCHEDULES),
+    )
+    max_len: int = field(default=50, **option("longest caption in tokens, incl. <start>/<end>"))
+    min_freq: int = field(default=2, **option("rarer tokens become <unk>"))
     image_size: int = 224
-    unfreeze_after: int = 5
     embed_dim: int = 300
     hidden_dim: int = 512
     attention_dim: int = 256
     dropout: float = 0.3
-    glove: Path | None = None
-    encoder_weights: Path | None = None
-    device: str = "auto"
-    seed: int = 0
-    resume: bool = False
-    meteor: bool = True
-    val_samples: int = 5
-    captions_per_image: int = 0  # 0: every reference caption is a sample each epoch
-    shift: float = 0.0  # random translation of training images, as a fraction of their size
-    concept_weight: float = 1.0  # weight of the auxiliary bag-of-words loss (0 switches it off)
-    lr_schedule: str = "cosine"  # "cosine": per-step decay to 0 over the run; "constant"
-    beam_size: int = 3
-    ood_calibration: int = DEFAULT_CALIBRATION  # held-out scenes for the domain threshold; 0 = none
-    artifact: Path | None = None
-    command: str = ""
-    dataset: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class TrainResult:
-    artifact: Path
-    history: list[dict[str, float]]
-    test_metrics: dict[str, float]
-
-
-def train(config: TrainConfig) -> TrainResult:
-    """Train, validate every epoch, evaluate the best epoch on the test split, write the artifact."""
-    torch.manual_seed(config.seed)
-    out_dir = Path(config.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
-    use_amp = device.startswith("cuda")
-    tokenizer = get_tokenizer(config.language)
-    splits = load_splits(
-        config.captions, config.images, tokenizer, config.image_size, config.splits, config.seed
+    glove: Path | None = field(
+        default=None, **option("local GloVe text file (e.g. glove.6B.300d.txt) for embeddings")
     )
-    last_path = out_dir / "last.safetensors"
-    resumed = _load_resume(last_path) if config.resume else None
-    vocabulary = (
-        Vocabulary.from_metadata(resumed[2])
-        if resumed
-        else Vocabulary.build(
-            (tokens for refs in splits["train"].references for tokens in refs), config.min_freq
-        )
+    encoder_weights: Path | None = field(
+        default=None, **option("local torchvision mobilenet_v3_small weights or a caption-encoder artifact")
+    )
+    seed: int = 0
+    beam_size: int = field(
+        default=3, **option("beam size of the extra test-split evaluation", aliases=("--beam",))
+    )
+    val_samples: int = field(
+        default=5, **option("validation images printed each epoch beside their reference")
+    )
+    ood_calibration: int = field(
+        default=DEFAULT_CALIBRATION,
+        **option(
+            "held-out scenes that calibrate the artifact's out-of-domain threshold when the data came from "
+            "the synthetic world (docs/ood.md); 0 = write no domain statistics"
+        ),
+    )
+    resume: bool = field(default=False, **option("continue from OUT/last.ckpt"))
+    meteor: bool = field(default=True, **option("score METEOR (it starts a Java process)"))
+
+    @property
+    def artifact_path(self) -> Path:
+        return self.artifact or self.out / "captioner.safetensors"
+
+
+@dataclass(frozen=True)
+class CaptionData:
+    """Where the captions, images and splits of a run are, and what the artifact records of them."""
+
+    captions: Path
+    images: Path
+    splits: Path | None
+    provenance: dict[str, Any]
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "perception-train caption") -> int:
+    """Entry point with the dispatcher's signature (``perception_training.cli``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    config = parse_config(CaptionConfig, argv, prog, __doc__)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    artifact, test_metrics = train(config, shlex.join([*prog.split(), *argv]))
+    if artifact is not None:
+        print(f"captioner artifact: {artifact}")
+        print("test metrics (greedy):", test_metrics or "no test split")
+    return 0
+
+
+def train(config: CaptionConfig, command: str) -> tuple[Path | None, dict[str, float]]:
+    """Fit, validate every epoch, then (on rank 0) evaluate the best epoch on the test split and
+    write the artifact; return its path and greedy test metrics (None on other ranks)."""
+    paths = RunPaths(config.out)
+    checkpoint = resume_from(paths, config.resume)
+    data = resolve_data(config)
+    L.seed_everything(config.seed, workers=True)  # the initial weights
+    tokenizer = get_tokenizer(config.language)
+    splits = load_splits(data.captions, data.images, tokenizer, config.image_size, data.splits, config.seed)
+    vocabulary = Vocabulary.build(
+        (tokens for references in splits["train"].references for tokens in references), config.min_freq
     )
     LOG.info("vocabulary: %d tokens (min frequency %d)", len(vocabulary), config.min_freq)
-    model = CaptionModel(
-        CaptionerConfig(
-            len(vocabulary), config.embed_dim, config.hidden_dim, config.attention_dim, config.dropout
-        ),
-        config.encoder_weights,
-    )
-    extra: dict[str, Any] = {}
-    if config.encoder_weights:
-        extra["encoder_weights"] = encoder_provenance(Path(config.encoder_weights))
-    if config.glove and not resumed:
+    extra = {"encoder_weights": encoder_provenance(config.encoder_weights)} if config.encoder_weights else {}
+    if config.glove:
         glove = load_glove(config.glove, vocabulary.word_map, config.embed_dim, config.seed)
-        model.decoder.embedding.weight.data.copy_(glove.weights)
         extra["glove_coverage"] = round(glove.coverage, 4)
-    model.to(device)
-    optimizer = build_optimizer(model, config.lr, config.encoder_lr)
-    history: list[dict[str, float]] = []
-    start_epoch = 1
-    steps_per_epoch = math.ceil(splits["train"].pair_count(config.captions_per_image) / config.batch_size)
-    if resumed:
-        model_state, optimizer_state, metadata = resumed
-        model.load_state_dict(model_state)
-        optimizer.load_state_dict(optimizer_state)
-        history, start_epoch = metadata["history"], int(metadata["epoch"]) + 1
-        extra = metadata.get("extra", {})
-        LOG.info("resumed from %s at epoch %d", last_path, start_epoch)
-    scheduler = build_scheduler(
-        optimizer, config.lr_schedule, config.epochs * steps_per_epoch, (start_epoch - 1) * steps_per_epoch
+    module = CaptionerModule(plain_settings(config), vocabulary.to_metadata(), data.provenance, extra)
+    if config.glove:
+        module.model.decoder.embedding.weight.data.copy_(glove.weights)
+    datamodule = CaptionDataModule(
+        splits,
+        vocabulary,
+        config.batch_size,
+        config.max_len,
+        config.captions_per_image,
+        config.shift,
+        config.seed,
     )
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    scorer = CaptionScorer(meteor=config.meteor)
-    val_pairs = splits["val"].pairs(vocabulary, config.max_len)
-    shuffler = random.Random(config.seed + start_epoch)
-    saving = _Saver(config, out_dir, vocabulary, extra)
-    for epoch in range(start_epoch, config.epochs + 1):
-        began = time.monotonic()
-        encoder_trainable = epoch > config.unfreeze_after
-        model.set_encoder_trainable(encoder_trainable)
-        train_loss = _train_epoch(
-            model,
-            splits["train"],
-            batches(
-                splits["train"].pairs(vocabulary, config.max_len, config.captions_per_image, shuffler),
-                config.batch_size,
-                vocabulary.pad,
-                shuffler,
-            ),
-            optimizer,
-            scheduler,
-            scaler,
-            device,
-            use_amp,
-            f"epoch {epoch}/{config.epochs}",
-            config.shift,
-            shuffler,
-            _concept_targets(splits["train"], vocabulary),
-            config.concept_weight,
+    callbacks = [
+        MetricsCsv(paths.metrics_csv, epoch_offset=1),
+        ArtifactExport(paths.root / BEST, command, MONITOR, "max", epoch_offset=1),
+        CurvePlots(paths.metrics_csv, charts=[CHART]),
+        PreciseBatchNorm(),
+    ]
+    trainer = make_trainer(
+        paths,
+        config.epochs,
+        MONITOR,
+        "max",
+        callbacks,
+        wandb=config.wandb,
+        num_sanity_val_steps=0,
+        reload_dataloaders_every_n_epochs=1,
+        gradient_clip_val=5.0,
+        **lightning_options(config, partial_freezing=config.unfreeze_after > 0),
+    )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint)
+    if not trainer.is_global_zero:
+        return None, {}
+    return final_artifact(config, splits.get("test"), module)
+
+
+def resolve_data(config: CaptionConfig) -> CaptionData:
+    """The captions, images and splits of ``--synthetic``, ``--data`` or ``--captions/--images``."""
+    root = config.data
+    if config.synthetic:
+        root = _synthetic(config)
+    if root:
+        captions, images, splits = (
+            root / config.language / config.format / "captions.txt",
+            root / "images",
+            root / "splits",
         )
-        recalibrate_batchnorm(model.encoder, splits["train"].images, config.batch_size, device)
-        val_loss = _loss(
-            model, splits["val"], batches(val_pairs, config.batch_size, vocabulary.pad, None), device
+        splits = splits if splits.is_dir() else None
+    elif config.captions and config.images:
+        captions, images, splits = config.captions, config.images, config.splits
+    else:
+        raise SystemExit(
+            "caption: give --data ROOT, --captions FILE and --images DIR, or --synthetic TRAIN,VAL,TEST"
         )
-        hypotheses = _generate(model, splits["val"], vocabulary, config, device, beam_size=1)
-        scores = scorer.score(splits["val"].references, hypotheses)
-        _log_samples(splits["val"], hypotheses, tokenizer, config.val_samples)
-        row = {
-            "epoch": epoch,
-            "train_loss": round(train_loss, 4),
-            "val_loss": round(val_loss, 4),
-            **{name: round(value, 4) for name, value in scores.items()},
-            "encoder_trainable": int(encoder_trainable),
-            "seconds": round(time.monotonic() - began, 1),
-        }
-        history.append(row)
-        LOG.info("epoch %d: %s", epoch, ", ".join(f"{key}={value}" for key, value in row.items()))
-        _write_csv(history, out_dir / "metrics.csv")
-        plot_history(history, out_dir / "loss_curve.png")
-        if row["BLEU-4"] >= max(previous["BLEU-4"] for previous in history):
-            saving.best(model, row)
-        save_checkpoint(
-            last_path,
-            model,
-            optimizer,
-            {"epoch": epoch, "history": history, "extra": extra, **vocabulary.to_metadata()},
-        )
-    return saving.final(splits.get("test"), scorer, device, history)
+    provenance = {"captions": str(captions), "images": str(images), "splits": str(splits) if splits else None}
+    return CaptionData(captions, images, splits, {**provenance, **dataset_provenance(root)})
 
 
-class _Saver:
-    """Writes best.safetensors during training and the final artifact with test metrics."""
-
-    def __init__(
-        self, config: TrainConfig, out_dir: Path, vocabulary: Vocabulary, extra: dict[str, Any]
-    ) -> None:
-        self.config = config
-        self.best_path = out_dir / "best.safetensors"
-        self.final_path = Path(config.artifact) if config.artifact else out_dir / "captioner.safetensors"
-        self.vocabulary = vocabulary
-        self.extra = extra
-
-    def best(self, model: CaptionModel, row: dict[str, float]) -> Path:
-        return self._save(self.best_path, model, {"val": row}, int(row["epoch"]))
-
-    def final(
-        self, test: CaptionSplit | None, scorer: CaptionScorer, device: str, history: list[dict[str, float]]
-    ) -> TrainResult:
-        if not history:
-            raise ValueError(
-                f"nothing trained: {self.config.epochs} epochs requested and none left to resume"
+def final_artifact(
+    config: CaptionConfig, test: CaptionSplit | None, module: CaptionerModule
+) -> tuple[Path, dict[str, float]]:
+    """The best epoch's artifact plus its test-split metrics (greedy and beam) and domain statistics."""
+    best = config.out / BEST
+    if not best.is_file():
+        raise ValueError(f"nothing trained: {config.epochs} epochs requested and none left to resume")
+    tensors, metadata = load_artifact(best, expected_kind="captioner")
+    metrics: dict[str, Any] = {"val": metadata["metrics"]}
+    if test is not None:
+        model, vocabulary, _ = model_from_artifact(best, resolve_device(config.device))
+        for beam in sorted({1, config.beam_size}):
+            hypotheses = generate(model, test, vocabulary, module.settings, beam)
+            scores = module.scorer.score(test.references, hypotheses)
+            metrics[f"test_beam{beam}"] = {name: round(value, 4) for name, value in scores.items()}
+            LOG.info(
+                "test split (%d images, beam %d): %s", len(test.names), beam, metrics[f"test_beam{beam}"]
             )
-        model, _, metadata = model_from_artifact(self.best_path, device)
-        metrics = dict(metadata["metrics"])
-        if test is not None:
-            for beam in sorted({1, self.config.beam_size}):
-                hypotheses = _generate(model, test, self.vocabulary, self.config, device, beam)
-                metrics[f"test_beam{beam}"] = {
-                    k: round(v, 4) for k, v in scorer.score(test.references, hypotheses).items()
-                }
-                LOG.info(
-                    "test split (%d images, beam %d): %s", len(test.names), beam, metrics[f"test_beam{beam}"]
-                )
-        self._save(self.final_path, model, metrics, int(metrics["val"]["epoch"]))
-        LOG.info("wrote %s", self.final_path)
-        calibrate_trained(self.final_path, self.config.ood_calibration)
-        return TrainResult(self.final_path, history, metrics.get("test_beam1", {}))
-
-    def _save(self, path: Path, model: CaptionModel, metrics: dict[str, Any], epoch: int) -> Path:
-        training = {
-            key: value for key, value in asdict(self.config).items() if key not in ("command", "dataset")
-        }
-        return save_captioner(
-            path,
-            model,
-            self.vocabulary,
-            tokenizer=get_tokenizer(self.config.language).name,
-            language=self.config.language,
-            image_size=self.config.image_size,
-            max_len=self.config.max_len,
-            extra={
-                "metrics": metrics,
-                "epoch": epoch,
-                "command": self.config.command,
-                "dataset": self.config.dataset,
-                "training": _json_safe(training),
-                **self.extra,
-            },
-        )
-
-
-def _train_epoch(
-    model: CaptionModel,
-    split: CaptionSplit,
-    epoch_batches: list[tuple[torch.Tensor, torch.Tensor]],
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler,
-    scaler: torch.amp.GradScaler,
-    device: str,
-    use_amp: bool,
-    description: str,
-    shift: float,
-    generator: random.Random,
-    concept_targets: torch.Tensor,
-    concept_weight: float,
-) -> float:
-    # A frozen encoder still runs in training mode: its BatchNorm statistics must adapt, because
-    # a randomly initialised MobileNetV3 with its initial statistics outputs features near zero.
-    model.train()
-    criterion = nn.CrossEntropyLoss(ignore_index=0)
-    total, count = 0.0, 0
-    progress = tqdm(epoch_batches, desc=description, leave=False)
-    for image_ids, captions in progress:
-        images = _shifted(split.images[image_ids], shift, generator).to(device)
-        captions = captions.to(device)
-        with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-            logits, concepts = model.forward_with_concepts(images, captions)
-            loss = criterion(logits.reshape(-1, logits.size(-1)), captions[:, 1:].reshape(-1))
-            if concept_weight:
-                targets = concept_targets[image_ids].to(device)
-                loss = loss + concept_weight * nn.functional.binary_cross_entropy_with_logits(
-                    concepts, targets
-                )
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        total += loss.item() * len(image_ids)
-        count += len(image_ids)
-        progress.set_postfix(loss=f"{total / count:.3f}")
-    return total / max(count, 1)
-
-
-def build_optimizer(model: CaptionModel, lr: float, encoder_lr: float) -> torch.optim.Adam:
-    """Adam over every parameter: the encoder at ``encoder_lr``, the rest at ``lr``."""
-    encoder = {id(parameter) for parameter in model.encoder.parameters()}
-    rest = [parameter for parameter in model.parameters() if id(parameter) not in encoder]
-    return torch.optim.Adam(
-        [{"params": rest, "lr": lr}, {"params": list(model.encoder.parameters()), "lr": encoder_lr}]
-    )
+    epoch = metadata["metrics"]["epoch"]
+    path = save_artifact(config.artifact_path, tensors, {**metadata, "metrics": metrics, "epoch": epoch})
+    LOG.info("wrote %s", path)
+    calibrate_trained(path, config.ood_calibration)
+    return path, metrics.get("test_beam1", {})
 
 
 def encoder_provenance(path: Path) -> dict[str, Any]:
@@ -333,139 +274,21 @@ def encoder_provenance(path: Path) -> dict[str, Any]:
     return record
 
 
-def build_scheduler(
-    optimizer: torch.optim.Optimizer, schedule: str, total_steps: int, done_steps: int = 0
-) -> torch.optim.lr_scheduler.LambdaLR:
-    """Per-step learning-rate factor: cosine from 1 to 0 over ``total_steps``, or constant 1.
-
-    Closed form in the step number, so a resumed run (``done_steps`` > 0) continues the curve.
-    """
-    if schedule not in ("cosine", "constant"):
-        raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose cosine or constant")
-
-    def factor(step: int) -> float:
-        if schedule == "constant":
-            return 1.0
-        return 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
-
-    for group in optimizer.param_groups:
-        group.setdefault("initial_lr", group["lr"])
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor, last_epoch=done_steps - 1)
+def plain_settings(config: CaptionConfig) -> dict[str, Any]:
+    """The config as JSON-safe plain data (paths as strings): checkpoint hyper-parameters and the
+    artifact's ``training`` record."""
+    return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(config).items()}
 
 
-def _concept_targets(split: CaptionSplit, vocabulary: Vocabulary) -> torch.Tensor:
-    """(images, vocabulary) multi-hot: the words any reference caption of each image uses."""
-    targets = torch.zeros(len(split.names), len(vocabulary))
-    for index, captions in enumerate(split.references):
-        ids = {
-            vocabulary.word_map[token]
-            for tokens in captions
-            for token in tokens
-            if token in vocabulary.word_map
-        }
-        targets[index, sorted(ids)] = 1.0
-    return targets
+def _synthetic(config: CaptionConfig) -> Path:
+    counts = parse_counts(config.synthetic, ("train", "val", "test"), "--synthetic")
+    size = parse_size(config.synthetic_size, "--synthetic-size")
+    root = config.out / "data"
+    settings = {"seed": config.synthetic_seed, "counts": counts, "size": list(size)}
+    return synthetic_once(
+        root, settings, partial(write_caption_dataset, root, config.synthetic_seed, counts, size)
+    )
 
 
-def _shifted(images: torch.Tensor, shift: float, generator: random.Random) -> torch.Tensor:
-    """Translate each image by up to ``shift`` of its size (edges replicated).
-
-    No flips or colour changes: captions name left/right and colours.
-    """
-    margin = round(shift * images.size(-1))
-    if margin == 0:
-        return images
-    padded = torch.nn.functional.pad(images, (margin, margin, margin, margin), mode="replicate")
-    size = images.size(-1)
-    offsets = [
-        (generator.randint(0, 2 * margin), generator.randint(0, 2 * margin)) for _ in range(len(images))
-    ]
-    return torch.stack([padded[i, :, y : y + size, x : x + size] for i, (y, x) in enumerate(offsets)])
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(encoder: nn.Module, images: torch.Tensor, batch_size: int, device: str) -> None:
-    """Recompute the encoder's BatchNorm running statistics for its current weights ("precise BN").
-
-    Inference uses running statistics, while training normalises with each batch's own. A
-    randomly initialised MobileNetV3 carries its signal in small deviations that lagging
-    running averages (momentum 0.01) wipe out: every image then gets the same caption. Exact
-    averages over (up to 1024 of) the training images make evaluation see what training saw.
-    """
-    layers = [layer for layer in encoder.modules() if isinstance(layer, nn.BatchNorm2d)]
-    momenta = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.reset_running_stats()
-        layer.momentum = None  # cumulative average
-    encoder.train()
-    for start in range(0, min(len(images), _BATCHNORM_IMAGES), batch_size):
-        encoder(images[start : start + batch_size].to(device))
-    for layer, momentum in zip(layers, momenta, strict=True):
-        layer.momentum = momentum
-
-
-@torch.no_grad()
-def _loss(
-    model: CaptionModel,
-    split: CaptionSplit,
-    eval_batches: list[tuple[torch.Tensor, torch.Tensor]],
-    device: str,
-) -> float:
-    model.eval()
-    criterion = nn.CrossEntropyLoss(ignore_index=0, reduction="sum")
-    total, tokens = 0.0, 0
-    for image_ids, captions in eval_batches:
-        logits = model(split.images[image_ids].to(device), captions.to(device))
-        targets = captions[:, 1:].to(device)
-        total += float(criterion(logits.reshape(-1, logits.size(-1)), targets.reshape(-1)))
-        tokens += int((targets != 0).sum())
-    return total / max(tokens, 1)
-
-
-def _generate(
-    model: CaptionModel,
-    split: CaptionSplit,
-    vocabulary: Vocabulary,
-    config: TrainConfig,
-    device: str,
-    beam_size: int,
-) -> list[list[str]]:
-    model.eval()
-    results: list[list[str]] = []
-    for start in range(0, len(split.names), config.batch_size):
-        images = split.images[start : start + config.batch_size].to(device)
-        decoded = decode_batch(model, images, vocabulary.start, vocabulary.end, config.max_len, beam_size)
-        results.extend(vocabulary.decode(ids) for ids, _ in decoded)
-    return results
-
-
-def _log_samples(split: CaptionSplit, hypotheses: list[list[str]], tokenizer: Tokenizer, count: int) -> None:
-    for index in range(min(count, len(hypotheses))):
-        reference = split.references[index][0]
-        LOG.info(
-            "  %s\n    generated: %s\n    reference: %s\n    word match: %.0f%%",
-            split.names[index],
-            tokenizer.detokenize(hypotheses[index]),
-            tokenizer.detokenize(reference),
-            word_match(hypotheses[index], reference),
-        )
-
-
-def _write_csv(history: list[dict[str, float]], path: Path) -> None:
-    present = {key for row in history for key in row}
-    fields = [key for key in _CSV_COLUMNS if key in present] + sorted(present - set(_CSV_COLUMNS))
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(history)
-
-
-def _load_resume(path: Path) -> tuple[dict, dict, dict[str, Any]] | None:
-    if not path.is_file():
-        LOG.info("no checkpoint at %s; starting from scratch", path)
-        return None
-    return load_checkpoint(path)
-
-
-def _json_safe(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
+if __name__ == "__main__":
+    raise SystemExit(main())

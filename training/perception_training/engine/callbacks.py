@@ -135,8 +135,8 @@ class MetricsCsv(L.Callback):
             return
         metrics = epoch_metrics(trainer)
         row: dict[str, object] = {"epoch": trainer.current_epoch + self.epoch_offset}
-        if not any(name.startswith("lr") for name in metrics):
-            row["lr"] = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+        if trainer.optimizers and not any(name.startswith("lr") for name in metrics):
+            row["lr"] = float(f"{trainer.optimizers[0].param_groups[0]['lr']:.7g}")
         row.update(metrics)
         row["seconds"] = round(time.monotonic() - self.started, 1)
         LOG.info("epoch %s: %s", row["epoch"], " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,12 @@ def epoch_seed(trainer: L.Trainer, seed: int) -> int:
     return seed + trainer.current_epoch + RANK_SEED_STRIDE * trainer.global_rank
 
 
+def batches_per_epoch(samples: int, batch_size: int, trainer: L.Trainer) -> int:
+    """Optimizer steps one epoch of ``samples`` takes on each process (a distributed sampler pads
+    the samples to a multiple of the world size), without building the epoch's loader."""
+    return math.ceil(math.ceil(samples / trainer.world_size) / batch_size)
+
+
 def dataset_provenance(root: Path | None) -> dict[str, Any]:
     """Generator, seed and counts a synthetic writer recorded in ``root/synthetic.json``, if any."""
     info = root / "synthetic.json" if root else None
@@ -187,3 +194,17 @@ def _loggers(paths: RunPaths, wandb: bool) -> list[Logger]:
         )
     )
     return loggers
+
+
+def synthetic_once(
+    root: Path, settings: dict[str, Any], write: Callable[[], Path], entry: str | None = None
+) -> Path:
+    """``write()``'s result, without writing again when ``root/synthetic.json`` already records
+    ``settings`` (a rerun of the same command, or a launcher's child process joining a
+    distributed run whose rank 0 wrote the data): the world is seeded, so the files would be the
+    same. Reused data is returned as ``root``, or ``root / entry`` (e.g. its data.yaml)."""
+    recorded = dataset_provenance(root)
+    if recorded and all(recorded.get(key) == value for key, value in settings.items()):
+        LOG.info("%s already holds this synthetic data (%s); not writing it again", root, settings)
+        return root / entry if entry else root
+    return write()

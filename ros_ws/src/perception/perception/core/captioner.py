@@ -67,10 +67,23 @@ def save_captioner(
     extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write a ``captioner`` artifact holding everything :meth:`Captioner.load` needs."""
-    metadata = {
+    metadata = captioner_metadata(model.config, vocabulary, tokenizer, language, image_size, max_len)
+    return save_artifact(path, model.state_dict(), {**metadata, **(extra or {})})
+
+
+def captioner_metadata(
+    config: CaptionerConfig,
+    vocabulary: Vocabulary,
+    tokenizer: str,
+    language: str,
+    image_size: int,
+    max_len: int,
+) -> dict[str, Any]:
+    """What a ``captioner`` artifact's metadata must hold for :meth:`Captioner.load`."""
+    return {
         "kind": "captioner",
         "architecture": ARCHITECTURE,
-        "model_config": asdict(model.config),
+        "model_config": asdict(config),
         **vocabulary.to_metadata(),
         "language": language,
         "tokenizer": tokenizer,
@@ -78,9 +91,7 @@ def save_captioner(
         "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "color": "rgb"},
         "max_len": max_len,
         "code_version": code_version(),
-        **(extra or {}),
     }
-    return save_artifact(path, model.state_dict(), metadata)
 
 
 def model_from_artifact(

@@ -1,8 +1,10 @@
-"""Read ``captions.txt`` in the three layouts caption datasets ship in.
+"""Read ``captions.txt`` in the layouts caption datasets ship in.
 
 * ``csv``: a header line ``image,caption`` then CSV rows (Kaggle's Flickr8k layout);
 * ``tsv``: ``image<TAB>caption`` per line, optionally under an ``image<TAB>caption`` header;
-* ``flickr``: Flickr8k token style ``image.jpg#0<TAB>caption``.
+* ``flickr``: Flickr8k token style ``image.jpg#0<TAB>caption``;
+* ``plain``: caption lines alone, matched in order to the images of the images folder sorted
+  by name: one line per image, or the same number of consecutive lines for each.
 
 The layout is detected from the first non-empty line. A line that does not fit raises
 :class:`CaptionFileError` naming the file and line, because a silently skipped line turns into
@@ -16,8 +18,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-FORMATS = ("csv", "tsv", "flickr")
+FORMATS = ("csv", "tsv", "flickr", "plain")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 _FLICKR_KEY = re.compile(r"^(?P<image>.+)#(?P<index>\d+)$")
+_HEADERLESS_CSV = re.compile(r"^\S+\.(jpe?g|png|bmp|webp)\s*,", re.IGNORECASE)
 _CSV_HEADER = ("image", "caption")
 
 
@@ -34,20 +38,29 @@ class CaptionRecord:
 
 
 def detect_format(path: str | Path) -> str:
-    """Return ``csv``, ``tsv`` or ``flickr`` for the captions file at ``path``."""
+    """Return ``csv``, ``tsv``, ``flickr`` or ``plain`` for the captions file at ``path``."""
     path = Path(path)
     for number, line in _lines(path):
         return _format_of(path, number, line)
     raise CaptionFileError(f"{path} is empty; expected image/caption lines (csv, tsv or flickr layout)")
 
 
-def read_captions(path: str | Path, fmt: str = "auto") -> list[CaptionRecord]:
-    """Read every caption of ``path``; ``fmt`` is ``auto`` or one of :data:`FORMATS`."""
+def read_captions(
+    path: str | Path, fmt: str = "auto", images: str | Path | None = None
+) -> list[CaptionRecord]:
+    """Read every caption of ``path``; ``fmt`` is ``auto`` or one of :data:`FORMATS`.
+
+    ``images`` is the folder a ``plain`` file's lines are matched to (other layouts name their
+    images themselves).
+    """
     path = Path(path)
     if fmt not in (*FORMATS, "auto"):
         raise CaptionFileError(f"unknown captions format {fmt!r}; use auto, {', '.join(FORMATS)}")
     layout = detect_format(path) if fmt == "auto" else fmt
-    records = _read_csv(path) if layout == "csv" else _read_tabbed(path, layout)
+    if layout == "plain":
+        records = _read_plain(path, images)
+    else:
+        records = _read_csv(path) if layout == "csv" else _read_tabbed(path, layout)
     if not records:
         raise CaptionFileError(f"{path} has a header but no captions")
     return records
@@ -68,10 +81,30 @@ def _format_of(path: Path, number: int, line: str) -> str:
     if "\t" in line:
         key = line.split("\t", 1)[0].strip()
         return "flickr" if _FLICKR_KEY.match(key) else "tsv"
-    raise CaptionFileError(
-        f"{path}:{number}: cannot tell the captions layout from {line[:60]!r}; expected a CSV header "
-        "'image,caption', 'image<TAB>caption' or Flickr8k 'image.jpg#0<TAB>caption'"
-    )
+    if _HEADERLESS_CSV.match(line):
+        raise CaptionFileError(
+            f"{path}:{number}: {line[:60]!r} looks like CSV without its header; add the line "
+            "'image,caption' first (or use 'image<TAB>caption', or caption lines alone)"
+        )
+    return "plain"
+
+
+def _read_plain(path: Path, images: str | Path | None) -> list[CaptionRecord]:
+    """Caption lines matched in order to the folder's images sorted by name (k lines each)."""
+    if images is None or not Path(images).is_dir():
+        raise CaptionFileError(
+            f"{path} holds caption lines without image names; give the images folder they belong to "
+            f"(got {images})"
+        )
+    names = sorted(p.name for p in Path(images).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    lines = [line.strip() for _, line in _lines(path)]
+    if not names or len(lines) % len(names):
+        raise CaptionFileError(
+            f"{path} has {len(lines)} caption lines for {len(names)} images in {images}; a plain captions "
+            "file needs the same number of lines for every image, in the images' name order"
+        )
+    per_image = len(lines) // len(names)
+    return [CaptionRecord(names[index // per_image], caption) for index, caption in enumerate(lines)]
 
 
 def _read_tabbed(path: Path, layout: str) -> list[CaptionRecord]:

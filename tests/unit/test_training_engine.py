@@ -1,0 +1,124 @@
+"""The training engine's pieces: flags from a config dataclass, metrics CSV rows, optimizers and
+per-step schedules, where Lightning runs, and synthetic data written once."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import torch
+
+from perception_training.engine.flags import build_parser, option, parse_config, parse_counts
+from perception_training.engine.optim import make_optimizer, per_step_schedule
+from perception_training.engine.run import TrainerOptions, lightning_options, synthetic_once
+from perception_training.engine.tables import append_row
+
+
+@dataclass(frozen=True)
+class Settings:
+    batch_size: int = field(default=64, **option("images per step", aliases=("--batch",)))
+    encoder_weights: Path | None = None
+    meteor: bool = True
+    optimizer: str = field(default="adam", **option("optimizer", choices=("adam", "sgd")))
+
+
+def test_every_field_is_a_flag_in_both_spellings_with_its_aliases() -> None:
+    assert parse_config(Settings, [], "p", "d") == Settings()
+    parsed = parse_config(Settings, ["--batch", "8", "--encoder_weights", "w.pt", "--no-meteor"], "p", "d")
+    assert parsed == Settings(batch_size=8, encoder_weights=Path("w.pt"), meteor=False)
+    assert parse_config(Settings, ["--batch-size", "4", "--encoder-weights", "x"], "p", "d").batch_size == 4
+    with pytest.raises(SystemExit):
+        parse_config(Settings, ["--optimizer", "lamb"], "p", "d")
+    assert "images per step" in build_parser(Settings, "p").format_help()
+    assert parse_counts("20,4,4", ("train", "val", "test"), "--synthetic") == {
+        "train": 20,
+        "val": 4,
+        "test": 4,
+    }
+    with pytest.raises(SystemExit, match="--synthetic wants TRAIN,VAL image counts"):
+        parse_counts("20", ("train", "val"), "--synthetic")
+
+
+def test_a_row_with_a_new_column_keeps_every_column_aligned(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.csv"
+    append_row(path, {"epoch": 1, "loss": 0.5, "METEOR": 0.3})
+    append_row(path, {"epoch": 2, "loss": 0.4, "METEOR": 0.35})
+    append_row(path, {"epoch": 3, "ROUGE-L": 0.6, "loss": 0.3})  # METEOR skipped, ROUGE-L new
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["epoch", "loss", "METEOR", "ROUGE-L"]
+    assert [(r["epoch"], r["loss"], r["METEOR"], r["ROUGE-L"]) for r in rows] == [
+        ("1", "0.5", "0.3", ""), ("2", "0.4", "0.35", ""), ("3", "0.3", "", "0.6"),
+    ]  # fmt: skip
+
+
+def _schedule(kind: str, total: int, warmup: int = 0) -> tuple[torch.optim.Optimizer, object]:
+    weights = [torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))]
+    groups = [{"params": [weights[0]], "lr": 1e-3}, {"params": [weights[1]], "lr": 1e-4}]
+    optimizer = make_optimizer("adam", groups, 1e-3)
+    return optimizer, per_step_schedule(optimizer, total, warmup, kind)["scheduler"]
+
+
+def _run(optimizer: torch.optim.Optimizer, scheduler: object, steps: int) -> list[list[float]]:
+    rates = []
+    for _ in range(steps):
+        rates.append([group["lr"] for group in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def test_cosine_decays_every_group_to_zero_after_a_warm_up_and_a_restored_state_continues_it() -> None:
+    rates = _run(*_schedule("cosine", total=10), 11)
+    assert rates[0] == pytest.approx([1e-3, 1e-4]) and rates[5] == pytest.approx([5e-4, 5e-5])
+    assert rates[10] == pytest.approx([0.0, 0.0], abs=1e-12)
+    assert all(a[0] > b[0] for a, b in itertools.pairwise(rates))
+    warm = _run(*_schedule("cosine", total=10, warmup=4), 5)
+    assert [row[0] for row in warm] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3])
+    stopped, resumed = _schedule("cosine", 10), _schedule("cosine", 10)  # what a checkpoint carries over
+    _run(*stopped, 4)
+    for new, old in zip(resumed, stopped, strict=True):
+        new.load_state_dict(old.state_dict())
+    assert [pytest.approx(row) for row in rates[4:7]] == _run(*resumed, 3)
+    assert _run(*_schedule("constant", total=10), 3) == [[1e-3, 1e-4]] * 3
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'"):
+        _schedule("step", total=10)
+    with pytest.raises(ValueError, match="unknown optimizer 'lamb'"):
+        make_optimizer("lamb", [torch.nn.Parameter(torch.zeros(1))], 1e-3)
+    for name, kind in (("adamw", torch.optim.AdamW), ("nadam", torch.optim.NAdam), ("sgd", torch.optim.SGD)):
+        assert isinstance(make_optimizer(name, [torch.nn.Parameter(torch.zeros(1))], 1e-3), kind)
+
+
+def test_device_flags_become_lightning_options() -> None:
+    options = lightning_options(
+        TrainerOptions(device="cpu", devices="2", strategy="ddp"), partial_freezing=True
+    )
+    assert options == {
+        "accelerator": "cpu",
+        "devices": 2,
+        "num_nodes": 1,
+        "strategy": "ddp_find_unused_parameters_true",  # requires_grad changes after DDP wrapped the model
+        "precision": "32-true",  # no fp16 autocast on the CPU
+    }
+    assert lightning_options(TrainerOptions(device="cpu", devices="0,1", num_nodes=2))["devices"] == [0, 1]
+    assert lightning_options(TrainerOptions(device="cpu", strategy="ddp"))["strategy"] == "ddp"
+
+
+def test_synthetic_data_is_written_once_per_settings(tmp_path: Path) -> None:
+    calls = []
+
+    def write() -> Path:
+        calls.append(1)
+        (tmp_path / "synthetic.json").write_text(json.dumps({"seed": 0, "counts": {"train": 2}, "kind": "x"}))
+        return tmp_path / "data.yaml"
+
+    settings = {"seed": 0, "counts": {"train": 2}}
+    assert synthetic_once(tmp_path, settings, write, entry="data.yaml") == tmp_path / "data.yaml"
+    assert synthetic_once(tmp_path, settings, write, entry="data.yaml") == tmp_path / "data.yaml"
+    assert len(calls) == 1
+    synthetic_once(tmp_path, {**settings, "seed": 1}, write)
+    assert len(calls) == 2
