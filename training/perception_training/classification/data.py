@@ -60,6 +60,8 @@ class ClassificationDataModule(L.LightningDataModule):
     def batchnorm_loader(self) -> DataLoader | None:
         """A fixed, seeded subset of clean training images for BatchNorm re-estimation (None: off)."""
         count = min(self.config.bn_recalibration, len(self.train_set))
+        if count % self.config.batch_size == 1 and count > 1:
+            count -= 1  # a last batch of one image cannot be normalised in training mode
         if count <= 0:
             return None
         generator = torch.Generator().manual_seed(self.config.seed)

@@ -82,7 +82,9 @@ class ClassifierModule(L.LightningModule):
         backbone, head = self.trainer.optimizers[0].param_groups
         rates = {"lr_backbone": 0.0 if frozen else backbone["lr"], "lr_head": head["lr"]}  # first step's
         strength = self.trainer.datamodule.strength
-        self.log_dict({"aug_strength": round(strength, 4), **rates}, on_step=False, on_epoch=True)
+        self.log_dict(
+            {"aug_strength": round(strength, 4), **rates}, on_step=False, on_epoch=True, sync_dist=True
+        )
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         images, labels, _ = batch
