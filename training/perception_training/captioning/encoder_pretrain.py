@@ -21,7 +21,6 @@ from functools import partial
 from pathlib import Path
 
 import lightning as L
-import torch
 
 from perception_training.captioning.encoder_module import EncoderPretrainModule, GridDataModule, load_split
 from perception_training.captioning.train import plain_settings
@@ -33,9 +32,9 @@ from perception_training.engine.run import (
     RunPaths,
     TrainerOptions,
     dataset_provenance,
-    lightning_options,
-    make_trainer,
+    recipe_trainer,
     resume_from,
+    start_process,
     synthetic_once,
 )
 from perception_training.synthetic.writers.yolo import write_yolo_dataset
@@ -74,9 +73,7 @@ class PretrainConfig(TrainerOptions):
 def main(argv: Sequence[str] | None = None, prog: str = "perception-train caption-encoder") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     config = parse_config(PretrainConfig, argv, prog, __doc__)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    start_process(config.threads)
     artifact = pretrain(config, shlex.join([*prog.split(), *argv]))
     if artifact is not None:
         print(f"caption encoder artifact: {artifact}")
@@ -112,17 +109,7 @@ def pretrain(config: PretrainConfig, command: str) -> Path | None:
         CurvePlots(paths.metrics_csv, charts=[CHART]),
         PreciseBatchNorm(),
     ]
-    trainer = make_trainer(
-        paths,
-        config.epochs,
-        "mAP",
-        "max",
-        callbacks,
-        wandb=config.wandb,
-        num_sanity_val_steps=0,
-        reload_dataloaders_every_n_epochs=1,
-        **lightning_options(config),
-    )
+    trainer = recipe_trainer(paths, config, config.epochs, "mAP", callbacks)
     trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint)
     return artifact if trainer.is_global_zero else None
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 
 from perception.core.artifacts import ArtifactError, load_artifact, read_metadata, save_artifact, sha256_of
 from perception.core.captioner import model_from_artifact
@@ -38,9 +37,9 @@ from perception_training.engine.run import (
     RunPaths,
     TrainerOptions,
     dataset_provenance,
-    lightning_options,
-    make_trainer,
+    recipe_trainer,
     resume_from,
+    start_process,
     synthetic_once,
 )
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
@@ -150,9 +149,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "perception-train captio
     """Entry point with the dispatcher's signature (``perception_training.cli``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     config = parse_config(CaptionConfig, argv, prog, __doc__)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    start_process(config.threads)
     artifact, test_metrics = train(config, shlex.join([*prog.split(), *argv]))
     if artifact is not None:
         print(f"captioner artifact: {artifact}")
@@ -195,17 +192,8 @@ def train(config: CaptionConfig, command: str) -> tuple[Path | None, dict[str, f
         CurvePlots(paths.metrics_csv, charts=[CHART]),
         PreciseBatchNorm(),
     ]
-    trainer = make_trainer(
-        paths,
-        config.epochs,
-        MONITOR,
-        "max",
-        callbacks,
-        wandb=config.wandb,
-        num_sanity_val_steps=0,
-        reload_dataloaders_every_n_epochs=1,
-        gradient_clip_val=5.0,
-        **lightning_options(config, partial_freezing=config.unfreeze_after > 0),
+    trainer = recipe_trainer(
+        paths, config, config.epochs, MONITOR, callbacks, config.unfreeze_after > 0, gradient_clip_val=5.0
     )
     trainer.fit(module, datamodule=datamodule, ckpt_path=checkpoint)
     if not trainer.is_global_zero:

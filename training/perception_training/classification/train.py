@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 
 from perception.core.artifacts import load_artifact, save_artifact
 from perception.core.devices import resolve_device
@@ -47,9 +46,9 @@ from perception_training.engine.plots import Chart, plot_confusion
 from perception_training.engine.run import (
     RunPaths,
     dataset_provenance,
-    lightning_options,
-    make_trainer,
+    recipe_trainer,
     resume_from,
+    start_process,
 )
 from perception_training.engine.tables import write_rows
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
@@ -105,14 +104,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "perception-train classi
     )
     add_flags(parser, RunOptions)
     add_flags(parser.add_argument_group("settings (override the recipe)"), TrainConfig, overrides=True)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = config_from(args, RunOptions)
     run = _resolve(options, {spec.name: getattr(args, spec.name) for spec in fields(TrainConfig)}, prog)
-    if run.config.threads > 0:
-        torch.set_num_threads(run.config.threads)
-    command = shlex.join(["perception-train", "classify", *(argv if argv is not None else sys.argv[1:])])
-    summary = train(run, command, options.stop_after)
+    start_process(run.config.threads)
+    summary = train(run, shlex.join([*prog.split(), *argv]), options.stop_after)
     if summary and options.export:
         options.export.parent.mkdir(parents=True, exist_ok=True)
         options.export.write_bytes((run.run_dir / BEST).read_bytes())
@@ -140,17 +137,7 @@ def train(run: Run, command: str, stop_after: int | None = None) -> dict[str, An
         PreciseBatchNorm(),
         StopAfter(stop_after),
     ]
-    trainer = make_trainer(
-        paths,
-        config.epochs,
-        MONITOR,
-        "max",
-        callbacks,
-        wandb=config.wandb,
-        num_sanity_val_steps=0,
-        reload_dataloaders_every_n_epochs=1,
-        **lightning_options(config, partial_freezing=config.freeze_epochs > 0),
-    )
+    trainer = recipe_trainer(paths, config, config.epochs, MONITOR, callbacks, config.freeze_epochs > 0)
     if trainer.is_global_zero:
         record = {"task": run.task, "command": command, "data": str(data.root), "classes": data.classes}
         (run.run_dir / RUN_JSON).write_text(

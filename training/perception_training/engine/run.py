@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 
@@ -78,6 +79,13 @@ class TrainerOptions:
     )
 
 
+def start_process(threads: int) -> None:
+    """A training command's log format, and torch's CPU threads (0 keeps torch's default)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def lightning_options(options: TrainerOptions, partial_freezing: bool = False) -> dict[str, Any]:
     """Trainer keyword arguments (accelerator, devices, num_nodes, strategy, precision) of ``options``.
 
@@ -138,6 +146,32 @@ def make_trainer(
         logger=_loggers(paths, wandb),
         callbacks=[best, last, *callbacks],
         log_every_n_steps=1,
+        **trainer_options,
+    )
+
+
+def recipe_trainer(
+    paths: RunPaths,
+    options: TrainerOptions,
+    epochs: int,
+    monitor: str,
+    callbacks: Sequence[L.Callback],
+    partial_freezing: bool = False,
+    **trainer_options: Any,
+) -> L.Trainer:
+    """:func:`make_trainer` for a recipe whose config inherits :class:`TrainerOptions` (best =
+    highest ``monitor``): where it runs, wandb, no sanity check (validation runs whole after
+    every epoch), and training loaders rebuilt every epoch (each draws its epoch's data)."""
+    return make_trainer(
+        paths,
+        epochs,
+        monitor,
+        "max",
+        callbacks,
+        wandb=options.wandb,
+        num_sanity_val_steps=0,
+        reload_dataloaders_every_n_epochs=1,
+        **lightning_options(options, partial_freezing),
         **trainer_options,
     )
 
