@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 
-from perception_training.engine.flags import build_parser, option, parse_config, parse_counts
+from perception_training.engine.flags import build_parser, flag, parse_config, parse_counts
 from perception_training.engine.optim import make_optimizer, per_step_schedule
 from perception_training.engine.run import TrainerOptions, lightning_options, synthetic_once
 from perception_training.engine.tables import append_row
@@ -20,10 +20,10 @@ from perception_training.engine.tables import append_row
 
 @dataclass(frozen=True)
 class Settings:
-    batch_size: int = field(default=64, **option("images per step", aliases=("--batch",)))
+    batch_size: int = flag(64, "images per step", aliases=("--batch",))
     encoder_weights: Path | None = None
     meteor: bool = True
-    optimizer: str = field(default="adam", **option("optimizer", choices=("adam", "sgd")))
+    optimizer: str = flag("adam", "optimizer", choices=("adam", "sgd"))
 
 
 def test_every_field_is_a_flag_in_both_spellings_with_its_aliases() -> None:

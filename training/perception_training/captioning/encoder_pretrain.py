@@ -16,7 +16,7 @@ import logging
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from perception_training.captioning.encoder_module import EncoderPretrainModule,
 from perception_training.captioning.train import plain_settings
 from perception_training.captioning.yolo_grid import read_yolo_dataset
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, PreciseBatchNorm
-from perception_training.engine.flags import option, parse_config, parse_counts, parse_size
+from perception_training.engine.flags import flag, parse_config, parse_counts, parse_size
 from perception_training.engine.plots import Chart
 from perception_training.engine.run import (
     RunPaths,
@@ -53,21 +53,19 @@ CHART = Chart(
 class PretrainConfig(TrainerOptions):
     """Every setting of an encoder pretraining run; each field is a command-line flag."""
 
-    data: Path | None = field(default=None, **option("YOLO data.yaml (train and val splits)"))
-    synthetic: str | None = field(
-        default=None, **option("TRAIN,VAL: write a synthetic YOLO dataset of caption scenes to OUT/data")
-    )
+    data: Path | None = flag(None, "YOLO data.yaml (train and val splits)")
+    synthetic: str | None = flag(None, "TRAIN,VAL: write caption scenes as a YOLO dataset to OUT/data")
     synthetic_seed: int = 0
-    synthetic_size: str = field(default="320x240", **option("WxH render size of synthetic scenes"))
+    synthetic_size: str = flag("320x240", "WxH render size of synthetic scenes")
     out: Path = Path("runs/caption_encoder")
     epochs: int = 20
-    batch_size: int = field(default=64, **option("images per step", aliases=("--batch",)))
-    lr: float = field(default=3e-3, **option("peak of the one-cycle schedule (AdamW)"))
+    batch_size: int = flag(64, "images per step", aliases=("--batch",))
+    lr: float = flag(3e-3, "peak of the one-cycle schedule (AdamW)")
     weight_decay: float = 1e-4
-    image_size: int = field(default=112, **option("the captioner's --image-size"))
-    flip: bool = field(default=True, **option("mirror half of each batch left-right (boxes with it)"))
+    image_size: int = flag(112, "the captioner's --image-size")
+    flip: bool = flag(True, "mirror half of each batch left-right (boxes with it)")
     seed: int = 0
-    resume: bool = field(default=False, **option("continue from OUT/last.ckpt"))
+    resume: bool = flag(False, "continue from OUT/last.ckpt")
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "perception-train caption-encoder") -> int:

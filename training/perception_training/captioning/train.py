@@ -15,7 +15,7 @@ import logging
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from perception.core.text.embeddings import load_glove
 from perception_training.captioning.data import CaptionDataModule, CaptionSplit, load_splits
 from perception_training.captioning.module import CaptionerModule, generate
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, PreciseBatchNorm
-from perception_training.engine.flags import option, parse_config, parse_counts, parse_size
+from perception_training.engine.flags import flag, parse_config, parse_counts, parse_size
 from perception_training.engine.optim import OPTIMIZERS, SCHEDULES
 from perception_training.engine.plots import Chart
 from perception_training.engine.run import (
@@ -58,77 +58,43 @@ class CaptionConfig(TrainerOptions):
     """Every setting of a captioner run; each field is a command-line flag. Defaults follow the
     original recipe (LR 4e-4, batch 64, 10 epochs, encoder frozen for 5, max 50 tokens)."""
 
-    data: Path | None = field(default=None, **option("dataset root in the synthetic-world layout"))
-    synthetic: str | None = field(
-        default=None,
-        **option("TRAIN,VAL,TEST: write this many synthetic captioned scenes to OUT/data, train on them"),
-    )
-    synthetic_size: str = field(
-        default="320x240",
-        **option(
-            "WxH render size of the synthetic scenes: a camera's 4:3 frame, squashed to --image-size for the "
-            "model exactly as the caption node squashes camera frames"
-        ),
-    )
-    synthetic_seed: int = field(default=0, **option("seed of the synthetic world"))
-    format: str = field(
-        default="csv", **option("which captions.txt under --data", choices=("csv", "tsv", "flickr"))
-    )
-    captions: Path | None = field(
-        default=None, **option("captions.txt (csv, tsv, flickr or plain caption lines, auto-detected)")
-    )
-    images: Path | None = field(default=None, **option("folder holding the images of captions.txt"))
-    splits: Path | None = field(
-        default=None, **option("folder with train.txt/val.txt/test.txt (else 80/10/10 split)")
-    )
-    language: str = field(default="en", **option("ko tokenizes into Kiwi morphemes", choices=("en", "ko")))
-    out: Path = field(default=Path("runs/captioner"), **option("metrics.csv, loss_curve.png, checkpoints"))
-    artifact: Path | None = field(
-        default=None, **option("final artifact path (default OUT/captioner.safetensors)")
-    )
+    data: Path | None = flag(None, "dataset root in the synthetic-world layout")
+    synthetic: str | None = flag(None, "TRAIN,VAL,TEST: write synthetic scenes to OUT/data, train on them")
+    synthetic_size: str = flag("320x240", "WxH of synthetic scenes (a camera's; squashed as the node does)")
+    synthetic_seed: int = flag(0, "seed of the synthetic world")
+    format: str = flag("csv", "which captions.txt under --data", choices=("csv", "tsv", "flickr"))
+    captions: Path | None = flag(None, "captions.txt (csv, tsv, flickr or plain lines: auto-detected)")
+    images: Path | None = flag(None, "folder holding the images of captions.txt")
+    splits: Path | None = flag(None, "folder with train.txt/val.txt/test.txt (else 80/10/10 split)")
+    language: str = flag("en", "ko tokenizes into Kiwi morphemes", choices=("en", "ko"))
+    out: Path = flag(Path("runs/captioner"), "metrics.csv, loss_curve.png, checkpoints")
+    artifact: Path | None = flag(None, "final artifact path (default OUT/captioner.safetensors)")
     epochs: int = 10
-    batch_size: int = field(default=64, **option("images per step", aliases=("--batch",)))
-    optimizer: str = field(default="adam", **option("optimizer", choices=OPTIMIZERS))
-    lr: float = field(default=4e-4, **option("learning rate of the decoder and the concept head"))
-    encoder_lr: float = field(default=1e-4, **option("learning rate of the encoder once it is unfrozen"))
+    batch_size: int = flag(64, "images per step", aliases=("--batch",))
+    optimizer: str = flag("adam", "optimizer", choices=OPTIMIZERS)
+    lr: float = flag(4e-4, "learning rate of the decoder and the concept head")
+    encoder_lr: float = flag(1e-4, "learning rate of the encoder once it is unfrozen")
     weight_decay: float = 0.0
-    unfreeze_after: int = field(default=5, **option("encoder frozen for this many epochs"))
-    captions_per_image: int = field(default=0, **option("captions sampled per image each epoch (0: all)"))
-    shift: float = field(default=0.0, **option("random translation augmentation, fraction of the size"))
-    concept_weight: float = field(default=1.0, **option("auxiliary bag-of-words loss weight (0: off)"))
-    lr_schedule: str = field(
-        default="cosine",
-        **option("cosine: both learning rates decay to 0 over the run, per step", choices=SCHEDULES),
-    )
-    max_len: int = field(default=50, **option("longest caption in tokens, incl. <start>/<end>"))
-    min_freq: int = field(default=2, **option("rarer tokens become <unk>"))
+    unfreeze_after: int = flag(5, "encoder frozen for this many epochs")
+    captions_per_image: int = flag(0, "captions sampled per image each epoch (0: all)")
+    shift: float = flag(0.0, "random translation augmentation, fraction of the size")
+    concept_weight: float = flag(1.0, "auxiliary bag-of-words loss weight (0: off)")
+    lr_schedule: str = flag("cosine", "cosine: both rates decay per step to 0 at the end", choices=SCHEDULES)
+    max_len: int = flag(50, "longest caption in tokens, incl. <start>/<end>")
+    min_freq: int = flag(2, "rarer tokens become <unk>")
     image_size: int = 224
     embed_dim: int = 300
     hidden_dim: int = 512
     attention_dim: int = 256
     dropout: float = 0.3
-    glove: Path | None = field(
-        default=None, **option("local GloVe text file (e.g. glove.6B.300d.txt) for embeddings")
-    )
-    encoder_weights: Path | None = field(
-        default=None, **option("local torchvision mobilenet_v3_small weights or a caption-encoder artifact")
-    )
+    glove: Path | None = flag(None, "local GloVe text file (e.g. glove.6B.300d.txt) for embeddings")
+    encoder_weights: Path | None = flag(None, "mobilenet_v3_small weights or a caption-encoder artifact")
     seed: int = 0
-    beam_size: int = field(
-        default=3, **option("beam size of the extra test-split evaluation", aliases=("--beam",))
-    )
-    val_samples: int = field(
-        default=5, **option("validation images printed each epoch beside their reference")
-    )
-    ood_calibration: int = field(
-        default=DEFAULT_CALIBRATION,
-        **option(
-            "held-out scenes that calibrate the artifact's out-of-domain threshold when the data came from "
-            "the synthetic world (docs/ood.md); 0 = write no domain statistics"
-        ),
-    )
-    resume: bool = field(default=False, **option("continue from OUT/last.ckpt"))
-    meteor: bool = field(default=True, **option("score METEOR (it starts a Java process)"))
+    beam_size: int = flag(3, "beam size of the extra test-split evaluation", aliases=("--beam",))
+    val_samples: int = flag(5, "validation images printed each epoch beside their reference")
+    ood_calibration: int = flag(DEFAULT_CALIBRATION, "held-out scenes for the domain threshold (0: none)")
+    resume: bool = flag(False, "continue from OUT/last.ckpt")
+    meteor: bool = flag(True, "score METEOR (it starts a Java process)")
 
     @property
     def artifact_path(self) -> Path:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from perception.core.classifier_models import ARCHITECTURES
-from perception_training.engine.flags import option
+from perception_training.engine.flags import flag
 from perception_training.engine.optim import OPTIMIZERS
 from perception_training.engine.run import TrainerOptions
 
@@ -18,51 +18,33 @@ class TrainConfig(TrainerOptions):
     Each field is also a ``perception-train classify`` option that overrides the recipe.
     """
 
-    architecture: str = field(default="resnet18", **option("network", choices=ARCHITECTURES))
+    architecture: str = flag("resnet18", "network", choices=ARCHITECTURES)
     image_size: int = 64
     epochs: int = 30
     batch_size: int = 64
-    optimizer: str = field(default="adamw", **option("optimizer", choices=OPTIMIZERS))
-    lr: float = field(
-        default=1e-3, **option("the head's learning rate (and the backbone's unless --backbone-lr)")
-    )
+    optimizer: str = flag("adamw", "optimizer", choices=OPTIMIZERS)
+    lr: float = flag(1e-3, "the head's learning rate (and the backbone's unless --backbone-lr)")
     backbone_lr: float | None = None
     weight_decay: float = 0.05
-    momentum: float = field(default=0.9, **option("sgd only"))
+    momentum: float = flag(0.9, "sgd only")
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.1
-    drop_rate: float | None = field(
-        default=None, **option("dropout before the head (default: the architecture's own)")
-    )
-    attn_drop_rate: float = field(
-        default=0.0, **option("attention dropout (vit_small, deit_small, swin_tiny)")
-    )
-    drop_path_rate: float = field(
-        default=0.0, **option("stochastic depth (vit_small, deit_small, swin_tiny)")
-    )
+    drop_rate: float | None = flag(None, "dropout before the head (default: the architecture's own)")
+    attn_drop_rate: float = flag(0.0, "attention dropout (vit_small, deit_small, swin_tiny)")
+    drop_path_rate: float = flag(0.0, "stochastic depth (vit_small, deit_small, swin_tiny)")
     cutmix_alpha: float = 0.0
     mixup_alpha: float = 0.0
-    mix_prob: float = field(default=0.5, **option("share of batches that get CutMix or MixUp"))
-    aug_start: float = field(default=0.2, **option("augmentation strength at the first epoch ..."))
-    aug_end: float = field(default=1.0, **option("... rising on a cosine to this at the last"))
-    bn_recalibration: int = field(
-        default=2000,
-        **option(
-            "recompute BatchNorm statistics on this many clean training images before each validation "
-            "(0 = off): from scratch, running averages lag the weights and validation sits at chance"
-        ),
-    )
-    freeze_epochs: int = field(
-        default=0, **option("transfer learning: train only the head for this many epochs")
-    )
-    pretrained: str | None = field(
-        default=None, **option("local weights file (safetensors or torch state dict)")
-    )
-    val_fraction: float = field(
-        default=0.1, **option("ImageFolder without a val folder: seeded split of train")
-    )
+    mix_prob: float = flag(0.5, "share of batches that get CutMix or MixUp")
+    aug_start: float = flag(0.2, "augmentation strength at the first epoch ...")
+    aug_end: float = flag(1.0, "... rising on a cosine to this at the last")
+    # Before each validation, recompute BatchNorm statistics on this many clean training images:
+    # from scratch, running averages lag the weights and validation sits at chance.
+    bn_recalibration: int = flag(2000, "training images re-estimating BatchNorm before validation (0: off)")
+    freeze_epochs: int = flag(0, "transfer learning: train only the head for this many epochs")
+    pretrained: str | None = flag(None, "local weights file (safetensors or torch state dict)")
+    val_fraction: float = flag(0.1, "ImageFolder without a val folder: seeded split of train")
     seed: int = 0
-    workers: int = field(default=0, **option("DataLoader worker processes"))
+    workers: int = flag(0, "DataLoader worker processes")
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:

@@ -18,7 +18,7 @@ import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,7 @@ from perception_training.engine.callbacks import (
     PreciseBatchNorm,
     StopAfter,
 )
-from perception_training.engine.flags import add_flags, config_from, option
+from perception_training.engine.flags import add_flags, config_from, flag
 from perception_training.engine.plots import Chart, plot_confusion
 from perception_training.engine.run import (
     RunPaths,
@@ -67,24 +67,14 @@ CHARTS = (
 class RunOptions:
     """What to train on and where the run goes; the recipe's settings are flags of their own."""
 
-    recipe: str = field(default="glass-synthetic", **option("preset settings", choices=sorted(RECIPES)))
-    data: Path | None = field(default=None, **option("ImageFolder or Tiny-ImageNet-200 folder"))
-    out: Path = field(default=Path("runs"), **option("runs go to OUT/<recipe>/<run name>/"))
-    run_name: str | None = field(
-        default=None, **option("run folder name (default: a timestamp; on SLURM give every task the same)")
-    )
-    resume: Path | None = field(default=None, **option("a run folder (or a file in it) to continue"))
-    stop_after: int | None = field(default=None, **option("end this session after that epoch (resume later)"))
-    export: Path | None = field(
-        default=None, **option("also copy the best artifact here (e.g. models/glass/...)")
-    )
-    ood_calibration: int = field(
-        default=DEFAULT_CALIBRATION,
-        **option(
-            "held-out crops that calibrate the exported artifact's out-of-domain threshold when the data "
-            "came from the synthetic world (docs/ood.md); 0 = export without domain statistics"
-        ),
-    )
+    recipe: str = flag("glass-synthetic", "preset settings", choices=sorted(RECIPES))
+    data: Path | None = flag(None, "ImageFolder or Tiny-ImageNet-200 folder")
+    out: Path = flag(Path("runs"), "runs go to OUT/<recipe>/<run name>/")
+    run_name: str | None = flag(None, "run folder name (default: a timestamp; on SLURM the job id)")
+    resume: Path | None = flag(None, "a run folder (or a file in it) to continue")
+    stop_after: int | None = flag(None, "end this session after that epoch (resume later)")
+    export: Path | None = flag(None, "also copy the best artifact here (e.g. models/glass/...)")
+    ood_calibration: int = flag(DEFAULT_CALIBRATION, "held-out crops for the domain threshold (0: none)")
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,15 @@ import argparse
 import types
 import typing
 from collections.abc import Sequence
-from dataclasses import MISSING, Field, fields
+from dataclasses import MISSING, Field, field, fields
 from typing import Any, TypeVar
 
 Config = TypeVar("Config")
 
 
-def option(help: str, **more: object) -> dict[str, Any]:
-    """``field(...)`` keyword arguments carrying a flag's help (and ``choices``, ``aliases``)."""
-    return {"metadata": {"help": help, **more}}
+def flag(default: Any, help: str, **more: object) -> Any:
+    """A config dataclass field with ``default`` whose flag has ``help`` (and ``choices``, ``aliases``)."""
+    return field(default=default, metadata={"help": help, **more})
 
 
 def build_parser(

@@ -9,7 +9,7 @@ import logging
 import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 
 from perception.core.devices import resolve_device
-from perception_training.engine.flags import option
+from perception_training.engine.flags import flag
 
 LOG = logging.getLogger(__name__)
 RANK_SEED_STRIDE = 100_003  # seed offset per process rank: ranks augment differently, rank 0 as alone
@@ -60,23 +60,13 @@ class RunPaths:
 class TrainerOptions:
     """Where and how a recipe runs; every trainer's config dataclass inherits these flags."""
 
-    device: str = field(
-        default="auto", **option("auto | cpu | cuda[:N] | mps (auto: CUDA, then MPS, then CPU)")
-    )
-    devices: str = field(
-        default="1", **option("Lightning devices per node: a count (2), auto (all) or indices (0,1)")
-    )
-    num_nodes: int = field(default=1, **option("machines taking part (Lightning num_nodes)"))
-    strategy: str = field(default="auto", **option("Lightning strategy: auto, ddp, ddp_spawn, fsdp, ..."))
-    amp: bool = field(
-        default=True, **option("mixed precision (fp16 autocast) on CUDA and MPS; CPU stays fp32")
-    )
-    threads: int = field(
-        default=0, **option("torch CPU threads; 0 keeps torch's default (1 is fastest on a busy CPU)")
-    )
-    wandb: bool = field(
-        default=False, **option("log to Weights & Biases too (offline unless WANDB_MODE says otherwise)")
-    )
+    device: str = flag("auto", "auto (CUDA, then MPS, then CPU) | cpu | cuda[:N] | mps")
+    devices: str = flag("1", "processes per node: a count, auto (all GPUs) or indices 0,1")
+    num_nodes: int = flag(1, "machines taking part (Lightning num_nodes)")
+    strategy: str = flag("auto", "Lightning strategy: auto, ddp, ddp_spawn, fsdp, ...")
+    amp: bool = flag(True, "mixed precision (fp16 autocast) on CUDA and MPS; CPU stays fp32")
+    threads: int = flag(0, "torch CPU threads (0: torch's default; 1 is fastest on a busy CPU)")
+    wandb: bool = flag(False, "log to Weights & Biases too (offline unless WANDB_MODE says so)")
 
 
 def start_process(threads: int) -> None:
