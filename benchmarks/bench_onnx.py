@@ -10,12 +10,16 @@ classifier's ``predict`` + ``domain_verdicts`` on the 3 cup / wine-glass crops o
 camera frames downscaled to its crop size, as the node keeps them. Torch loads the
 ``.safetensors`` artifact, ONNX Runtime its ``.onnx`` export (the committed one; the sign model
 is exported to a temporary folder from ``--sign``, default the committed artifact as git HEAD
-has it). Threads: ``torch.set_num_threads`` and the session's ``intra_op_num_threads``.
+has it). Threads: ``torch.set_num_threads`` and the session's ``intra_op_num_threads``. The
+detector also runs the way it ran before this stack had its own ONNX path: ultralytics'
+``YOLO(...).predict`` on ultralytics' export of the artifact (fixed 320x320 input, ultralytics'
+own ONNX Runtime session with its default threads, no domain score).
 
-Per model and thread count, ``--rounds`` rounds, each timing ``--calls`` calls of torch then of
-ONNX Runtime (interleaved, after 3 warm-up calls each); a round's ratio is ONNX's median call
-over torch's. Writes ``<out>.json`` (every call) and ``<out>.md`` (median and min-max over
-rounds, and of the ratio; < 1: ONNX Runtime is faster).
+Per model and thread count, ``--rounds`` rounds, each timing ``--calls`` calls of torch, then
+ONNX Runtime (then ultralytics for the detector), interleaved, after 3 warm-up calls each; a
+round's ratio is ONNX's median call over torch's (or ultralytics'). Writes ``<out>.json`` (every
+call) and ``<out>.md`` (median and min-max over rounds, and of the ratio; < 1: ONNX Runtime is
+faster).
 """
 
 from __future__ import annotations
@@ -37,12 +41,13 @@ from report import environment, ratios, spread, write
 
 from perception.core.classifier import Classifier
 from perception.core.classifier_onnx import OnnxClassifier
-from perception.core.detector import Detector
+from perception.core.detector import Detector, export_detector
 from perception.core.detector_onnx import OnnxDetector
 from perception.core.glass import crop_with_padding
 from perception.core.onnx_session import SessionOptions
 from perception.core.sign import SignRecognizer
 from perception.core.sign_onnx import OnnxSignRecognizer
+from perception.core.ultralytics_env import import_ultralytics
 from perception.core.video_clips import downscale
 from perception_training.onnx_export.cli import export_onnx
 from perception_training.synthetic import SceneWorld
@@ -99,6 +104,12 @@ def calls(models: dict[str, Any], data: tuple) -> dict[str, Call]:
     }
 
 
+def ultralytics_call(export: Path, frames: list[np.ndarray]) -> Call:
+    """The detector as ultralytics runs its own ONNX export (how ``.onnx`` ran here before)."""
+    yolo = import_ultralytics().YOLO(str(export), task="detect")
+    return lambda i: yolo.predict(frames[i % len(frames)], imgsz=320, device="cpu", verbose=False)
+
+
 def load(backend: str, threads: int, sign: Path, sign_onnx: Path) -> dict[str, Any]:
     if backend == "torch":
         return {
@@ -137,18 +148,19 @@ def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> s
         "ONNX Runtime faster).",
         "",
         "| model | threads | torch [ms] | ONNX Runtime [ms] | ONNX / torch | torch CPU [ms] "
-        "| ONNX CPU [ms] |",
-        "|---|---|---|---|---|---|---|",
+        "| ONNX CPU [ms] | ultralytics ONNX [ms] | ONNX / ultralytics ONNX |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for model in ("detector", "glass", "sign"):
         for threads in THREADS:
             rows = [r for r in runs if r["model"] == model and r["threads"] == threads]
-            got = {b: [r[b]["median_ms"] for r in rows] for b in BACKENDS}
+            got = {b: [r[b]["median_ms"] for r in rows if b in r] for b in (*BACKENDS, "ultralytics")}
             cpu = {b: [r[b]["cpu_ms_per_call"] for r in rows] for b in BACKENDS}
+            theirs = ratios(got["onnx"], got["ultralytics"]) if got["ultralytics"] else []
             lines.append(
                 f"| {model} | {threads} | {spread(got['torch'])} | {spread(got['onnx'])} | "
                 f"{spread(ratios(got['onnx'], got['torch']), 2)} | {spread(cpu['torch'])} | "
-                f"{spread(cpu['onnx'])} |"
+                f"{spread(cpu['onnx'])} | {spread(got['ultralytics'])} | {spread(theirs, 2)} |"
             )
     lines += ["", f"Environment: {env}", ""]
     return "\n".join(lines)
@@ -167,13 +179,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_onnx_") as tmp:
         sign = args.sign or committed_sign(Path(tmp))
         sign_onnx, _ = export_onnx(sign, Path(tmp) / "sign.onnx")
+        ultralytics_onnx = export_detector(DETECTOR, Path(tmp) / "ultralytics", formats=("onnx",))["onnx"]
         for threads in THREADS:
             torch.set_num_threads(threads)
             loaded = {backend: calls(load(backend, threads, sign, sign_onnx), data) for backend in BACKENDS}
+            loaded["ultralytics"] = {"detector": ultralytics_call(ultralytics_onnx, data[0])}
             for model in ("detector", "glass", "sign"):
                 for round_index in range(args.rounds):
                     run: dict[str, Any] = {"model": model, "threads": threads, "round": round_index}
-                    for backend in BACKENDS:
+                    for backend in (*BACKENDS, "ultralytics") if model == "detector" else BACKENDS:
                         times, cpu = time_calls(loaded[backend][model], args.calls)
                         run[backend] = {
                             "median_ms": round(statistics.median(times), 2),

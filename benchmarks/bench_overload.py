@@ -1,7 +1,7 @@
 """A camera at 30 fps for 60 s into a detector that cannot keep up: this stack's detector node vs
 a model-in-callback node with a reliable queue of 10 frames (the common design).
 
-    python benchmarks/bench_overload.py [--model detector/yolo11n_synthetic.onnx] [--threads 1]
+    python benchmarks/bench_overload.py [--model detector/yolo11n_synthetic.safetensors] [--threads 1]
         [--fps 30 --duration 60 --repeats 2] [--out docs/benchmarks/overload]
 
 Each node runs in its own process on the same model file and threads: ``detector_node`` (this
@@ -99,7 +99,7 @@ class Camera(Node):
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.hardware_id == "detector_node":
+            if status.hardware_id.endswith("/detector_node"):
                 self.diagnostics.append({kv.key: kv.value for kv in status.values})
 
     def publish(self, message: Image) -> float:
@@ -124,8 +124,9 @@ def run(
     )
     try:
         _wait_until_answering(camera, messages[0], process)
-        time.sleep(2.0)
+        time.sleep(2.5)  # idle: at least one /diagnostics report to count from
         camera.results.clear()
+        before = camera.diagnostics[-1] if camera.diagnostics else {}
         camera.diagnostics.clear()
         cpu_before = _cpu_s(process)
         sent = []
@@ -150,7 +151,7 @@ def run(
     in_run = set(round(s, 6) for s in sent)
     latencies = [(arrival - stamp) * 1e3 for stamp, arrival in camera.results if round(stamp, 6) in in_run]
     last = camera.diagnostics[-1] if camera.diagnostics else {}
-    reported = int(last["dropped"]) + int(last["lost_in_transport"]) if last else None
+    reported = _drops(last) - _drops(before) if last else None
     processing = [float(d["last_latency_ms"]) for d in camera.diagnostics if float(d["last_latency_ms"]) > 0]
     return {
         "variant": variant,
@@ -177,6 +178,11 @@ def _wait_until_answering(camera: Camera, message: Image, process: subprocess.Po
             raise SystemExit("the node did not answer within the startup timeout")
         camera.publish(message)
         time.sleep(0.5)
+
+
+def _drops(diagnostics: dict[str, str]) -> int:
+    """Frames the stack's node says it dropped: replaced in its slot, or lost before reaching it."""
+    return int(diagnostics.get("dropped", 0)) + int(diagnostics.get("lost_in_transport", 0))
 
 
 def _cpu_s(process: subprocess.Popen) -> float:
@@ -228,7 +234,7 @@ def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> s
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--model", default="detector/yolo11n_synthetic.onnx", help="relative to $PERCEPTION_MODELS_DIR"
+        "--model", default="detector/yolo11n_synthetic.safetensors", help="relative to $PERCEPTION_MODELS_DIR"
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--fps", type=float, default=30.0)

@@ -1,6 +1,7 @@
 """The common design the overload benchmark compares against: the model runs in the subscription
 callback, the subscription is reliable with a queue of 10 frames, nothing is dropped on purpose
-and nothing is counted.
+and nothing is counted. Each frame gets the same model work as in ``detector_node``: detections
+and their domain score.
 
     python benchmarks/callback_detector_node.py --model PATH [--threads 1]
 
@@ -22,6 +23,7 @@ from sensor_msgs.msg import Image
 from perception.core.detector_api import load_detector
 from perception.core.onnx_session import SessionOptions
 from perception.nodes.framework.conversions import detection_array_msg
+from perception.nodes.framework.domain_watch import mark_domain
 from perception.nodes.framework.frames import decode_image
 from perception.nodes.framework.torch_threads import apply_node_threads
 from perception_msgs.msg import DetectionArray
@@ -42,9 +44,8 @@ class CallbackDetectorNode(Node):
     def on_image(self, msg: Image) -> None:
         frame = decode_image(msg)
         detections = self.model.detect(frame.bgr, 0.25, 0.45, None)
-        self.publisher.publish(
-            detection_array_msg(msg.header, detections, frame.width, frame.height, self.model.model_id)
-        )
+        result = detection_array_msg(msg.header, detections, frame.width, frame.height, self.model.model_id)
+        self.publisher.publish(mark_domain(result, self.model.domain_verdict()))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

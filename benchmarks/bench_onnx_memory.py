@@ -1,0 +1,155 @@
+"""Memory of a model node on ONNX Runtime (no torch) vs on PyTorch, each in a fresh process.
+
+    python benchmarks/bench_onnx_memory.py [--repeats 3] [--out docs/benchmarks/onnx_memory]
+
+For the detector, glass and sign nodes, a child interpreter builds the node (its own rclpy
+context), configures and activates it from the ``.safetensors`` artifact or its ``.onnx`` export
+(the sign model's exported to a temporary folder from the artifact as git HEAD has it), runs its
+model on 10 inputs as the node would (detector: 640x480 frames; glass: 3 crops; sign: 8-frame
+clips at its crop size), then reports its peak RSS (``ru_maxrss``), its unique set size now
+(psutil ``uss``: pages no other process shares) and whether ``torch`` was ever imported. Backends
+alternate (torch, onnx, torch, ...). Writes ``<out>.json`` and ``<out>.md`` (median and min-max
+per backend, and of the onnx - torch difference per pair).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench_onnx import committed_sign
+from report import environment, spread, write
+
+from perception_training.onnx_export.cli import export_onnx
+
+REPO = Path(__file__).resolve().parents[1]
+BACKENDS = ("torch", "onnx")
+
+CHILD = """
+import json, resource, sys
+import numpy as np
+import psutil
+import rclpy
+from rclpy.parameter import Parameter
+
+kind, path = sys.argv[1], sys.argv[2]
+if kind == "detector":
+    from perception.nodes.detector_node import DetectorNode as Node
+elif kind == "glass":
+    from perception.nodes.glass_node import GlassNode as Node
+else:
+    from perception.nodes.sign_node import SignNode as Node
+context = rclpy.Context()
+rclpy.init(context=context)
+overrides = [
+    Parameter("model_path", value=path), Parameter("cpu_threads", value=1), Parameter("device", value="cpu")
+]
+node = Node(context=context, parameter_overrides=overrides)
+assert node.autostart()
+rng = np.random.default_rng(0)
+for _ in range(10):
+    if kind == "detector":
+        node.model.detect(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))
+    elif kind == "glass":
+        node.model.classifier.predict([rng.integers(0, 256, (90, 70, 3), dtype=np.uint8)] * 3)
+    else:
+        size = node.model.input_size
+        node.model.recognizer.predict([rng.integers(0, 256, (size, size * 4 // 3, 3), dtype=np.uint8)] * 8)
+report = {
+    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "uss_mib": psutil.Process().memory_full_info().uss / 2**20,
+    "torch_imported": "torch" in sys.modules,
+    "model": type(
+        getattr(node.model, "recognizer", None) or getattr(node.model, "classifier", None) or node.model
+    ).__name__,
+}
+node.trigger_shutdown()
+node.destroy_node()
+rclpy.shutdown(context=context)
+print(json.dumps(report))
+"""
+
+
+def measure(kind: str, path: Path) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, kind, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode:
+        raise SystemExit(f"{kind} on {path} failed: {result.stderr[-3000:]}")
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return {key: round(value, 1) if isinstance(value, float) else value for key, value in report.items()}
+
+
+def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> str:
+    lines = [
+        "# Model node memory: ONNX Runtime vs PyTorch",
+        "",
+        f"`{command}` (through `scripts/with_env.sh`, `OMP_NUM_THREADS=1`); {env['repeats']} interleaved "
+        "pairs of fresh processes per node. Median (min-max) per backend, and of onnx - torch per pair "
+        "(negative: ONNX Runtime needs less).",
+        "",
+        "| node | metric | torch | ONNX Runtime | onnx - torch |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in ("detector", "glass", "sign"):
+        rows = {b: [r for r in runs if r["node"] == kind and r["backend"] == b] for b in BACKENDS}
+        for key, label in (("peak_rss_mib", "peak RSS [MiB]"), ("uss_mib", "unique memory (USS) [MiB]")):
+            torch_values = [r[key] for r in rows["torch"]]
+            onnx_values = [r[key] for r in rows["onnx"]]
+            saved = [o - t for o, t in zip(onnx_values, torch_values, strict=True)]
+            lines.append(
+                f"| {kind} | {label} | {spread(torch_values)} | {spread(onnx_values)} | {spread(saved)} |"
+            )
+        imported = {b: sorted({r["torch_imported"] for r in rows[b]}) for b in BACKENDS}
+        lines.append(f"| {kind} | torch imported | {imported['torch']} | {imported['onnx']} | |")
+    lines += ["", f"Environment: {env}", ""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "onnx_memory")
+    args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
+    models = REPO / "models"
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bench_onnx_memory_") as tmp:
+        sign = committed_sign(Path(tmp))
+        files = {
+            "detector": models / "detector" / "yolo11n_synthetic.safetensors",
+            "glass": models / "glass" / "mobilenet_v2_glass.safetensors",
+            "sign": sign,
+        }
+        exports = {kind: path.with_suffix(".onnx") for kind, path in files.items()}
+        exports["sign"] = export_onnx(sign, Path(tmp) / "sign.onnx")[0]
+        for repeat in range(args.repeats):
+            for kind in files:
+                for backend in BACKENDS:
+                    path = files[kind] if backend == "torch" else exports[kind]
+                    run = {"node": kind, "backend": backend, "repeat": repeat, **measure(kind, path)}
+                    print(run, flush=True)
+                    runs.append(run)
+    command = " ".join(
+        ["python", "benchmarks/bench_onnx_memory.py", *(argv if argv is not None else sys.argv[1:])]
+    )
+    env = environment(load_before, repeats=args.repeats)
+    table = markdown(runs, command, env)
+    write(args.out, command, env, runs, table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
