@@ -6,7 +6,7 @@ For the detector, glass and sign nodes, a child interpreter builds the node (its
 context), configures and activates it from the ``.safetensors`` artifact or its ``.onnx`` export
 (the sign model's exported to a temporary folder from the artifact as git HEAD has it), runs its
 model on 10 inputs as the node would (detector: 640x480 frames; glass: 3 crops; sign: 8-frame
-clips at its crop size), then reports its peak RSS (``ru_maxrss``), its unique set size now
+clips at its crop size), then reports its peak RSS (``VmHWM``), its unique set size now
 (psutil ``uss``: pages no other process shares) and whether ``torch`` was ever imported. Backends
 alternate (torch, onnx, torch, ...). Writes ``<out>.json`` and ``<out>.md`` (median and min-max
 per backend, and of the onnx - torch difference per pair).
@@ -33,11 +33,17 @@ REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ("torch", "onnx")
 
 CHILD = """
-import json, resource, sys
+import json, sys
 import numpy as np
 import psutil
 import rclpy
 from rclpy.parameter import Parameter
+
+def peak_rss_kib():
+    # VmHWM, the peak of this process image: ru_maxrss would carry the parent's peak over exec
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
 
 kind, path = sys.argv[1], sys.argv[2]
 if kind == "detector":
@@ -63,7 +69,7 @@ for _ in range(10):
         size = node.model.input_size
         node.model.recognizer.predict([rng.integers(0, 256, (size, size * 4 // 3, 3), dtype=np.uint8)] * 8)
 report = {
-    "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_rss_mib": peak_rss_kib() / 1024,
     "uss_mib": psutil.Process().memory_full_info().uss / 2**20,
     "torch_imported": "torch" in sys.modules,
     "model": type(
