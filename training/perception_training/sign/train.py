@@ -13,7 +13,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import lightning as L
@@ -22,7 +22,7 @@ import torch
 from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, load_sign_model
 from perception.core.video_models import VIDEO_MODELS, VideoModelSpec, video_spec
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, epoch_metrics
-from perception_training.engine.flags import parse_config
+from perception_training.engine.flags import flag, parse_config
 from perception_training.engine.plots import confusion_png
 from perception_training.engine.run import RunPaths, make_trainer, resume_from
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
@@ -36,81 +36,61 @@ LOG = logging.getLogger(__name__)
 MONITOR, MODE = "val_acc", "max"
 
 
-def _opt(help: str, **more: object) -> dict:
-    return {"metadata": {"help": help, **more}}
-
-
 @dataclass(frozen=True)
 class SignTrainConfig:
     """Every setting of a sign training run; each field is a command-line flag."""
 
-    data_root: Path | None = field(default=None, **_opt("AIHub folder split by video into train/val"))
-    train_data_root: Path | None = field(default=None, **_opt("AIHub folder for training"))
-    val_data_root: Path | None = field(default=None, **_opt("AIHub folder for validation"))
-    synthetic: int = field(default=0, **_opt("first write N synthetic training videos (and N/4 val)"))
-    synthetic_sizes: str = field(
-        default="160x120", **_opt("--synthetic video sizes WxH[,WxH...], taken in turn per video")
+    data_root: Path | None = flag(None, "AIHub folder split by video into train/val")
+    train_data_root: Path | None = flag(None, "AIHub folder for training")
+    val_data_root: Path | None = flag(None, "AIHub folder for validation")
+    synthetic: int = flag(0, "first write N synthetic training videos (and N/4 val)")
+    synthetic_sizes: str = flag("160x120", "--synthetic video sizes WxH[,WxH...], taken in turn per video")
+    synthetic_max_gap: float = flag(
+        GAP_SECONDS[1], f"--synthetic: longest idle time between two signs [s] (from {GAP_SECONDS[0]})"
     )
-    synthetic_max_gap: float = field(
-        default=GAP_SECONDS[1],
-        **_opt(f"--synthetic: longest idle time between two signs [s] (from {GAP_SECONDS[0]})"),
+    synthetic_low_contrast: float = flag(
+        0.0, "--synthetic: share of signers whose shirt is close to their skin tone"
     )
-    synthetic_low_contrast: float = field(
-        default=0.0, **_opt("--synthetic: share of signers whose shirt is close to their skin tone")
-    )
-    val_fraction: float = field(default=0.2, **_opt("share of --data_root videos held out"))
+    val_fraction: float = flag(0.2, "share of --data_root videos held out")
     seed: int = 0
-    background_class: bool = field(
-        default=True, **_opt(f"add the class {IDLE_CLASS!r}: clips of the unlabelled gaps between segments")
+    background_class: bool = flag(
+        True, f"add the class {IDLE_CLASS!r}: clips of the unlabelled gaps between segments"
     )
-    idle_min_gap: float = field(
-        default=0.5, **_opt("seconds a gap needs to give an idle clip (at least --clip_duration)")
-    )
-    model_name: str = field(default="x3d_xs", **_opt("video model", choices=VIDEO_MODELS))
-    init_from: Path | None = field(
-        default=None, **_opt("start from this sign artifact's weights (same model and classes)")
-    )
+    idle_min_gap: float = flag(0.5, "seconds a gap needs to give an idle clip (at least --clip_duration)")
+    model_name: str = flag("x3d_xs", "video model", choices=VIDEO_MODELS)
+    init_from: Path | None = flag(None, "start from this sign artifact's weights (same model and classes)")
     batch_size: int = 8
     epochs: int = 30
     learning_rate: float = 1e-3
-    optimizer: str = field(default="adam", **_opt("optimizer", choices=("adam", "sgd")))
-    scheduler: str = field(
-        default="cosine", **_opt("learning-rate schedule", choices=("cosine", "step", "none"))
-    )
+    optimizer: str = flag("adam", "optimizer", choices=("adam", "sgd"))
+    scheduler: str = flag("cosine", "learning-rate schedule", choices=("cosine", "step", "none"))
     dropout_rate: float = 0.5
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
-    num_frames: int | None = field(default=None, **_opt("frames per clip (default: the model's)"))
-    clip_duration: float = field(
-        default=0.0,
-        **_opt(
-            "clip length [s]: random windows holding --min_coverage of a sign (val: centred); 0: the segment"
-        ),
+    num_frames: int | None = flag(None, "frames per clip (default: the model's)")
+    clip_duration: float = flag(
+        0.0, "clip length [s]: random windows holding --min_coverage of a sign (val: centred); 0: the segment"
     )
-    min_coverage: float = field(
-        default=0.75, **_opt("share of its sign (or of the window) a --clip_duration training window holds")
+    min_coverage: float = flag(
+        0.75, "share of its sign (or of the window) a --clip_duration training window holds"
     )
-    frame_cache_mb: int = field(
-        default=2048, **_opt("decoded videos kept in memory, at the crop size (0: decode every clip)")
-    )
-    crop_size: int | None = field(default=None, **_opt("square crop in px (default: the model's)"))
+    frame_cache_mb: int = flag(2048, "decoded videos kept in memory, at the crop size (0: decode every clip)")
+    crop_size: int | None = flag(None, "square crop in px (default: the model's)")
     num_workers: int = 0
     pin_memory: bool = False
-    precision: str = field(default="32-true", **_opt("Lightning precision, e.g. 16-mixed on CUDA"))
-    devices: str = field(default="auto", **_opt("Lightning devices: auto, 1, 2, ..."))
-    threads: int = field(default=0, **_opt("torch CPU threads; 0 keeps torch's default"))
+    precision: str = flag("32-true", "Lightning precision, e.g. 16-mixed on CUDA")
+    devices: str = flag("auto", "Lightning devices: auto, 1, 2, ...")
+    threads: int = flag(0, "torch CPU threads; 0 keeps torch's default")
     output_dir: Path = Path("runs/sign")
-    experiment_name: str | None = field(default=None, **_opt("run folder name (default: the model name)"))
-    resume: bool = field(default=False, **_opt("continue OUTPUT_DIR/EXPERIMENT_NAME/last.ckpt"))
-    artifact: Path | None = field(
-        default=None, **_opt("node artifact (default models/sign/<model>_sign.safetensors)")
+    experiment_name: str | None = flag(None, "run folder name (default: the model name)")
+    resume: bool = flag(False, "continue OUTPUT_DIR/EXPERIMENT_NAME/last.ckpt")
+    artifact: Path | None = flag(None, "node artifact (default models/sign/<model>_sign.safetensors)")
+    ood_calibration: int = flag(
+        DEFAULT_CALIBRATION,
+        "held-out synthetic clips that calibrate the artifact's domain statistics (0: none)",
     )
-    ood_calibration: int = field(
-        default=DEFAULT_CALIBRATION,
-        **_opt("held-out synthetic clips that calibrate the artifact's domain statistics (0: none)"),
-    )
-    export_mobile_model: bool = field(default=False, **_opt("also write <artifact>_mobile.ptl (TorchScript)"))
-    quantize_model: bool = field(default=False, **_opt("also write <artifact>_int8.pt (dynamic INT8)"))
+    export_mobile_model: bool = flag(False, "also write <artifact>_mobile.ptl (TorchScript)")
+    quantize_model: bool = flag(False, "also write <artifact>_int8.pt (dynamic INT8)")
 
     @property
     def run_dir(self) -> Path:
