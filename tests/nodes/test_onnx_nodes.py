@@ -61,31 +61,21 @@ def sign_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"safetensors": artifact, "onnx": export_onnx(artifact)[0]}
 
 
-def test_nodes_on_onnx_models_never_import_torch(sign_models: dict[str, Path]) -> None:
+@pytest.mark.parametrize(
+    ("suffix", "models", "imports_torch"),
+    [
+        ("onnx", ("OnnxDetector", "OnnxClassifier", "OnnxSignRecognizer"), False),
+        ("safetensors", ("Detector", "Classifier", "SignRecognizer"), True),  # so the check can fail
+    ],
+)
+def test_nodes_on_onnx_models_never_import_torch(
+    sign_models: dict[str, Path], suffix: str, models: tuple[str, str, str], imports_torch: bool
+) -> None:
     paths = {
-        "detector": MODELS / "detector" / "yolo11n_synthetic.onnx",
-        "glass": MODELS / "glass" / "mobilenet_v2_glass.onnx",
-        "sign": sign_models["onnx"],
+        "detector": MODELS / "detector" / f"yolo11n_synthetic.{suffix}",
+        "glass": MODELS / "glass" / f"mobilenet_v2_glass.{suffix}",
+        "sign": sign_models[suffix],
     }
     report = construct(paths)
-    assert report["models"] == {
-        "DetectorNode": "OnnxDetector",
-        "GlassNode": "OnnxClassifier",
-        "SignNode": "OnnxSignRecognizer",
-    }
-    assert report["torch"] is False
-
-
-def test_the_same_nodes_on_torch_artifacts_do_import_it(sign_models: dict[str, Path]) -> None:
-    paths = {
-        "detector": MODELS / "detector" / "yolo11n_synthetic.safetensors",
-        "glass": MODELS / "glass" / "mobilenet_v2_glass.safetensors",
-        "sign": sign_models["safetensors"],
-    }
-    report = construct(paths)
-    assert report["models"] == {
-        "DetectorNode": "Detector",
-        "GlassNode": "Classifier",
-        "SignNode": "SignRecognizer",
-    }
-    assert report["torch"] is True
+    assert report["models"] == dict(zip(("DetectorNode", "GlassNode", "SignNode"), models, strict=True))
+    assert report["torch"] is imports_torch
