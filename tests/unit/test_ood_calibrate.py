@@ -41,6 +41,18 @@ def tiny_glass_artifact(path, **dataset):
     return save_artifact(path, model.state_dict(), metadata)
 
 
+def calibrated(path, before: dict, before_metadata: dict) -> tuple[dict, dict, dict]:
+    """(tensors, metadata, domain metadata) of ``path`` after a calibration, checking that its
+    network tensors are byte for byte those of ``before`` and recorded as such."""
+    after, metadata = load_artifact(path)
+    network = model_tensors(after)
+    assert network.keys() == before.keys()
+    assert all(torch.equal(network[name], before[name]) for name in before)
+    domain = metadata[METADATA_KEY]
+    assert domain["model_weights_sha256"] == before_metadata["weights_sha256"]
+    return after, metadata, domain
+
+
 def test_calibrate_adds_statistics_without_touching_the_weights(tmp_path) -> None:
     assert COMMANDS["ood-calibrate"][0] == "perception_training.ood.calibrate"
     path = tiny_glass_artifact(tmp_path / "glass.safetensors")
@@ -48,12 +60,7 @@ def test_calibrate_adds_statistics_without_touching_the_weights(tmp_path) -> Non
     argv = ["--artifact", str(path), "--fit", "50", "--calibration", str(CALIBRATION)]
     assert perception_train(["ood-calibrate", *argv, "--false-alarm-rate", str(RATE)]) == 0
 
-    after, metadata = load_artifact(path)
-    network = model_tensors(after)
-    assert network.keys() == before.keys()
-    assert all(torch.equal(network[name], before[name]) for name in before)
-    domain = metadata[METADATA_KEY]
-    assert domain["model_weights_sha256"] == before_metadata["weights_sha256"]
+    after, metadata, domain = calibrated(path, before, before_metadata)
     assert (domain["fit_samples"], domain["calibration_samples"]) == (FIT, CALIBRATION)  # --fit capped
     assert domain["calibration"]["kinds"] == [GLASS_CROPS]
     assert domain["calibration"]["split"] == CALIBRATION_SPLIT and domain["false_alarm_rate"] == RATE
@@ -104,12 +111,7 @@ def test_calibrate_gives_a_sign_model_statistics_of_its_signing_clips(tmp_path) 
     before, before_metadata = load_artifact(path)
     assert perception_train(["ood-calibrate", "--artifact", str(path), "--calibration", "8"]) == 0
 
-    after, metadata = load_artifact(path)
-    network = model_tensors(after)
-    assert network.keys() == before.keys()
-    assert all(torch.equal(network[name], before[name]) for name in before)
-    domain = metadata[METADATA_KEY]
-    assert domain["model_weights_sha256"] == before_metadata["weights_sha256"]
+    _, metadata, domain = calibrated(path, before, before_metadata)
     # every clip of the two training videos (--fit is 1000), cut as the node cuts a stream
     assert domain["fit_samples"] == len(list(sign_clips(metadata, 0, "train", 1000, 2))) > 2
     assert domain["calibration_samples"] == 8 and domain["calibration"]["kinds"] == [SIGN_CLIPS]
