@@ -13,7 +13,7 @@ from perception.core.artifacts import read_metadata
 from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, SIGN_KIND, load_sign_model
 from perception.core.video_models import video_spec
 from perception_training.cli import COMMANDS
-from perception_training.engine.flags import build_parser
+from perception_training.engine.flags import build_parser, parse_sizes
 from perception_training.sign.aihub import SignSegment
 from perception_training.sign.data import (
     FrameCache,
@@ -26,7 +26,7 @@ from perception_training.sign.data import (
     train_transform,
 )
 from perception_training.sign.module import model_from_checkpoint
-from perception_training.sign.train import SignTrainConfig, main, parse_sizes
+from perception_training.sign.train import SignTrainConfig, main
 from perception_training.synthetic.signing import SIGN_WORDS
 
 SMOKE = ["--synthetic", "6", "--batch_size", "4", "--num_frames", "4", "--crop_size", "64", "--threads", "1"]
@@ -177,9 +177,9 @@ def test_stream_windows_hold_most_of_their_sign_little_of_the_others_and_vary() 
 
 
 def test_synthetic_sizes_parse_and_a_bad_one_is_named() -> None:
-    assert parse_sizes("160x120, 640X480") == [(160, 120), (640, 480)]
-    with pytest.raises(SystemExit, match="'640-480'"):
-        parse_sizes("160x120,640-480")
+    assert parse_sizes("160x120, 640X480", "--synthetic_sizes") == [(160, 120), (640, 480)]
+    with pytest.raises(SystemExit, match="--synthetic_sizes: '640-480'"):
+        parse_sizes("160x120,640-480", "--synthetic_sizes")
 
 
 def test_idle_clips_come_only_from_long_enough_gaps() -> None:

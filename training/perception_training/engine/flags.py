@@ -74,6 +74,18 @@ def parse_size(text: str, flag: str) -> tuple[int, int]:
     return width, height
 
 
+def parse_sizes(text: str, flag: str) -> list[tuple[int, int]]:
+    """``"160x120,640x480"`` -> ``[(160, 120), (640, 480)]``, or SystemExit naming ``flag`` and the
+    bad entry."""
+    sizes = []
+    for entry in text.split(","):
+        width, _, height = entry.strip().lower().partition("x")
+        if not (width.isdigit() and height.isdigit()):
+            raise SystemExit(f"{flag}: {entry!r} is not WIDTHxHEIGHT (e.g. 640x480)")
+        sizes.append((int(width), int(height)))
+    return sizes
+
+
 def parse_counts(text: str, names: Sequence[str], flag: str) -> dict[str, int]:
     """``"20,4,4"`` -> ``{"train": 20, "val": 4, "test": 4}`` for ``names``, or SystemExit."""
     try:

@@ -19,6 +19,7 @@ import numpy as np
 
 from perception.core.sign import clip_duration
 from perception.core.video_models import downscale
+from perception_training.engine.flags import parse_sizes
 from perception_training.synthetic.signing import GAP_SECONDS, SigningWorld, SignVideo
 
 SIGN_CLIPS = "sign clips"  # the sign model's "images": clips of signing videos
@@ -29,10 +30,10 @@ WRITER_WORDS = (2, 4)
 
 def video_sizes(dataset: Mapping[str, Any]) -> list[tuple[int, int]]:
     """The (width, height) of the training videos, in turn: the trainer records ``"WxH,..."``."""
-    from perception_training.sign.train import parse_sizes
-
     sizes = dataset["sizes"]
-    return parse_sizes(sizes) if isinstance(sizes, str) else [(int(w), int(h)) for w, h in sizes]
+    if isinstance(sizes, str):
+        return parse_sizes(sizes, "the artifact's dataset sizes")
+    return [(int(w), int(h)) for w, h in sizes]
 
 
 def sign_clips(

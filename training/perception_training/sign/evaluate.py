@@ -27,10 +27,10 @@ import torch
 
 from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, SignRecognizer
 from perception.core.video_models import frames_to_video
+from perception_training.engine.flags import parse_sizes
 from perception_training.engine.plots import confusion_png
 from perception_training.sign.aihub import SignSegment, read_aihub
 from perception_training.sign.data import clip_window, read_frames, with_idle
-from perception_training.sign.train import parse_sizes
 from perception_training.synthetic.signing import GAP_SECONDS, write_aihub_dataset
 
 # The shipped model's training set looks like this (docs/sign.md); held-out sets should too.
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             Path(scratch) / "heldout",
             seed=args.seed,
             videos=args.videos,
-            size=parse_sizes(args.sizes),
+            size=parse_sizes(args.sizes, "--sizes"),
             gaps=(GAP_SECONDS[0], args.max_gap),
             workers=2,
         )

@@ -31,8 +31,8 @@ import matplotlib.pyplot as plt
 from perception.core.sign import SignRecognizer, confident_word
 from perception.core.video_models import downscale
 from perception.nodes.framework.clip_buffer import ClipBuffer, ClipTiming
+from perception_training.engine.flags import parse_sizes
 from perception_training.sign.bag_score import SignBagScore, Span, score_sign_bag
-from perception_training.sign.train import parse_sizes
 from perception_training.synthetic.signing_video import continuous_video
 
 DEFAULT_GAPS = (1.5, 3.0)  # the end-to-end test's pauses
@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--plot", type=Path, help="also draw words recognised per stream (first threshold)")
     args = parser.parse_args(argv)
     recognizer = SignRecognizer.load(args.artifact, device="cpu")
-    size = parse_sizes(args.size)[0]
+    size = parse_sizes(args.size, "--size")[0]
     per_seed = {
         seed: evaluate_stream(
             recognizer,

@@ -22,7 +22,7 @@ import torch
 from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, load_sign_model
 from perception.core.video_models import VIDEO_MODELS, VideoModelSpec, video_spec
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, epoch_metrics
-from perception_training.engine.flags import flag, parse_config
+from perception_training.engine.flags import flag, parse_config, parse_sizes
 from perception_training.engine.plots import confusion_png
 from perception_training.engine.run import RunPaths, make_trainer, resume_from
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
@@ -186,7 +186,7 @@ def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, Aih
     """(train, val, dataset metadata) from --synthetic, --train/val_data_root or --data_root."""
     if config.synthetic:
         look = {
-            "size": parse_sizes(config.synthetic_sizes),
+            "size": parse_sizes(config.synthetic_sizes, "--synthetic_sizes"),
             "gaps": (GAP_SECONDS[0], config.synthetic_max_gap),
             "workers": min(4, os.cpu_count() or 1),
             "low_contrast": config.synthetic_low_contrast,
@@ -220,17 +220,6 @@ def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, Aih
             val_index = _add_idle(config, val_index)
             dataset["idle_min_gap"] = max(config.idle_min_gap, config.clip_duration)
     return train_index, val_index, dataset
-
-
-def parse_sizes(text: str) -> list[tuple[int, int]]:
-    """``"160x120,640x480"`` -> ``[(160, 120), (640, 480)]``; SystemExit naming a bad entry."""
-    sizes = []
-    for entry in text.split(","):
-        width, _, height = entry.strip().lower().partition("x")
-        if not (width.isdigit() and height.isdigit()):
-            raise SystemExit(f"--synthetic_sizes: {entry!r} is not WIDTHxHEIGHT (e.g. 640x480)")
-        sizes.append((int(width), int(height)))
-    return sizes
 
 
 def _initialise(module: SignClassifier, artifact: Path) -> dict[str, object]:
