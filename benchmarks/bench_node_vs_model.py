@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from node_harness import NodeHarness
 from rclpy.parameter import Parameter
-from report import environment, ratios, spread, write
+from report import command_line, environment, ratios, spread, write
 
 from perception.core.images import numpy_to_image
 from perception.nodes.detector_node import DetectorNode
@@ -132,9 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     world = SceneWorld(seed=7)
     frames = [world.scene(i, "test", "mixed", size=(640, 480)).image for i in range(args.frames)]
     runs = [run for model in args.models for run in bench(model, args.threads, frames, args.rounds)]
-    command = " ".join(
-        ["python", "benchmarks/bench_node_vs_model.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = command_line(__file__, argv)
     env = environment(
         load_before,
         threads=args.threads,

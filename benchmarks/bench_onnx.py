@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from report import environment, ratios, spread, write
+from report import command_line, environment, ratios, spread, write
 
 from perception.core.classifier import Classifier
 from perception.core.classifier_onnx import OnnxClassifier
@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         }
                     print(model, threads, run["torch"]["median_ms"], run["onnx"]["median_ms"], flush=True)
                     runs.append(run)
-    command = " ".join(["python", "benchmarks/bench_onnx.py", *(argv if argv is not None else sys.argv[1:])])
+    command = command_line(__file__, argv)
     env = environment(
         load_before, rounds=args.rounds, calls=args.calls, torch=torch.__version__, onnxruntime=_ort_version()
     )

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_onnx import committed_sign
-from report import environment, spread, write
+from report import command_line, environment, spread, write
 
 from perception_training.onnx_export.cli import export_onnx
 
@@ -147,9 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     run = {"node": kind, "backend": backend, "repeat": repeat, **measure(kind, path)}
                     print(run, flush=True)
                     runs.append(run)
-    command = " ".join(
-        ["python", "benchmarks/bench_onnx_memory.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = command_line(__file__, argv)
     env = environment(load_before, repeats=args.repeats)
     table = markdown(runs, command, env)
     write(args.out, command, env, runs, table)

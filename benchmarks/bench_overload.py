@@ -37,7 +37,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from report import environment, percentile, ratios, spread, write
+from report import command_line, environment, percentile, ratios, spread, write
 from sensor_msgs.msg import Image
 
 from perception.core.images import numpy_to_image
@@ -255,9 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = run(variant, model, args.threads, args.fps, args.duration, messages)
             print({k: v for k, v in result.items() if k != "last_diagnostics"}, flush=True)
             runs.append(result)
-    command = " ".join(
-        ["python", "benchmarks/bench_overload.py", *(argv if argv is not None else sys.argv[1:])]
-    )
+    command = command_line(__file__, argv)
     env = environment(
         load_before,
         model=args.model,

@@ -26,10 +26,8 @@ median and min-max over pairs of single/multi ratios).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -37,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from report import spread
+from report import command_line, environment, spread, write
 
 from perception.bags.reading import read_messages
 from perception_training.bags.bag_graph import PACKAGE_ROOT, GraphRun, run_graph_on_bag
@@ -105,7 +103,7 @@ METRICS = {
 }
 
 
-def markdown(runs: list[dict[str, Any]], command: str, environment: dict[str, Any]) -> str:
+def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> str:
     by_variant = {v: [r for r in runs if r["variant"] == v] for v in VARIANTS}
     pairs = list(zip(by_variant["multi"], by_variant["single"], strict=False))
     lines = [
@@ -123,7 +121,7 @@ def markdown(runs: list[dict[str, Any]], command: str, environment: dict[str, An
             f"| {label} | {spread([get(r) for r in by_variant['multi']])} | "
             f"{spread([get(r) for r in by_variant['single']])} | {spread(ratios, 2)} |"
         )
-    lines += ["", f"Environment: {json.dumps(environment)}", ""]
+    lines += ["", f"Environment: {json.dumps(env)}", ""]
     return "\n".join(lines)
 
 
@@ -148,22 +146,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = measure(bag, variant, nodes, args.params_file, root / f"{variant}_{repeat}")
                 print(json.dumps(result), flush=True)
                 runs.append(result)
-    command = " ".join(["python", "benchmarks/bench_single_process.py", *(argv or sys.argv[1:])])
-    environment = {
-        "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}",
-        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        "nodes": nodes,
-        "params_file": str(args.params_file.relative_to(PACKAGE_ROOT.parents[2])),
-        "frames": args.frames,
-        "fps": 10,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(
-        json.dumps({"command": command, "environment": environment, "runs": runs}, indent=1) + "\n"
+    command = command_line(__file__, argv)
+    env = environment(
+        load_before[0],
+        nodes=nodes,
+        params_file=str(args.params_file.relative_to(PACKAGE_ROOT.parents[2])),
+        frames=args.frames,
+        fps=10,
     )
-    table = markdown(runs, command, environment)
-    args.out.with_suffix(".md").write_text(table)
+    table = markdown(runs, command, env)
+    write(args.out, command, env, runs, table)
     print(table)
     return 0
 

@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def command_line(script: str, argv: Sequence[str] | None) -> str:
+    """How to rerun the benchmark ``script`` (its ``__file__``) with these arguments (``None``:
+    the process's own), as the JSON and the docs quote it."""
+    arguments = list(argv) if argv is not None else sys.argv[1:]
+    return " ".join(["python", f"benchmarks/{Path(script).name}", *arguments])
 
 
 def environment(load_before: float, **extra: Any) -> dict[str, Any]:
