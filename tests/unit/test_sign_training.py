@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 
 from perception.core.artifacts import read_metadata
 from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, SIGN_KIND, load_sign_model
-from perception.core.video_models import video_spec
+from perception.core.video_models import resize_and_crop, video_spec
 from perception_training.cli import COMMANDS
 from perception_training.engine.flags import build_parser, parse_sizes
 from perception_training.sign.aihub import SignSegment
@@ -20,6 +21,7 @@ from perception_training.sign.data import (
     SignClipDataset,
     clip_window,
     idle_segments,
+    mirror_labels,
     overlap_s,
     read_frames,
     stream_window,
@@ -200,9 +202,42 @@ def test_idle_clips_come_only_from_long_enough_gaps() -> None:
                 assert gap.end_s <= segment.start_s or gap.start_s >= segment.end_s
 
 
-def test_augmentation_never_flips() -> None:
+def test_augmentation_never_flips_by_itself() -> None:
     names = {type(t).__name__ for t in train_transform(video_spec("x3d_xs")).transforms}
     assert not any("Flip" in name for name in names)
+
+
+def test_mirror_labels_swap_each_pair_and_keep_the_rest() -> None:
+    classes = {IDLE_CLASS: 0, "아래": 1, "오른쪽": 2, "왼쪽": 3}
+    assert mirror_labels({"왼쪽": "오른쪽"}, classes) == [0, 1, 3, 2]
+    with pytest.raises(ValueError, match=r"mirror words \['뒤'\] are not classes"):
+        mirror_labels({"왼쪽": "뒤"}, classes)
+
+
+def test_mirror_pairs_flag_parses_and_names_a_bad_pair() -> None:
+    assert SignTrainConfig(mirror_pairs="왼쪽:오른쪽, a:b").mirror() == {"왼쪽": "오른쪽", "a": "b"}
+    assert SignTrainConfig().mirror() == {}
+    with pytest.raises(SystemExit, match="A:B"):
+        SignTrainConfig(mirror_pairs="왼쪽-오른쪽").mirror()
+
+
+@pytest.mark.slow
+def test_mirrored_training_clips_are_flipped_exactly_when_relabelled(run: tuple[Path, Path]) -> None:
+    run_dir, _ = run
+    video = sorted((run_dir / "data" / "val" / "video").glob("*.mp4"))[0]
+    classes = sorted(SIGN_WORDS)
+    left, right = classes.index("왼쪽"), classes.index("오른쪽")
+    segments, spec = [SignSegment(video, 0.5, 1.0, "왼쪽")], video_spec("x3d_xs")
+    dataset = SignClipDataset(segments, classes, spec, 0.0, True, mirror={"왼쪽": "오른쪽"})
+    dataset.augment = partial(resize_and_crop, crop_size=spec.crop_size)  # the plain clip or its mirror image
+    plain, _ = SignClipDataset(segments, classes, spec, 0.0, False)[0]
+    torch.manual_seed(0)
+    labels = []
+    for _ in range(16):
+        clip, label = dataset[0]
+        assert torch.equal(clip, plain.flip(-1) if label == right else plain)
+        labels.append(label)
+    assert set(labels) == {left, right}
 
 
 @pytest.mark.slow

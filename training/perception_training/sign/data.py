@@ -1,7 +1,9 @@
 """Clips of AIHub sign segments for training: decoding, frame sampling, augmentation, batches.
 
-Augmentation is spatial and photometric only (random resized crop, mild colour jitter, the
-same for every frame of a clip): never a horizontal flip, since left and right are words.
+Augmentation is spatial and photometric (random resized crop, mild colour jitter, the same for
+every frame of a clip). A horizontal flip changes the word when left and right are words, so it
+is used only with the word pairs it exchanges (``mirror``): a flipped clip of a right-handed
+signer is a left-handed signer's clip of the paired word.
 
 The background class (``IDLE_CLASS``) is sampled from each video's unlabelled time: the gaps
 between its segments, before the first and after the last, when long enough.
@@ -191,6 +193,16 @@ def train_transform(spec: VideoModelSpec) -> v2.Transform:
     )
 
 
+def mirror_labels(pairs: Mapping[str, str], class_ids: Mapping[str, int]) -> list[int]:
+    """Class id -> class id of its mirror image: each pair's words swapped, every other word kept."""
+    unknown = sorted({w for pair in pairs.items() for w in pair} - set(class_ids))
+    if unknown:
+        raise ValueError(f"mirror words {unknown} are not classes of this data set ({sorted(class_ids)})")
+    swap = {**pairs, **{b: a for a, b in pairs.items()}}
+    ids = {word: class_ids[swap.get(word, word)] for word in class_ids}
+    return [ids[word] for word in sorted(class_ids, key=class_ids.__getitem__)]
+
+
 class SignClipDataset(Dataset):
     """``(clip (3, T, S, S) float, label)`` per segment; ``train`` switches augmentation on.
 
@@ -207,6 +219,7 @@ class SignClipDataset(Dataset):
         train: bool,
         min_coverage: float = 0.75,
         cache_bytes: int = 0,
+        mirror: Mapping[str, str] | None = None,
     ) -> None:
         if not 0.5 <= min_coverage <= 1.0:
             raise ValueError(f"min_coverage must lie in [0.5, 1], got {min_coverage}")
@@ -214,6 +227,7 @@ class SignClipDataset(Dataset):
         self.class_ids = {word: i for i, word in enumerate(classes)}
         self.spec, self.clip_duration, self.min_coverage = spec, clip_duration, min_coverage
         self.augment = train_transform(spec) if train else None
+        self.mirror = mirror_labels(mirror, self.class_ids) if train and mirror else None
         self.frames = FrameCache(spec.crop_size, cache_bytes)
         self.words: dict[Path, list[SignSegment]] = {}
         for segment in self.segments:
@@ -238,7 +252,10 @@ class SignClipDataset(Dataset):
             clip = preprocess_clip(video, self.spec)
         else:
             clip = normalise(self.augment(tv_tensors.Video(video)).as_subclass(torch.Tensor), self.spec)
-        return clip, self.class_ids[segment.word]
+        label = self.class_ids[segment.word]
+        if self.mirror is not None and float(torch.rand(())) < 0.5:
+            clip, label = clip.flip(-1), self.mirror[label]
+        return clip, label
 
 
 class SignDataModule(L.LightningDataModule):
@@ -256,10 +273,11 @@ class SignDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         min_coverage: float = 0.75,
         cache_bytes: int = 0,
+        mirror: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.train_set = SignClipDataset(
-            train, classes, spec, clip_duration, True, min_coverage, cache_bytes
+            train, classes, spec, clip_duration, True, min_coverage, cache_bytes, mirror
         )
         self.val_set = SignClipDataset(val, classes, spec, clip_duration, False, cache_bytes=cache_bytes)
         self.loader_options = {

@@ -74,6 +74,11 @@ class SignTrainConfig:
     min_coverage: float = flag(
         0.75, "share of its sign (or of the window) a --clip_duration training window holds"
     )
+    mirror_pairs: str = flag(
+        "",
+        "word pairs a horizontal flip exchanges, A:B[,C:D]: half the training clips are then flipped "
+        "and relabelled (the synthetic world's: 왼쪽:오른쪽); empty: never flip",
+    )
     frame_cache_mb: int = flag(2048, "decoded videos kept in memory, at the crop size (0: decode every clip)")
     crop_size: int | None = flag(None, "square crop in px (default: the model's)")
     num_workers: int = 0
@@ -99,6 +104,13 @@ class SignTrainConfig:
     @property
     def artifact_path(self) -> Path:
         return self.artifact or Path("models/sign") / f"{self.model_name}_sign.safetensors"
+
+    def mirror(self) -> dict[str, str]:
+        """--mirror_pairs as {word: its mirror word}, one entry per pair."""
+        pairs = [item.split(":") for item in self.mirror_pairs.split(",") if item.strip()]
+        if any(len(pair) != 2 or not all(w.strip() for w in pair) for pair in pairs):
+            raise SystemExit(f"--mirror_pairs {self.mirror_pairs!r}: write word pairs as A:B[,C:D]")
+        return {a.strip(): b.strip() for a, b in pairs}
 
     def spec(self) -> VideoModelSpec:
         """The model's table entry with --num_frames / --crop_size applied."""
@@ -153,8 +165,9 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
         config.pin_memory,
         config.min_coverage,
         config.frame_cache_mb << 20,
+        config.mirror(),
     )
-    extra: dict[str, object] = {"dataset": dataset}
+    extra: dict[str, object] = {"dataset": dataset, "mirror_pairs": config.mirror()}
     if config.init_from:
         extra["initialised_from"] = _initialise(module, config.init_from)
     callbacks = [
