@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,6 +12,7 @@ from perception.core import ultralytics_env
 from perception.core.detection_metrics import map50
 from perception.core.detections import Detection
 from perception.core.devices import DeviceError, half_supported, resolve_device
+from perception_training.detector.benchmark import jpeg_round_trip, precision_recall
 
 
 def det(
@@ -93,3 +95,29 @@ def test_ultralytics_env_respects_user_override(tmp_path, monkeypatch):
     assert ultralytics_env.configure() == tmp_path / "mine" / "Ultralytics"
     assert (tmp_path / "mine" / "Ultralytics" / "Arial.ttf").is_file()
     assert os.environ["YOLO_OFFLINE"] == "0"
+
+
+def test_precision_recall_at_a_score_counts_each_truth_once() -> None:
+    truth = [[det("knife", (0, 0, 10, 10)), det("knife", (50, 50, 60, 60)), det("cup", (20, 20, 40, 40))]]
+    predicted = [
+        [
+            det("knife", (0, 0, 10, 10), 0.9),
+            det("knife", (1, 0, 11, 10), 0.8),  # the same knife again: a false positive
+            det("knife", (50, 50, 60, 60), 0.1),  # right, but below the score a node publishes
+            det("cup", (20, 20, 40, 40), 0.7),
+            det("bottle", (80, 80, 90, 90), 0.5),
+        ]
+    ]
+    scores = precision_recall(predicted, truth, min_score=0.25)
+    assert scores["knife"] == {"precision": 0.5, "recall": 0.5}
+    assert scores["cup"] == {"precision": 1.0, "recall": 1.0}
+    assert scores["bottle"] == {"precision": 0.0, "recall": 1.0}
+    assert precision_recall(predicted, truth, min_score=0.05)["knife"] == {"precision": 0.6667, "recall": 1.0}
+
+
+def test_jpeg_round_trip_keeps_the_frame_close() -> None:
+    frame = np.full((48, 64, 3), 128, np.uint8)
+    frame[10:30, 10:30] = (20, 200, 90)
+    out = jpeg_round_trip(frame, 75)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    assert 0 < np.abs(out.astype(int) - frame).mean() < 6
