@@ -17,15 +17,9 @@ from torch.nn import functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from perception.core.classifier import (
-    CLASSIFIER_KIND,
-    Preprocessing,
-    build_classifier,
-    classification_head,
-    freeze_backbone,
-    load_pretrained_backbone,
-    unfreeze,
-)
+from perception.core.classifier import CLASSIFIER_KIND, Preprocessing, build_classifier
+from perception.core.domain import last_linear
+from perception_training.classification.backbone import freeze_backbone, load_pretrained_backbone, unfreeze
 from perception_training.classification.recipes import TrainConfig
 from perception_training.classification.transforms import batch_mixer
 from perception_training.engine.optim import make_optimizer, per_step_schedule
@@ -117,7 +111,7 @@ class ClassifierModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         """Two parameter groups, so the head and the backbone can learn at different rates."""
         cfg = self.config
-        head_ids = {id(p) for p in classification_head(self.model).parameters()}
+        head_ids = {id(p) for p in last_linear(self.model).parameters()}
         head = [p for p in self.model.parameters() if id(p) in head_ids]
         backbone = [p for p in self.model.parameters() if id(p) not in head_ids]
         groups = [

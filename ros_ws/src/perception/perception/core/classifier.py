@@ -21,10 +21,6 @@ from perception.core.classifier_models import (
     ARCHITECTURES,
     ClassifierBuildError,
     build_classifier,
-    classification_head,
-    freeze_backbone,
-    load_pretrained_backbone,
-    unfreeze,
 )
 from perception.core.devices import resolve_device
 from perception.core.domain import (
@@ -49,10 +45,6 @@ __all__ = [
     "Prediction",
     "Preprocessing",
     "build_classifier",
-    "classification_head",
-    "freeze_backbone",
-    "load_pretrained_backbone",
-    "unfreeze",
 ]
 
 # Tensors under this prefix (optimizer state in a `latest` checkpoint) are not model weights.

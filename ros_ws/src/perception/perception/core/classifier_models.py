@@ -1,21 +1,14 @@
 """The one factory for image-classification networks, shared by training, nodes and benchmarks.
 
 Every network is built without downloading anything (torchvision ``weights=None``, timm
-``pretrained=False``); pretrained weights, when wanted, come from a local file through
-:func:`load_pretrained_backbone`. Transfer learning freezes everything but the classification
-head (:func:`freeze_backbone`) and later thaws it (:func:`unfreeze`).
+``pretrained=False``). Loading pretrained weights and freezing the backbone are training's
+business (``perception_training.classification.backbone``).
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
-import torch
 import torchvision
 from torch import nn
-
-LOG = logging.getLogger(__name__)
 
 _TORCHVISION = {
     "resnet18": torchvision.models.resnet18,
@@ -111,68 +104,3 @@ def _build_timm(architecture: str, num_classes: int, image_size: int, rates: dic
     return timm.create_model(
         timm_name, pretrained=False, num_classes=num_classes, img_size=image_size, **rates, **extra
     )
-
-
-def classification_head(model: nn.Module) -> nn.Linear:
-    """The final Linear layer that maps features to class scores (replaced in transfer learning)."""
-    linears = [module for module in model.modules() if isinstance(module, nn.Linear)]
-    if not linears:
-        raise ClassifierBuildError(f"{type(model).__name__} has no Linear classification head")
-    return linears[-1]
-
-
-def freeze_backbone(model: nn.Module) -> None:
-    """Train only the classification head: every other parameter stops receiving gradients."""
-    head = {id(param) for param in classification_head(model).parameters()}
-    for param in model.parameters():
-        param.requires_grad_(id(param) in head)
-
-
-def unfreeze(model: nn.Module) -> None:
-    """Make every parameter trainable again (fine-tuning after the head has settled)."""
-    for param in model.parameters():
-        param.requires_grad_(True)
-
-
-def load_pretrained_backbone(model: nn.Module, path: str | Path) -> list[str]:
-    """Copy matching weights from a local file into ``model``; return the keys left as they were.
-
-    Accepts a safetensors file (our artifacts included) or a plain torch state dict (loaded
-    with ``weights_only=True``, optionally wrapped in ``state_dict``/``model``). Tensors whose
-    shape differs, typically a head trained for other classes, are skipped on purpose.
-    """
-    path = Path(path)
-    state = _read_state_dict(path)
-    own = model.state_dict()
-    usable = {key: value for key, value in state.items() if key in own and own[key].shape == value.shape}
-    if not usable:
-        raise ClassifierBuildError(
-            f"{path} shares no tensor names/shapes with {type(model).__name__}; "
-            "it holds weights for another architecture"
-        )
-    model.load_state_dict(usable, strict=False)
-    kept = sorted(set(own) - set(usable))
-    LOG.info("loaded %d tensors from %s; %d left untouched: %s", len(usable), path, len(kept), kept[:8])
-    return kept
-
-
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise ClassifierBuildError(f"pretrained weights file {path} does not exist; check the path")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path))
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # any parser failure means the same thing to the caller
-        raise ClassifierBuildError(
-            f"cannot read pretrained weights {path} ({error}); give a safetensors file or a "
-            "torch state dict saved with torch.save(model.state_dict())"
-        ) from error
-    for wrapper in ("state_dict", "model"):
-        if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):
-            loaded = loaded[wrapper]
-    if not isinstance(loaded, dict) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
-        raise ClassifierBuildError(f"{path} is not a state dict of tensors")
-    return loaded
