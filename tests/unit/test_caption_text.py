@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from perception.core.text import CaptionFileError, Vocabulary, detect_format, get_tokenizer, read_captions
+from perception.core.text import Vocabulary, get_tokenizer
+from perception_training.captioning.captions_file import CaptionFileError, detect_format, read_captions
 
 CAPTIONS = [("a.jpg", "A red cup, left of a dog."), ("a.jpg", "a cup"), ("b.jpg", "two dogs")]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perception.core.text.captions_file import read_captions
+from perception_training.captioning.captions_file import read_captions
 from perception_training.synthetic import SceneWorld, captions, write_caption_dataset
 from perception_training.synthetic.captions import josa
 from perception_training.synthetic.cli import main

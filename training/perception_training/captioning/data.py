@@ -22,7 +22,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from perception.core.captioner import preprocess
-from perception.core.text import CaptionRecord, Tokenizer, Vocabulary, read_captions
+from perception.core.text import Tokenizer, Vocabulary
+from perception_training.captioning.captions_file import CaptionRecord, read_captions
 from perception_training.engine.run import batches_per_epoch
 
 LOG = logging.getLogger(__name__)

@@ -1,16 +1,6 @@
-"""Caption text: captions.txt readers, language tokenizers, vocabulary and word embeddings."""
+"""Caption text the captioner needs at inference: language tokenizers and the vocabulary."""
 
-from perception.core.text.captions_file import CaptionFileError, CaptionRecord, detect_format, read_captions
 from perception.core.text.tokenizers import Tokenizer, get_tokenizer
 from perception.core.text.vocabulary import SPECIAL_TOKENS, Vocabulary
 
-__all__ = [
-    "SPECIAL_TOKENS",
-    "CaptionFileError",
-    "CaptionRecord",
-    "Tokenizer",
-    "Vocabulary",
-    "detect_format",
-    "get_tokenizer",
-    "read_captions",
-]
+__all__ = ["SPECIAL_TOKENS", "Tokenizer", "Vocabulary", "get_tokenizer"]
