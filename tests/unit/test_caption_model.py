@@ -1,4 +1,4 @@
-"""Captioner model: shapes, greedy and beam decoding, artifact round trip, inference API, GloVe."""
+"""Captioner model: shapes, greedy and beam decoding, artifact round trip, inference API."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from perception.core.caption_decoding import beam_search, greedy
 from perception.core.caption_model import CaptionerConfig, CaptionModel
 from perception.core.captioner import Captioner, preprocess, save_captioner
 from perception.core.text import Vocabulary
-from perception.core.text.embeddings import load_glove
 
 SIZE = 64
 DARK = np.full((48, 80, 3), 30, np.uint8)
@@ -184,15 +183,3 @@ def test_wrong_or_corrupt_artifact_is_rejected(tmp_path):
     corrupt.write_bytes(b"not a model")
     with pytest.raises(ArtifactError):
         Captioner.load(corrupt, device="cpu")
-
-
-def test_glove_initialisation_and_coverage(tmp_path, vocabulary):
-    glove = tmp_path / "glove.txt"
-    glove.write_text("the 0.1 0.2 0.3\ncup 1.0 2.0 3.0\nred -1 -2 -3\n", encoding="utf-8")
-    result = load_glove(glove, vocabulary.word_map, dim=3)
-    assert result.weights.shape == (len(vocabulary), 3)
-    assert torch.equal(result.weights[vocabulary.word_map["cup"]], torch.tensor([1.0, 2.0, 3.0]))
-    assert result.found == 2 and result.total == len(vocabulary) - 4  # a, blue are not in the file
-    assert result.coverage == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="expected 4"):
-        load_glove(glove, vocabulary.word_map, dim=4)

@@ -1,11 +1,13 @@
-"""captions.txt readers (four layouts, malformed lines), English tokenizer, vocabulary."""
+"""captions.txt readers (four layouts, malformed lines), English tokenizer, vocabulary, GloVe."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from perception.core.text import Vocabulary, get_tokenizer
 from perception_training.captioning.captions_file import CaptionFileError, detect_format, read_captions
+from perception_training.captioning.glove import load_glove
 
 CAPTIONS = [("a.jpg", "A red cup, left of a dog."), ("a.jpg", "a cup"), ("b.jpg", "two dogs")]
 
@@ -114,3 +116,16 @@ def test_vocabulary_min_frequency_specials_and_round_trip():
 def test_vocabulary_rejects_maps_without_specials():
     with pytest.raises(ValueError, match="special tokens"):
         Vocabulary({"a": 0})
+
+
+def test_glove_initialisation_and_coverage(tmp_path):
+    vocabulary = Vocabulary.build([["a", "red", "cup"], ["a", "blue", "cup"]] * 2)
+    glove = tmp_path / "glove.txt"
+    glove.write_text("the 0.1 0.2 0.3\ncup 1.0 2.0 3.0\nred -1 -2 -3\n", encoding="utf-8")
+    result = load_glove(glove, vocabulary.word_map, dim=3)
+    assert result.weights.shape == (len(vocabulary), 3)
+    assert torch.equal(result.weights[vocabulary.word_map["cup"]], torch.tensor([1.0, 2.0, 3.0]))
+    assert result.found == 2 and result.total == len(vocabulary) - 4  # a, blue are not in the file
+    assert result.coverage == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="expected 4"):
+        load_glove(glove, vocabulary.word_map, dim=4)

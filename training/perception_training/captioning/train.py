@@ -26,8 +26,8 @@ from perception.core.artifacts import ArtifactError, load_artifact, read_metadat
 from perception.core.captioner import model_from_artifact
 from perception.core.devices import resolve_device
 from perception.core.text import Vocabulary, get_tokenizer
-from perception.core.text.embeddings import load_glove
 from perception_training.captioning.data import CaptionDataModule, CaptionSplit, load_splits
+from perception_training.captioning.glove import load_glove
 from perception_training.captioning.module import CaptionerModule, generate
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, PreciseBatchNorm
 from perception_training.engine.flags import flag, parse_config, parse_counts, parse_size
