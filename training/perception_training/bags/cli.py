@@ -11,13 +11,15 @@ package never imports the training package. Examples:
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from perception.bags.cli import add_storage_options, parse_size
+from perception.bags.cli import add_storage_options
 from perception.bags.reading import bag_info
 from perception_training.bags.synthetic import write_synthetic_bag
 from perception_training.bags.synthetic_sign import write_synthetic_sign_bag
+from perception_training.engine.flags import parse_size
 
 
 def add_write_synthetic(commands: Any) -> None:
@@ -33,7 +35,12 @@ def add_write_synthetic(commands: Any) -> None:
     )
     write.add_argument("--include", action="append", default=[], help="force a class (repeatable)")
     write.add_argument("--exclude", action="append", default=[], help="forbid a class (repeatable)")
-    write.add_argument("--size", type=parse_size, default=(640, 480), help="WIDTHxHEIGHT, default 640x480")
+    write.add_argument(
+        "--size",
+        type=partial(parse_size, flag="--size"),
+        default=(640, 480),
+        help="WIDTHxHEIGHT, default 640x480",
+    )
     write.add_argument("--compressed", action="store_true", help="jpeg CompressedImage instead of raw bgr8")
     add_storage_options(write)
     write.set_defaults(run=_write)

@@ -101,15 +101,6 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bag-version", type=int, choices=WRITE_VERSIONS, default=9)
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """argparse type of ``WIDTHxHEIGHT``."""
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r} is not WIDTHxHEIGHT, e.g. 640x480") from None
-    return width, height
-
-
 def _remap(text: str) -> tuple[str, str]:
     source, sep, target = text.partition(":=")
     if not (sep and source and target):
