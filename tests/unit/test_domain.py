@@ -1,5 +1,6 @@
-"""Out-of-domain scoring in perception.core.domain (issue 15): shrinkage, distances, calibration,
-the feature tap, and the statistics' round trip through an artifact."""
+"""Out-of-domain scoring in perception.core.domain (issue 15): distances, the feature tap, and the
+statistics' round trip through an artifact; their fit in perception_training.ood.statistics:
+shrinkage and calibration."""
 
 from __future__ import annotations
 
@@ -20,12 +21,11 @@ from perception.core.domain import (
     FeatureTap,
     TapPoint,
     channel_statistics,
-    fit_statistics,
     model_tensors,
-    shrunk_covariance,
     style_and_content,
     worst,
 )
+from perception_training.ood.statistics import fit_statistics, shrunk_covariance
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 SCORED_ARTIFACTS = (

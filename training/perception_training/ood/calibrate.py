@@ -22,7 +22,7 @@ from typing import Any
 from safetensors.torch import save
 
 from perception.core.artifacts import load_artifact, read_metadata, save_artifact, utc_now, weights_digest
-from perception.core.domain import METADATA_KEY, DomainStatistics, fit_statistics, model_tensors
+from perception.core.domain import METADATA_KEY, DomainStatistics, model_tensors
 from perception_training.ood.probes import measure_all, open_probe
 from perception_training.ood.sources import (
     CALIBRATION_SPLIT,
@@ -32,6 +32,7 @@ from perception_training.ood.sources import (
     training_images,
     training_kinds,
 )
+from perception_training.ood.statistics import fit_statistics
 
 LOG = logging.getLogger(__name__)
 PROG = "perception-train ood-calibrate"

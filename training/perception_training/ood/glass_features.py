@@ -27,7 +27,7 @@ import numpy as np
 from perception.core.artifacts import read_metadata
 from perception.core.classifier import Classifier, Preprocessing
 from perception.core.detector import Detector
-from perception.core.domain import FeatureTap, TapPoint, channel_statistics, fit_statistics, last_linear
+from perception.core.domain import FeatureTap, TapPoint, channel_statistics, last_linear
 from perception.core.glass import crop_with_padding
 from perception_training.ood.evaluate import (
     EVAL_SEED,
@@ -40,6 +40,7 @@ from perception_training.ood.evaluate import (
 )
 from perception_training.ood.real_photos import evaluation_frames
 from perception_training.ood.sources import CALIBRATION_SPLIT, held_out_images, training_images
+from perception_training.ood.statistics import fit_statistics
 
 LOG = logging.getLogger(__name__)
 PROG = "python -m perception_training.ood.glass_features"

@@ -9,7 +9,8 @@ distance threshold calibrated on held-out in-domain images for a stated false-al
 run time a :class:`FeatureTap` keeps those features from each forward pass and
 :class:`DomainStatistics` turns them into a Mahalanobis distance, published in units of the
 threshold (> 1: out of domain). docs/ood.md has the measurements behind both choices (these
-features over the penultimate ones alone, Mahalanobis over an energy score).
+features over the penultimate ones alone, Mahalanobis over an energy score). Fitting the
+statistics is training's business (``perception_training.ood.statistics``).
 """
 
 from __future__ import annotations
@@ -42,11 +43,9 @@ __all__ = [  # the verdict types are re-exported: they lived here before domain_
     "average_grid",
     "average_maps",
     "channel_statistics",
-    "fit_statistics",
     "last_linear",
     "load_statistics",
     "model_tensors",
-    "shrunk_covariance",
     "style_and_content",
     "verdict_of",
     "worst",
@@ -120,48 +119,6 @@ def load_statistics(path: str | Path) -> DomainStatistics | None:
 def model_tensors(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The network's own tensors: what ``load_state_dict`` takes, without the domain statistics."""
     return {name: tensor for name, tensor in tensors.items() if not name.startswith(TENSOR_PREFIX)}
-
-
-def shrunk_covariance(features: np.ndarray) -> tuple[np.ndarray, float]:
-    """Ledoit-Wolf covariance of ``features`` (N x D) and its shrinkage towards a scaled identity.
-
-    With a few hundred samples of a few hundred dimensions the sample covariance is singular;
-    Ledoit and Wolf's shrinkage (2004) is the analytic choice that minimises the expected error.
-    """
-    x = np.asarray(features, np.float64)
-    x = x - x.mean(axis=0)
-    samples, dim = x.shape
-    covariance = x.T @ x / samples
-    target = np.trace(covariance) / dim
-    scatter = np.sum((x**2).T @ (x**2)) / samples - np.sum(covariance**2)
-    distance = np.sum(covariance**2) - 2.0 * target * np.trace(covariance) + dim * target**2
-    shrinkage = float(min(1.0, max(0.0, scatter / samples / distance))) if distance > 0 else 1.0
-    shrunk = (1.0 - shrinkage) * covariance + shrinkage * target * np.eye(dim)
-    return shrunk, shrinkage
-
-
-def fit_statistics(
-    training: np.ndarray,
-    calibration: np.ndarray,
-    false_alarm_rate: float,
-    info: Mapping[str, Any] | None = None,
-) -> DomainStatistics:
-    """Statistics of ``training`` features with the threshold that flags ``false_alarm_rate`` of
-    the held-out in-domain ``calibration`` features (its (1 - rate) quantile of distances)."""
-    if not 0.0 < false_alarm_rate < 1.0:
-        raise ValueError(f"false_alarm_rate must be in (0, 1), got {false_alarm_rate}")
-    covariance, shrinkage = shrunk_covariance(training)
-    fitted = DomainStatistics(np.asarray(training, np.float64).mean(axis=0), np.linalg.inv(covariance), 1.0)
-    distances = fitted.distances(calibration)
-    threshold = float(np.quantile(distances, 1.0 - false_alarm_rate, method="higher"))
-    details = {
-        **(info or {}),
-        "shrinkage": round(shrinkage, 6),
-        "fit_samples": len(training),
-        "calibration_samples": len(calibration),
-        "false_alarm_rate": false_alarm_rate,
-    }
-    return DomainStatistics(fitted.mean, fitted.precision, threshold, details)
 
 
 def channel_statistics(feature_map: torch.Tensor) -> torch.Tensor:
