@@ -288,8 +288,10 @@ def detector_artifact(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[P
     """
     if ARTIFACT.is_file():
         return ARTIFACT.with_suffix(request.param), 0.25
-    from perception.core.detector import build_model, save_detector
+    from perception.core.detector import build_model
+
     pytest.importorskip("perception_training", reason="needs the training package (synthetic world)")
+    from perception_training.detector.artifact import save_detector
     from perception_training.onnx_export.cli import export_onnx
     from perception_training.synthetic.scene import DETECTOR_CLASSES
 

@@ -16,8 +16,9 @@ import pytest
 from perception.core.artifacts import ArtifactError, save_artifact
 from perception.core.detection_metrics import map50
 from perception.core.detections import Detection
-from perception.core.detector import Detector, DetectorError, build_model, save_detector
+from perception.core.detector import Detector, DetectorError, build_model
 from perception_training.detector import export as export_cli
+from perception_training.detector.artifact import save_detector
 from perception_training.synthetic import DETECTOR_CLASSES, SceneWorld
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ Steps: write the seeded synthetic YOLO dataset (train/val/test) or prepare the u
 data (``--data``), train ultralytics YOLO from its architecture yaml (or fine-tune from our
 artifact or a local ``.pt`` with ``--init-from``) fully offline, evaluate the best checkpoint on
 the held-out test split, and save it with
-:func:`perception.core.detector.save_detector` plus everything needed to reproduce it.
+:func:`perception_training.detector.artifact.save_detector` plus everything needed to reproduce it.
 ultralytics' run folders stay under ``.cache``; its plots are copied to ``docs/images``.
 """
 
@@ -25,8 +25,9 @@ from typing import Any
 import cv2
 
 from perception.core.artifacts import code_version
-from perception.core.detector import export_detector, save_detector
+from perception.core.detector import export_detector
 from perception.core.ultralytics_env import import_ultralytics
+from perception_training.detector.artifact import save_detector
 from perception_training.detector.data import TrainingData, synthetic_data, user_data
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
 from perception_training.synthetic.sim2real import add_sim2real_argument, sim2real_from_args

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from perception.core.artifacts import ArtifactError, load_artifact, model_id, save_artifact
+from perception.core.artifacts import ArtifactError, load_artifact, model_id
 from perception.core.detections import Detection
 from perception.core.detector_api import (
     DEFAULT_IMGSZ,
@@ -72,25 +72,6 @@ def build_model(architecture: str, class_names: Sequence[str], model_yaml: Mappi
         ) from error
     model.names = dict(enumerate(class_names))
     return model
-
-
-def save_detector(path: str | Path, model: torch.nn.Module, metadata: Mapping[str, Any]) -> Path:
-    """Write an ultralytics DetectionModel as our ``detector`` artifact.
-
-    ``metadata`` must give ``architecture`` and ``input_size``; classes come from the model.
-    """
-    classes = [model.names[i] for i in range(len(model.names))]
-    meta = {
-        "kind": KIND,
-        "classes": classes,
-        "model_yaml": _plain(model.yaml),
-        **metadata,
-    }
-    state = {
-        name: tensor.float() if tensor.is_floating_point() else tensor
-        for name, tensor in model.state_dict().items()
-    }
-    return save_artifact(path, state, meta)
 
 
 def model_from_artifact(path: str | Path):
@@ -339,15 +320,6 @@ def _yolo_from_file(path: Path):
     return yolo, int(max(imgsz) if isinstance(imgsz, (list, tuple)) else imgsz)
 
 
-def _plain(value: Any) -> Any:
-    """JSON-safe copy of ultralytics' model yaml (tuples -> lists)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 __all__ = [
     "DEFAULT_IMGSZ",
     "SUFFIXES",
@@ -358,5 +330,4 @@ __all__ = [
     "build_model",
     "export_detector",
     "model_from_artifact",
-    "save_detector",
 ]
