@@ -1,13 +1,16 @@
 """The line between what runs on the robot and what trains: the runtime package (``perception``,
-ros_ws/src/perception) imports neither the training package nor a training-only library.
+ros_ws/src/perception) imports neither the training package nor a training-only library, and
+defines none of the training-only API that moved out of it.
 
-Two checks. Every module of the runtime package imported in a fresh interpreter (so nothing
+Three checks. Every module of the runtime package imported in a fresh interpreter (so nothing
 this test process already imported can hide an import) leaves none of ``FORBIDDEN`` in
 ``sys.modules``. And in the runtime package's source no import statement, nor an
 ``import_module`` string, names the training package or a training-only library
 (``TRAINING_ONLY``), even one that only runs on some path; the model libraries that only some
 artifacts need (``LAZY``: timm's classifiers, PyTorchVideo's sign networks) are imported only
-inside the function that builds such a network, never when a module loads.
+inside the function that builds such a network, never when a module loads. And the functions
+and classes only training uses (``TRAINING_API``) are defined in their training module and
+nowhere in the runtime package, so they cannot creep back.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-RUNTIME = Path(__file__).resolve().parents[2] / "ros_ws" / "src" / "perception"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUNTIME = REPO_ROOT / "ros_ws" / "src" / "perception"
 # onnx (and onnxslim) write exports; the nodes run them with onnxruntime alone.
 TRAINING_ONLY = (
     "perception_training",
@@ -31,6 +35,14 @@ TRAINING_ONLY = (
 )
 LAZY = ("timm", "pytorchvideo")
 FORBIDDEN = TRAINING_ONLY + LAZY
+# training module -> the names it defines that once lived in perception.core (issue 13)
+TRAINING_API = {
+    "classification/backbone.py": ("freeze_backbone", "unfreeze", "load_pretrained_backbone"),
+    "captioning/captions_file.py": ("read_captions", "detect_format", "CaptionRecord", "CaptionFileError"),
+    "captioning/glove.py": ("load_glove", "GloveInit"),
+    "ood/statistics.py": ("fit_statistics", "shrunk_covariance"),
+    "detector/artifact.py": ("save_detector",),
+}
 
 IMPORT_ALL = """
 import importlib, json, pkgutil, sys
@@ -116,3 +128,23 @@ def test_the_scan_sees_lazy_imports() -> None:
         ("pytorchvideo", False),
         ("timm", True),
     ]
+
+
+def defined_names(path: Path) -> set[str]:
+    """Every function and class ``path`` defines, nested ones included."""
+    tree = ast.parse(path.read_text(), str(path))
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return {node.name for node in ast.walk(tree) if isinstance(node, kinds)}
+
+
+def test_training_only_api_lives_in_the_training_package() -> None:
+    training = REPO_ROOT / "training" / "perception_training"
+    missing = {path: set(names) - defined_names(training / path) for path, names in TRAINING_API.items()}
+    assert {path: names for path, names in missing.items() if names} == {}
+    moved = {name for names in TRAINING_API.values() for name in names}
+    in_runtime = [
+        f"{path.relative_to(RUNTIME)}: {name}"
+        for path in sorted(RUNTIME.rglob("*.py"))
+        for name in sorted(defined_names(path) & moved)
+    ]
+    assert in_runtime == []
