@@ -79,6 +79,8 @@ def test_two_epochs_write_every_output_and_resuming_matches_an_unbroken_run(
     assert [r["epoch"] for r in metrics] == ["1", "2"]
     assert float(metrics[0]["lr_backbone"]) == 0.0 < float(metrics[1]["lr_backbone"])  # frozen, then not
     assert float(metrics[0]["aug_strength"]) < float(metrics[1]["aug_strength"])  # progressive
+    for row in metrics:  # CutMix/MixUp on a share of batches that follows the strength
+        assert float(row["mix_prob"]) == pytest.approx(0.5 * float(row["aug_strength"]), abs=1e-4)
     assert {"train_top1", "train_top5", "val_top1", "val_top5", "train_loss", "val_loss"} <= set(metrics[0])
 
     best = read_metadata(run_dir / "best.safetensors")

@@ -1,4 +1,5 @@
-"""Augmentation: the cosine strength ramp, pipelines by strength, CutMix/MixUp soft targets."""
+"""Augmentation: the cosine strength ramp, pipelines by strength, CutMix/MixUp soft targets and
+how often they apply."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from perception_training.classification.transforms import (
     augmentation,
     batch_mixer,
     eval_transform,
+    mix_probability,
     progressive_strength,
     train_transform,
 )
@@ -51,3 +53,9 @@ def test_batch_mixer_gives_soft_targets_or_none() -> None:
     assert mixed.shape == images.shape and targets.shape == (6, 3)
     assert torch.allclose(targets.sum(dim=1), torch.ones(6))
     assert (targets.max(dim=1).values < 1).any()  # labels really were mixed
+
+
+def test_the_share_of_mixed_batches_follows_the_augmentation_strength() -> None:
+    assert mix_probability(0.5, 1.0) == 0.5  # --mix-prob is the share at full strength
+    assert mix_probability(0.5, 0.2) == pytest.approx(0.1)
+    assert mix_probability(0.5, 0.0) == 0.0 and mix_probability(0.5, 1.5) == 0.5

@@ -1,5 +1,6 @@
 """The LightningModule that trains an image classifier from a recipe: progressive augmentation,
-CutMix/MixUp, a frozen-then-thawed backbone, warm-up + cosine learning rates per step.
+CutMix/MixUp as often as the augmentation strength says, a frozen-then-thawed backbone, warm-up +
+cosine learning rates per step.
 
 Its hyper-parameters are plain data (the config as a dict, class names, dataset provenance),
 so a Lightning checkpoint loads with ``torch.load(weights_only=True)``.
@@ -21,7 +22,7 @@ from perception.core.classifier import CLASSIFIER_KIND, Preprocessing, build_cla
 from perception.core.domain import last_linear
 from perception_training.classification.backbone import freeze_backbone, load_pretrained_backbone, unfreeze
 from perception_training.classification.recipes import TrainConfig
-from perception_training.classification.transforms import batch_mixer
+from perception_training.classification.transforms import batch_mixer, mix_probability
 from perception_training.engine.optim import make_optimizer, per_step_schedule
 from perception_training.engine.run import epoch_seed
 
@@ -56,6 +57,7 @@ class ClassifierModule(L.LightningModule):
             load_pretrained_backbone(self.model, cfg.pretrained)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.mixer = batch_mixer(len(classes), cfg.cutmix_alpha, cfg.mixup_alpha)
+        self.epoch_mix_prob = 0.0  # set at every epoch start from the augmentation strength
         top5 = min(5, len(classes))
         self.train_top1 = MulticlassAccuracy(len(classes), average="micro")
         self.train_top5 = MulticlassAccuracy(len(classes), top_k=top5, average="micro")
@@ -76,14 +78,14 @@ class ClassifierModule(L.LightningModule):
         backbone, head = self.trainer.optimizers[0].param_groups
         rates = {"lr_backbone": 0.0 if frozen else backbone["lr"], "lr_head": head["lr"]}  # first step's
         strength = self.trainer.datamodule.strength
-        self.log_dict(
-            {"aug_strength": round(strength, 4), **rates}, on_step=False, on_epoch=True, sync_dist=True
-        )
+        self.epoch_mix_prob = mix_probability(cfg.mix_prob, strength) if self.mixer is not None else 0.0
+        schedule = {"aug_strength": round(strength, 4), "mix_prob": round(self.epoch_mix_prob, 4), **rates}
+        self.log_dict(schedule, on_step=False, on_epoch=True, sync_dist=True)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         images, labels, _ = batch
         targets = labels
-        if self.mixer is not None and torch.rand(()) < self.config.mix_prob:
+        if self.mixer is not None and torch.rand(()) < self.epoch_mix_prob:
             images, targets = self.mixer(images, labels)
         logits = self.model(images)
         loss = self.criterion(logits, targets)

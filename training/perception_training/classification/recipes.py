@@ -34,7 +34,7 @@ class TrainConfig(TrainerOptions):
     drop_path_rate: float = flag(0.0, "stochastic depth (vit_small, deit_small, swin_tiny)")
     cutmix_alpha: float = 0.0
     mixup_alpha: float = 0.0
-    mix_prob: float = flag(0.5, "share of batches that get CutMix or MixUp")
+    mix_prob: float = flag(0.5, "share of batches that get CutMix or MixUp at full augmentation strength")
     aug_start: float = flag(0.2, "augmentation strength at the first epoch ...")
     aug_end: float = flag(1.0, "... rising on a cosine to this at the last")
     # Before each validation, recompute BatchNorm statistics on this many clean training images:

@@ -1,5 +1,5 @@
 """Augmentation: Albumentations pipelines whose strength rises on a cosine schedule, and
-torchvision v2 CutMix/MixUp on whole batches.
+torchvision v2 CutMix/MixUp on whole batches, on a share of them that rises with the strength.
 
 Starting gently lets a network first learn the easy signal; full-strength augmentation late
 in training fights over-fitting when the model is able to memorise.
@@ -29,6 +29,12 @@ def progressive_strength(epoch: int, epochs: int, start: float, end: float) -> f
         return end
     progress = min(max(epoch / (epochs - 1), 0.0), 1.0)
     return start + (end - start) * (1.0 - math.cos(math.pi * progress)) / 2.0
+
+
+def mix_probability(mix_prob: float, strength: float) -> float:
+    """Share of batches that get CutMix or MixUp at augmentation ``strength``: ``mix_prob`` at full
+    strength (1), proportionally less below it, so mixing ramps up with the rest of the augmentation."""
+    return mix_prob * min(max(strength, 0.0), 1.0)
 
 
 def augmentation(image_size: int, strength: float, seed: int | None = None) -> A.Compose:
