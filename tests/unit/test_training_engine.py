@@ -1,20 +1,33 @@
 """The training engine's pieces: flags from a config dataclass, metrics CSV rows, optimizers and
-per-step schedules, where Lightning runs, and synthetic data written once."""
+per-step schedules, where Lightning runs, offline Weights & Biases, and synthetic data written once."""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import itertools
 import json
+import socket
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
+from lightning.pytorch.demos.boring_classes import BoringModel
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from perception_training.engine.flags import build_parser, flag, parse_config, parse_counts
 from perception_training.engine.optim import make_optimizer, per_step_schedule
-from perception_training.engine.run import TrainerOptions, lightning_options, synthetic_once
+from perception_training.engine.run import (
+    RunPaths,
+    TrainerOptions,
+    lightning_options,
+    recipe_trainer,
+    synthetic_once,
+)
 from perception_training.engine.tables import append_row
 
 
@@ -106,6 +119,72 @@ def test_device_flags_become_lightning_options() -> None:
     }
     assert lightning_options(TrainerOptions(device="cpu", devices="0,1", num_nodes=2))["devices"] == [0, 1]
     assert lightning_options(TrainerOptions(device="cpu", strategy="ddp"))["strategy"] == "ddp"
+
+
+class LoggingModel(BoringModel):
+    """Lightning's demo model, logging a training loss and a validation score."""
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> dict[str, torch.Tensor]:
+        output = super().training_step(batch, batch_idx)
+        self.log("train_loss", output["loss"], on_step=False, on_epoch=True)
+        return output
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        self.log("val_score", -super().validation_step(batch, batch_idx)["x"])
+
+
+def _history(run: Path) -> dict[str, list[float]]:
+    """Every logged scalar of an offline wandb run, read with wandb's own reader."""
+    wandb_cli = Path(sys.executable).with_name("wandb")
+    records = subprocess.run(
+        [str(wandb_cli), "leet", "inspect", "--json", str(run)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    history: dict[str, list[float]] = {}
+    for record in map(json.loads, records):
+        for key, value in record.get("history", {}).get("item", {}).items():
+            history.setdefault(key, []).append(value)
+    return history
+
+
+def _tensorboard(folder: Path) -> dict[str, list[float]]:
+    events = EventAccumulator(str(folder)).Reload()
+    return {tag: [event.value for event in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("wandb") is None, reason="wandb is not installed")
+def test_wandb_logs_the_tensorboard_scalars_offline_into_the_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wandb
+
+    monkeypatch.delenv("WANDB_MODE", raising=False)  # offline must be the default
+    connect = socket.socket.connect
+
+    def local_only(self: socket.socket, address: Any) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise AssertionError(f"network connection to {address}")
+        connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", local_only)
+    options = parse_config(TrainerOptions, ["--device", "cpu", "--wandb"], "p", "d")
+    paths = RunPaths(tmp_path / "run")
+    trainer = recipe_trainer(
+        paths,
+        options,
+        2,
+        "val_score",
+        [],
+        limit_train_batches=4,
+        limit_val_batches=2,
+        enable_progress_bar=False,
+    )
+    trainer.fit(LoggingModel())
+    wandb.finish()
+    (run,) = (paths.root / "wandb").glob("offline-run-*")
+    history, scalars = _history(run), _tensorboard(paths.tensorboard)
+    assert {"train_loss", "val_score", "epoch"} <= set(scalars)
+    for tag in ("train_loss", "val_score"):
+        assert history[tag] == pytest.approx(scalars[tag]) and len(history[tag]) == 2
 
 
 def test_synthetic_data_is_written_once_per_settings(tmp_path: Path) -> None:

@@ -202,19 +202,26 @@ def _devices(text: str) -> int | str | list[int]:
     return int(text) if text.isdigit() else text
 
 
-def _loggers(paths: RunPaths, wandb: bool) -> list[Logger]:
+def _loggers(paths: RunPaths, use_wandb: bool) -> list[Logger]:
+    """TensorBoard in ``paths.tensorboard``; with ``use_wandb`` also Weights & Biases in
+    ``paths.root/wandb``, offline (nothing sent) unless ``WANDB_MODE`` says otherwise."""
     loggers: list[Logger] = [TensorBoardLogger(save_dir=paths.tensorboard, name="", version="")]
-    if not wandb:
+    if not use_wandb:
         return loggers
     if importlib.util.find_spec("wandb") is None:
-        LOG.warning("wandb is not installed; logging to TensorBoard only (pip install wandb)")
-        return loggers
+        raise SystemExit("--wandb: wandb is not installed; install requirements/training.txt")
+    import wandb
     from lightning.pytorch.loggers import WandbLogger
 
-    mode = os.environ.get("WANDB_MODE", "offline")
+    if wandb.run is not None:
+        wandb.finish()  # an earlier Trainer's run in this process: each Trainer logs a run of its own
+    mode = os.environ.setdefault("WANDB_MODE", "offline")  # DDP's child processes inherit it
     loggers.append(
         WandbLogger(
-            project="perception", save_dir=str(paths.root), name=paths.root.name, offline=mode == "offline"
+            project="perception",
+            save_dir=str(paths.root),
+            name=paths.root.name,
+            offline=mode in ("offline", "dryrun"),
         )
     )
     return loggers
