@@ -1,5 +1,6 @@
 """The training engine's pieces: flags from a config dataclass, metrics CSV rows, optimizers and
-per-step schedules, where Lightning runs, offline Weights & Biases, and synthetic data written once."""
+per-step schedules, where Lightning runs, the loss of every step, offline
+Weights & Biases, and synthetic data written once."""
 
 from __future__ import annotations
 
@@ -25,10 +26,11 @@ from perception_training.engine.run import (
     RunPaths,
     TrainerOptions,
     lightning_options,
+    make_trainer,
     recipe_trainer,
     synthetic_once,
 )
-from perception_training.engine.tables import append_row
+from perception_training.engine.tables import append_row, read_rows
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,32 @@ class LoggingModel(BoringModel):
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         self.log("val_score", -super().validation_step(batch, batch_idx)["x"])
+
+
+def _fit(paths: RunPaths, epochs: int, resume: bool = False) -> float:
+    """Train the demo model with four steps an epoch; return the last epoch's mean training loss."""
+    trainer = make_trainer(
+        paths, epochs, "val_score", "max", accelerator="cpu", limit_train_batches=4, limit_val_batches=2,
+        enable_progress_bar=False, enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(LoggingModel(), ckpt_path=paths.last_ckpt if resume else None)
+    return float(trainer.callback_metrics["train_loss"])
+
+
+def test_every_trainer_writes_the_loss_of_every_step(tmp_path: Path) -> None:
+    paths = RunPaths(tmp_path / "run")
+    _fit(paths, epochs=2)
+    rows = read_rows(paths.step_loss_csv)
+    assert [(row["step"], row["epoch"]) for row in rows] == [
+        (str(s), str(1 + (s - 1) // 4)) for s in range(1, 9)
+    ]
+    assert all(float(row["loss"]) > 0 for row in rows)
+    assert paths.step_loss_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    _fit(paths, epochs=3, resume=True)  # continues the rows
+    resumed = read_rows(paths.step_loss_csv)
+    assert resumed[:8] == rows and [row["step"] for row in resumed[8:]] == ["9", "10", "11", "12"]
+    _fit(paths, epochs=1)  # a fresh run in the same folder starts the file afresh
+    assert [row["step"] for row in read_rows(paths.step_loss_csv)] == ["1", "2", "3", "4"]
 
 
 def _history(run: Path) -> dict[str, list[float]]:

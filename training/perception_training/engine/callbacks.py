@@ -1,13 +1,13 @@
-"""Lightning callbacks every trainer shares: the node artifact, metrics.csv, curve PNGs, precise
-BatchNorm, and stopping a session early. Files are written on global rank 0 only, so a
-distributed run writes each once."""
+"""Lightning callbacks every trainer shares: the node artifact, metrics.csv, curve PNGs, the loss of
+every training step, precise BatchNorm, and stopping a session early. Files are written on global
+rank 0 only, so a distributed run writes each once."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,8 +17,8 @@ from lightning.pytorch.trainer.states import TrainerFn
 from torch.optim.swa_utils import update_bn
 
 from perception.core.artifacts import code_version, save_artifact
-from perception_training.engine.plots import Chart, draw_chart, plot_curves
-from perception_training.engine.tables import append_row, read_rows
+from perception_training.engine.plots import Chart, draw_chart, plot_curves, plot_step_loss
+from perception_training.engine.tables import append_row, read_rows, write_rows
 
 LOG = logging.getLogger(__name__)
 
@@ -158,6 +158,46 @@ class CurvePlots(L.Callback):
             plot_curves(rows, self.path)
         for chart in self.charts:
             draw_chart(rows, chart, self.metrics_csv.parent)
+
+
+class StepLoss(L.Callback):
+    """The training loss of every optimizer step (rank 0's batches) in ``csv_path`` (step, epoch
+    counted from one, loss) and drawn into ``png_path``, both written after every epoch.
+
+    The losses stay on the device until then (no synchronisation per step). A run that starts
+    afresh, or resumes from a checkpoint, first drops the rows past the step it starts from.
+    """
+
+    def __init__(self, csv_path: Path, png_path: Path) -> None:
+        self.csv_path, self.png_path = Path(csv_path), Path(png_path)
+        self.steps: list[tuple[int, int, torch.Tensor]] = []
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.steps = []
+        if trainer.is_global_zero and self.csv_path.exists():
+            kept = [row for row in read_rows(self.csv_path) if int(row["step"]) <= trainer.global_step]
+            write_rows(self.csv_path, kept, ("step", "epoch", "loss"))
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+        if trainer.is_global_zero and isinstance(loss, torch.Tensor):
+            self.steps.append((trainer.global_step, trainer.current_epoch + 1, loss.detach().float()))
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or not self.steps:
+            return
+        steps, epochs, losses = zip(*self.steps, strict=True)
+        values = torch.stack(losses).cpu().tolist()
+        new = [
+            {"step": step, "epoch": epoch, "loss": float(f"{loss:.7g}")}
+            for step, epoch, loss in zip(steps, epochs, values, strict=True)
+        ]
+        self.steps = []
+        rows = [*read_rows(self.csv_path), *new]
+        write_rows(self.csv_path, rows, ("step", "epoch", "loss"))
+        plot_step_loss(rows, self.png_path)
 
 
 class StopAfter(L.Callback):

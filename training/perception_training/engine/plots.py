@@ -1,10 +1,12 @@
-"""PNG reports of a run: per-epoch curves from metrics.csv rows, and confusion matrices."""
+"""PNG reports of a run: per-epoch curves from metrics.csv rows, per-step losses, and confusion
+matrices."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -57,6 +59,14 @@ def plot_curves(rows: Sequence[dict[str, str]], path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def plot_step_loss(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """The training loss of every step (step_loss.csv rows: step, epoch, loss)."""
+    fig, axis = plt.subplots(figsize=(7, 4))
+    _plot_steps(axis, rows, "train loss")
+    axis.set_title("training loss per step")
+    return save_figure(fig, path)
+
+
 def confusion_png(
     logits: torch.Tensor, labels: torch.Tensor, classes: Sequence[str], path: Path, title: str
 ) -> Path:
@@ -97,6 +107,18 @@ def _plot(axis: Axes, rows: Sequence[dict[str, str]], keys: Sequence[str], marke
     return lines
 
 
+def _plot_steps(axis: Axes, rows: Sequence[Mapping[str, Any]], label: str) -> None:
+    axis.plot(*_columns(rows, "step", "loss"), linewidth=0.8, label=label)
+    axis.set_xlabel("step")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_ylabel("loss")
+    axis.grid(alpha=0.3)
+
+
+def _columns(rows: Sequence[Mapping[str, Any]], x: str, y: str) -> tuple[list[float], list[float]]:
+    return [_number(row.get(x)) for row in rows], [_number(row.get(y)) for row in rows]
+
+
 def save_figure(fig: plt.Figure, path: Path) -> Path:
     """Lay out, write at 100 dpi and close ``fig``."""
     fig.tight_layout()
@@ -105,5 +127,5 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def _number(text: str | None) -> float:
-    return float(text) if text not in ("", None) else float("nan")
+def _number(value: str | float | None) -> float:
+    return float(value) if value not in ("", None) else float("nan")

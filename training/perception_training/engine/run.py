@@ -1,5 +1,6 @@
 """The standard Lightning Trainer of a run folder: TensorBoard (and wandb), best/last checkpoints,
-resume, and where it runs (device, devices, nodes, strategy) from flags every trainer shares."""
+per-step loss, resume, and where it runs (device, devices, nodes, strategy) from flags every
+trainer shares."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 
 from perception.core.devices import resolve_device
+from perception_training.engine.callbacks import StepLoss
 from perception_training.engine.flags import flag
 
 LOG = logging.getLogger(__name__)
@@ -54,6 +56,14 @@ class RunPaths:
     @property
     def tensorboard(self) -> Path:
         return self.root / "tensorboard"
+
+    @property
+    def step_loss_csv(self) -> Path:
+        return self.root / "step_loss.csv"
+
+    @property
+    def step_loss_png(self) -> Path:
+        return self.root / "step_loss.png"
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,8 @@ def make_trainer(
     wandb: bool = False,
     **trainer_options: Any,
 ) -> L.Trainer:
-    """A Trainer that logs to TensorBoard and keeps ``best.ckpt`` (by ``monitor``) and ``last.ckpt``.
+    """A Trainer that logs to TensorBoard, writes every training step's loss (:class:`StepLoss`)
+    and keeps ``best.ckpt`` (by ``monitor``) and ``last.ckpt``.
 
     ``trainer_options`` go to :class:`lightning.Trainer` as they are (accelerator, num_nodes,
     strategy, gradient_clip_val, ...).
@@ -134,7 +145,7 @@ def make_trainer(
         devices=int(devices) if str(devices).isdigit() else devices,
         precision=precision,
         logger=_loggers(paths, wandb),
-        callbacks=[best, last, *callbacks],
+        callbacks=[best, last, StepLoss(paths.step_loss_csv, paths.step_loss_png), *callbacks],
         log_every_n_steps=1,
         **trainer_options,
     )
