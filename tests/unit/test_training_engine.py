@@ -1,5 +1,5 @@
 """The training engine's pieces: flags from a config dataclass, metrics CSV rows, optimizers and
-per-step schedules, where Lightning runs, the loss of every step, offline
+per-step schedules, where Lightning runs and in which precision, the loss of every step, offline
 Weights & Biases, and synthetic data written once."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from perception_training.engine.optim import make_optimizer, per_step_schedule
 from perception_training.engine.run import (
     RunPaths,
     TrainerOptions,
+    choose_precision,
     lightning_options,
     make_trainer,
     recipe_trainer,
@@ -121,6 +122,34 @@ def test_device_flags_become_lightning_options() -> None:
     }
     assert lightning_options(TrainerOptions(device="cpu", devices="0,1", num_nodes=2))["devices"] == [0, 1]
     assert lightning_options(TrainerOptions(device="cpu", strategy="ddp"))["strategy"] == "ddp"
+
+
+def test_precision_is_chosen_and_checked_per_device() -> None:
+    cuda, ampere, mps, cpu = ("16-mixed",), ("16-mixed", "bf16-mixed"), ("16-mixed",), ("bf16-mixed",)
+    assert choose_precision("cuda", "auto", True, cuda) == "16-mixed"
+    assert choose_precision("mps", "auto", True, mps) == "16-mixed"
+    assert choose_precision("mps", "auto", True, ()) == "32-true"  # a torch without MPS autocast
+    assert choose_precision("cpu", "auto", True, cpu) == "32-true"  # AMP on the CPU only when asked
+    assert choose_precision("cuda", "auto", False, cuda) == "32-true"  # --no-amp
+    assert choose_precision("cuda", "bf16-mixed", True, ampere) == "bf16-mixed"
+    assert choose_precision("cpu", "bf16-mixed", False, cpu) == "bf16-mixed"  # asked for: --amp aside
+    assert choose_precision("cpu", "32-true", True, cpu) == "32-true"
+    with pytest.raises(
+        SystemExit, match="--precision 16-mixed is not supported on cpu here; choose 32-true, bf16"
+    ):
+        choose_precision("cpu", "16-mixed", True, cpu)
+    with pytest.raises(
+        SystemExit, match=r"bf16-mixed is not supported on cuda here; choose 32-true, 16-mixed$"
+    ):
+        choose_precision("cuda", "bf16-mixed", True, cuda)  # a GPU older than Ampere
+    with pytest.raises(SystemExit, match="not supported on mps"):
+        choose_precision("mps", "bf16-mixed", True, mps)
+    cpu_bf16 = TrainerOptions(device="cpu", precision="bf16-mixed")
+    assert lightning_options(cpu_bf16)["precision"] == "bf16-mixed"
+    with pytest.raises(SystemExit, match="not supported on cpu"):
+        lightning_options(TrainerOptions(device="cpu", precision="16-mixed"))
+    with pytest.raises(SystemExit, match="not supported on cpu"):  # make_trainer checks a trainer's own flag
+        make_trainer(RunPaths(Path("unused")), 1, "val_score", "max", precision="16-mixed", accelerator="cpu")
 
 
 class LoggingModel(BoringModel):

@@ -1,6 +1,6 @@
 """The standard Lightning Trainer of a run folder: TensorBoard (and wandb), best/last checkpoints,
-per-step loss, resume, and where it runs (device, devices, nodes, strategy) from flags every
-trainer shares."""
+per-step loss, resume, and where and in which precision it runs (device, devices, nodes, strategy,
+precision) from flags every trainer shares."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from perception_training.engine.flags import flag
 
 LOG = logging.getLogger(__name__)
 RANK_SEED_STRIDE = 100_003  # seed offset per process rank: ranks augment differently, rank 0 as alone
+MIXED_PRECISIONS = ("16-mixed", "bf16-mixed")
+PRECISIONS = ("auto", "32-true", *MIXED_PRECISIONS)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,12 @@ class TrainerOptions:
     devices: str = flag("1", "processes per node: a count, auto (all GPUs) or indices 0,1")
     num_nodes: int = flag(1, "machines taking part (Lightning num_nodes)")
     strategy: str = flag("auto", "Lightning strategy: auto, ddp, ddp_spawn, fsdp, ...")
-    amp: bool = flag(True, "mixed precision (fp16 autocast) on CUDA and MPS; CPU stays fp32")
+    amp: bool = flag(True, "--precision auto: fp16 autocast on CUDA and MPS; CPU stays fp32")
+    precision: str = flag(
+        "auto",
+        "auto (--amp decides) | 32-true | 16-mixed (CUDA, MPS) | bf16-mixed (CUDA, CPU)",
+        choices=PRECISIONS,
+    )
     threads: int = flag(0, "torch CPU threads (0: torch's default; 1 is fastest on a busy CPU)")
     wandb: bool = flag(False, "log to Weights & Biases too (offline unless WANDB_MODE says so)")
 
@@ -105,8 +112,37 @@ def lightning_options(options: TrainerOptions, partial_freezing: bool = False) -
         "devices": devices,
         "num_nodes": options.num_nodes,
         "strategy": strategy,
-        "precision": "16-mixed" if options.amp and kind in ("cuda", "mps") else "32-true",
+        "precision": choose_precision(kind, options.precision, options.amp, mixed_precisions(kind)),
     }
+
+
+def mixed_precisions(kind: str) -> tuple[str, ...]:
+    """The mixed precisions torch trains in on device ``kind`` (cuda, mps or cpu) on this machine:
+    fp16 on CUDA and on MPS where torch has MPS autocast, bf16 on CUDA GPUs with native bf16
+    (Ampere and newer) and on the CPU."""
+    if kind == "cuda":
+        native_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+        return ("16-mixed", "bf16-mixed") if native_bf16 else ("16-mixed",)
+    if kind == "mps":
+        return ("16-mixed",) if torch.amp.is_autocast_available("mps") else ()
+    if kind == "cpu":
+        return ("bf16-mixed",) if torch.amp.is_autocast_available("cpu") else ()
+    return ()
+
+
+def choose_precision(kind: str, requested: str, amp: bool, mixed: Collection[str]) -> str:
+    """The Lightning precision of a run on device ``kind`` whose mixed precisions are ``mixed``.
+
+    ``auto``: ``16-mixed`` when ``amp`` asks for it and the device has it, else ``32-true``. Any
+    other value is returned as it is, unless it is a mixed precision the device lacks: then
+    SystemExit names the device's choices (Lightning would train fp16 on a CPU in bf16, warning).
+    """
+    if requested == "auto":
+        return "16-mixed" if amp and "16-mixed" in mixed else "32-true"
+    if requested in MIXED_PRECISIONS and requested not in mixed:
+        choices = ", ".join(["32-true", *mixed])
+        raise SystemExit(f"--precision {requested} is not supported on {kind} here; choose {choices}")
+    return requested
 
 
 def make_trainer(
@@ -124,8 +160,9 @@ def make_trainer(
     """A Trainer that logs to TensorBoard, writes every training step's loss (:class:`StepLoss`)
     and keeps ``best.ckpt`` (by ``monitor``) and ``last.ckpt``.
 
-    ``trainer_options`` go to :class:`lightning.Trainer` as they are (accelerator, num_nodes,
-    strategy, gradient_clip_val, ...).
+    ``precision`` is checked against the device (:func:`choose_precision`; ``auto`` is fp16 AMP
+    where the device has it). ``trainer_options`` go to :class:`lightning.Trainer` as they are
+    (accelerator, num_nodes, strategy, gradient_clip_val, ...).
     """
     best = ModelCheckpoint(
         dirpath=paths.root,
@@ -138,12 +175,14 @@ def make_trainer(
     # A checkpoint of its own for last.ckpt: Lightning 2.6's save_last only writes when the best
     # one did, so a run whose metric stalled left a stale last.ckpt to resume from.
     last = ModelCheckpoint(dirpath=paths.root, filename="last", save_top_k=1, enable_version_counter=False)
+    accelerator = trainer_options.pop("accelerator", "auto")
+    kind = _device_kind(accelerator)
     return L.Trainer(
         default_root_dir=paths.root,
         max_epochs=epochs,
-        accelerator=trainer_options.pop("accelerator", "auto"),
+        accelerator=accelerator,
         devices=int(devices) if str(devices).isdigit() else devices,
-        precision=precision,
+        precision=choose_precision(kind, precision, True, mixed_precisions(kind)),
         logger=_loggers(paths, wandb),
         callbacks=[best, last, StepLoss(paths.step_loss_csv, paths.step_loss_png), *callbacks],
         log_every_n_steps=1,
@@ -211,6 +250,14 @@ def _devices(text: str) -> int | str | list[int]:
     if "," in text:
         return [int(part) for part in text.split(",") if part.strip()]
     return int(text) if text.isdigit() else text
+
+
+def _device_kind(accelerator: object) -> str:
+    """cuda, mps or cpu: the device a Trainer with ``accelerator`` runs on (``auto`` as Lightning
+    picks it: CUDA, then MPS, then the CPU)."""
+    name = resolve_device("auto") if accelerator == "auto" else str(accelerator)
+    kind = name.partition(":")[0]
+    return "cuda" if kind == "gpu" else kind
 
 
 def _loggers(paths: RunPaths, use_wandb: bool) -> list[Logger]:
