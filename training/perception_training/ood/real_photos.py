@@ -63,9 +63,14 @@ def camera_views(photo: np.ndarray, size: tuple[int, int] = CAMERA_SIZE) -> list
     return views
 
 
+def evaluation_views() -> dict[str, list[np.ndarray]]:
+    """The camera views of each evaluation photo, by photo name."""
+    return {name: camera_views(load_photo(name)) for name in EVALUATION}
+
+
 def evaluation_frames() -> list[np.ndarray]:
     """Every camera view of every evaluation photo."""
-    return [view for name in EVALUATION for view in camera_views(load_photo(name))]
+    return [view for views in evaluation_views().values() for view in views]
 
 
 def _tiny(image: np.ndarray) -> np.ndarray:
