@@ -116,6 +116,29 @@ def test_plain_caption_lines_train_with_another_optimizer(tmp_path):
     assert metadata["metrics"]["val"]["epoch"] == 1
 
 
+def test_optimizers_are_compared_on_the_same_data(tmp_path, capsys):
+    out = tmp_path / "compare"
+    names = ["adam", "adamw", "nadam", "sgd"]
+    args = ["--synthetic", "8,2,2", "--synthetic-size", "96x72", "--out", str(out), "--epochs", "1"]
+    args += ["--compare-optimizers", ",".join(names), "--beam", "1", "--no-meteor", *NO_OOD, *TINY]
+    assert main([*args, "--batch", "8"]) == 0
+    assert "optimizer_comparison.png" in capsys.readouterr().out
+    assert (out / "optimizer_comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = _rows(out / "optimizer_comparison.csv")
+    assert [(row["optimizer"], row["epoch"]) for row in rows] == [(name, "1") for name in names]
+    assert all(float(row["train_loss"]) > 0 and float(row["val_loss"]) > 0 for row in rows)
+    assert not (out / "adam" / "data").exists()  # the synthetic scenes were written once, to OUT/data
+    first_steps = []
+    for name in names:
+        metadata = read_metadata(out / name / "captioner.safetensors")
+        assert metadata["training"]["optimizer"] == name
+        assert metadata["dataset"]["images"] == str(out / "data" / "images")
+        first_steps.append(_rows(out / name / "step_loss.csv")[0]["loss"])
+    assert len(set(first_steps)) == 1  # same weights and first batch: the same loss before any update
+    with pytest.raises(SystemExit, match="--compare-optimizers wants names from adam,adamw,nadam,sgd"):
+        main([*args, "--compare-optimizers", "adam,lamb"])
+
+
 def test_calibration_picks_the_lowest_threshold_that_reaches_the_precision():
     scores = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
     labels = torch.tensor([1, 1, 0, 1, 1, 0, 0])

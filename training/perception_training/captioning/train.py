@@ -4,9 +4,13 @@ Either ``--data ROOT`` (the synthetic-world layout: ``ROOT/images``,
 ``ROOT/<lang>/<format>/captions.txt``, ``ROOT/splits/{train,val,test}.txt``), explicit
 ``--captions FILE --images DIR [--splits DIR]``, or ``--synthetic TRAIN,VAL,TEST`` (writes the
 synthetic world's scenes to OUT/data first). Outputs in ``--out``: metrics.csv (losses and
-caption metrics per epoch), loss_curve.png, best.safetensors (best validation BLEU-4),
-last.ckpt / best.ckpt (what ``--resume`` continues), tensorboard/, and the final artifact
-(best epoch + test-split metrics, default OUT/captioner.safetensors).
+caption metrics per epoch), loss_curve.png, step_loss.csv/.png (loss of every step),
+best.safetensors (best validation BLEU-4), last.ckpt / best.ckpt (what ``--resume`` continues),
+tensorboard/, and the final artifact (best epoch + test-split metrics, default
+OUT/captioner.safetensors).
+
+``--compare-optimizers adam,adamw,nadam,sgd`` trains one such run per optimizer into OUT/<name>
+(same data, seed and epochs) and compares their losses in OUT/optimizer_comparison.png and .csv.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,7 +36,7 @@ from perception_training.captioning.module import CaptionerModule, generate
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, PreciseBatchNorm
 from perception_training.engine.flags import flag, parse_config, parse_counts, parse_size
 from perception_training.engine.optim import OPTIMIZERS, SCHEDULES
-from perception_training.engine.plots import Chart
+from perception_training.engine.plots import Chart, plot_loss_comparison
 from perception_training.engine.run import (
     RunPaths,
     TrainerOptions,
@@ -42,6 +46,7 @@ from perception_training.engine.run import (
     start_process,
     synthetic_once,
 )
+from perception_training.engine.tables import read_rows, write_rows
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
 from perception_training.synthetic import write_caption_dataset
 
@@ -72,6 +77,9 @@ class CaptionConfig(TrainerOptions):
     epochs: int = 10
     batch_size: int = flag(64, "images per step", aliases=("--batch",))
     optimizer: str = flag("adam", "optimizer", choices=OPTIMIZERS)
+    compare_optimizers: str | None = flag(
+        None, "NAME,NAME,...: one run per optimizer into OUT/NAME, losses in OUT/optimizer_comparison.png"
+    )
     lr: float = flag(4e-4, "learning rate of the decoder and the concept head")
     encoder_lr: float = flag(1e-4, "learning rate of the encoder once it is unfrozen")
     weight_decay: float = 0.0
@@ -116,7 +124,13 @@ def main(argv: Sequence[str] | None = None, prog: str = "perception-train captio
     argv = list(sys.argv[1:] if argv is None else argv)
     config = parse_config(CaptionConfig, argv, prog, __doc__)
     start_process(config.threads)
-    artifact, test_metrics = train(config, shlex.join([*prog.split(), *argv]))
+    command = shlex.join([*prog.split(), *argv])
+    if config.compare_optimizers:
+        plot = compare_optimizers(config, command)
+        if plot is not None:
+            print(f"optimizer comparison: {plot} ({plot.with_suffix('.csv').name} beside it)")
+        return 0
+    artifact, test_metrics = train(config, command)
     if artifact is not None:
         print(f"captioner artifact: {artifact}")
         print("test metrics (greedy):", test_metrics or "no test split")
@@ -165,6 +179,33 @@ def train(config: CaptionConfig, command: str) -> tuple[Path | None, dict[str, f
     if not trainer.is_global_zero:
         return None, {}
     return final_artifact(config, splits.get("test"), module)
+
+
+def compare_optimizers(config: CaptionConfig, command: str) -> Path | None:
+    """One complete run per optimizer of ``--compare-optimizers`` into OUT/<name>, all on the same
+    data (``--synthetic`` written once, to OUT/data), seed and epochs; then, on rank 0, every
+    epoch's metrics row of each in OUT/optimizer_comparison.csv and their training loss per step
+    and validation loss per epoch in OUT/optimizer_comparison.png (returned; None on other ranks)."""
+    names = list(dict.fromkeys(name.strip() for name in config.compare_optimizers.split(",")))
+    if not set(names) <= set(OPTIMIZERS):
+        raise SystemExit(f"--compare-optimizers wants names from {','.join(OPTIMIZERS)}, got {names}")
+    data = _synthetic(config) if config.synthetic else config.data
+    shared = replace(config, data=data, synthetic=None, artifact=None, compare_optimizers=None)
+    runs = {name: RunPaths(config.out / name) for name in names}
+    for name, paths in runs.items():
+        artifact, _ = train(replace(shared, optimizer=name, out=paths.root), command)
+    if artifact is None:
+        return None
+    rows = [
+        {"optimizer": name, **row} for name, paths in runs.items() for row in read_rows(paths.metrics_csv)
+    ]
+    write_rows(config.out / "optimizer_comparison.csv", rows, list(dict.fromkeys(k for r in rows for k in r)))
+    return plot_loss_comparison(
+        {name: read_rows(paths.step_loss_csv) for name, paths in runs.items()},
+        {name: read_rows(paths.metrics_csv) for name, paths in runs.items()},
+        config.out / "optimizer_comparison.png",
+        "captioner: one run per optimizer, same data and seed",
+    )
 
 
 def resolve_data(config: CaptionConfig) -> CaptionData:

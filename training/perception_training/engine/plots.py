@@ -1,5 +1,5 @@
-"""PNG reports of a run: per-epoch curves from metrics.csv rows, per-step losses, and confusion
-matrices."""
+"""PNG reports of a run: per-epoch curves from metrics.csv rows, per-step losses, runs compared
+side by side, and confusion matrices."""
 
 from __future__ import annotations
 
@@ -64,6 +64,31 @@ def plot_step_loss(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
     fig, axis = plt.subplots(figsize=(7, 4))
     _plot_steps(axis, rows, "train loss")
     axis.set_title("training loss per step")
+    return save_figure(fig, path)
+
+
+def plot_loss_comparison(
+    steps: Mapping[str, Sequence[Mapping[str, Any]]],
+    epochs: Mapping[str, Sequence[dict[str, str]]],
+    path: Path,
+    title: str,
+) -> Path:
+    """One line per run (e.g. per optimizer): training loss per step on the left (step_loss.csv
+    rows), validation loss per epoch on the right (metrics.csv rows)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, rows in steps.items():
+        _plot_steps(left, rows, name)
+    left.set_title("training loss per step")
+    for name, rows in epochs.items():
+        right.plot(*_columns(rows, "epoch", "val_loss"), marker="o", label=name)
+    right.set_xlabel("epoch")
+    right.set_ylabel("val_loss")
+    right.set_title("validation loss per epoch")
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
+    right.grid(alpha=0.3)
+    for axis in (left, right):
+        axis.legend()
+    fig.suptitle(title)
     return save_figure(fig, path)
 
 
