@@ -124,7 +124,7 @@ def test_device_flags_become_lightning_options() -> None:
     assert lightning_options(TrainerOptions(device="cpu", strategy="ddp"))["strategy"] == "ddp"
 
 
-def test_precision_is_chosen_and_checked_per_device() -> None:
+def test_precision_is_chosen_and_checked_per_device(tmp_path: Path) -> None:
     cuda, ampere, mps, cpu = ("16-mixed",), ("16-mixed", "bf16-mixed"), ("16-mixed",), ("bf16-mixed",)
     assert choose_precision("cuda", "auto", True, cuda) == "16-mixed"
     assert choose_precision("mps", "auto", True, mps) == "16-mixed"
@@ -149,7 +149,11 @@ def test_precision_is_chosen_and_checked_per_device() -> None:
     with pytest.raises(SystemExit, match="not supported on cpu"):
         lightning_options(TrainerOptions(device="cpu", precision="16-mixed"))
     with pytest.raises(SystemExit, match="not supported on cpu"):  # make_trainer checks a trainer's own flag
-        make_trainer(RunPaths(Path("unused")), 1, "val_score", "max", precision="16-mixed", accelerator="cpu")
+        make_trainer(RunPaths(tmp_path), 1, "val_score", "max", precision="16-mixed", accelerator="cpu")
+    trainer = make_trainer(
+        RunPaths(tmp_path), 1, "val_score", "max", precision="bf16-mixed", accelerator="cpu"
+    )
+    assert trainer.precision == "bf16-mixed"
 
 
 class LoggingModel(BoringModel):
