@@ -10,6 +10,9 @@ import numpy as np
 import torch
 
 from perception.core.artifacts import save_artifact
+from perception.core.caption_model import CaptionerConfig, CaptionModel
+from perception.core.captioner import captioner_metadata
+from perception.core.captioner import domain_points as captioner_points
 from perception.core.classifier import build_classifier
 from perception.core.classifier import domain_points as classifier_points
 from perception.core.classifier_io import Preprocessing
@@ -18,11 +21,13 @@ from perception.core.detector import domain_points as detector_points
 from perception.core.domain import DomainStatistics, FeatureTap, TapPoint
 from perception.core.sign import domain_points as sign_points
 from perception.core.sign import sign_metadata
+from perception.core.text.vocabulary import Vocabulary
 from perception.core.video_models import VideoModelSpec, build_video_model
 
 GLASS_TYPES = ["cup", "beer_glass", "wine_glass"]
 SIGN_WORDS = ["_idle_", "왼쪽", "오른쪽"]
 SIGN_SPEC = VideoModelSpec("x3d_xs", num_frames=4, crop_size=32, sampling_rate=12)
+CAPTION_WORDS = [["a", "red", "cup"], ["a", "knife", "on", "a", "table"], ["two", "knives"]]
 
 
 def random_statistics(dim: int, seed: int, threshold: float) -> DomainStatistics:
@@ -78,3 +83,28 @@ def tiny_sign(path: Path) -> Path:
     dim = _dim(model, sign_points(model), torch.rand(1, 3, 4, 32, 32))
     metadata = sign_metadata(SIGN_SPEC, SIGN_WORDS, ["idle", "left", "right"], clip_duration=0.6)
     return _save(path, model, metadata, random_statistics(dim, 3, threshold=50.0))
+
+
+def tiny_captioner(path: Path) -> Path:
+    """A small-decoder captioner at 64 px (a 2x2 grid) whose knife words are grounded; its BatchNorm
+    statistics are those of random images, so its features (and captions) vary with the image."""
+    torch.manual_seed(4)
+    vocabulary = Vocabulary.build(CAPTION_WORDS, min_freq=1)
+    model = CaptionModel(CaptionerConfig(len(vocabulary), embed_dim=16, hidden_dim=32, attention_dim=16))
+    _calibrate_batchnorm(model.encoder, torch.randn(8, 3, 64, 64))
+    dim = _dim(model.encoder, captioner_points(model), torch.rand(1, 3, 64, 64))
+    metadata = {
+        **captioner_metadata(model.config, vocabulary, "english", "en", image_size=64, max_len=12),
+        "grounding": [{"words": ["knife", "knives"], "threshold": 0.5}],
+    }
+    return _save(path, model, metadata, random_statistics(dim, 4, threshold=60.0))
+
+
+def _calibrate_batchnorm(network: torch.nn.Module, images: torch.Tensor) -> None:
+    """Running BatchNorm statistics of ``images`` (exact averages): a random MobileNetV3 with the
+    default ones gives every image the same features, all near 0."""
+    for layer in network.modules():
+        if isinstance(layer, torch.nn.BatchNorm2d):
+            layer.momentum = None
+    with torch.no_grad():
+        network.train()(images)

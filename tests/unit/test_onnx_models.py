@@ -1,10 +1,10 @@
 """ONNX exports against the torch models they come from, and the errors of bad ONNX files.
 
 Tolerances (float32 in both runtimes, different kernels): boxes within 0.01 px, scores and
-probabilities within 1e-4, domain scores within 1e-4 of their value (relative). Measured: boxes
-6e-5 px, scores 1e-6, probabilities 1e-6, domain scores 1e-7 relative. Tiny random models built
-here cover each kind with domain statistics; the committed detector and glass exports are
-checked against their artifacts on synthetic frames.
+probabilities within 1e-4, domain scores within 1e-4 of their value (relative), captions the same
+words. Measured: boxes 6e-5 px, scores 1e-6, probabilities 1e-6, domain scores 1e-7 relative,
+caption encoder features 4e-6. Tiny random models built here cover each kind with domain
+statistics; the committed exports are checked against their artifacts on synthetic frames.
 """
 
 from __future__ import annotations
@@ -16,9 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_models import GLASS_TYPES, SIGN_SPEC, tiny_classifier, tiny_detector, tiny_sign
+from tiny_models import GLASS_TYPES, SIGN_SPEC, tiny_captioner, tiny_classifier, tiny_detector, tiny_sign
 
 from perception.core.artifacts import ArtifactError, read_metadata, save_artifact, sha256_of
+from perception.core.caption_api import preprocess_array
+from perception.core.caption_onnx import DECODER_OUTPUTS, ENCODER_OUTPUTS, FEATURES, OnnxCaptioner
+from perception.core.caption_search import banned_words
+from perception.core.captioner import Captioner
 from perception.core.classifier import Classifier
 from perception.core.classifier_onnx import OnnxClassifier
 from perception.core.detector import Detector, DetectorError
@@ -60,16 +64,18 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "detector": tiny_detector(folder / "detector.safetensors"),
         "classifier": tiny_classifier(folder / "glass.safetensors"),
         "sign": tiny_sign(folder / "sign.safetensors"),
+        "captioner": tiny_captioner(folder / "captioner.safetensors"),
     }
 
 
 @pytest.fixture(scope="module")
 def exports(artifacts: dict[str, Path]) -> dict[str, Path]:
+    outputs = {"detector": ["output0"], "captioner": [*ENCODER_OUTPUTS, *DECODER_OUTPUTS]}
     written = {}
     for kind, artifact in artifacts.items():
         path, differences = export_onnx(artifact)
         assert path == artifact.with_suffix(".onnx")
-        assert set(differences) == {"output0" if kind == "detector" else "probabilities", "domain_score"}
+        assert set(differences) == {*outputs.get(kind, ["probabilities"]), "domain_score"}
         assert max(differences.values()) < 1e-3, differences
         written[kind] = path
     return written
@@ -145,6 +151,56 @@ def test_sign_model_gives_torchs_probabilities_and_clip_score(artifacts, exports
     same_verdict(torch_model.domain_verdict(), onnx_model.domain_verdict())
     ranked = [p.word for p in onnx_model.top_k(onnx_model.predict(frames), 2)]
     assert ranked == [p.word for p in torch_model.top_k(torch_model.predict(frames), 2)]
+
+
+def same_captions(torch_model: Captioner, onnx_model: OnnxCaptioner, frames: list[np.ndarray]) -> None:
+    """Greedy over the batch and beam search per frame give the same words, scores and verdicts."""
+    for beam_size in (1, 3):
+        torch_model.beam_size = onnx_model.beam_size = beam_size
+        expected, actual = torch_model.caption_batch(frames), onnx_model.caption_batch(frames)
+        assert [text for text, _ in actual] == [text for text, _ in expected]
+        assert [score for _, score in actual] == pytest.approx([s for _, s in expected], abs=SCORE)
+        verdicts = list(zip(torch_model.domain_verdicts(), onnx_model.domain_verdicts(), strict=True))
+        assert len(verdicts) == len(frames)
+        for torch_verdict, onnx_verdict in verdicts:
+            same_verdict(torch_verdict, onnx_verdict)
+
+
+def test_captioners_give_torchs_features_captions_and_frame_scores(artifacts, exports) -> None:
+    torch_model = Captioner.load(artifacts["captioner"], device="cpu")
+    onnx_model = OnnxCaptioner.load(exports["captioner"])
+    assert onnx_model.grounding == torch_model.grounding is not None
+    rng = np.random.default_rng(4)
+    frames = [rng.integers(0, 256, (48 + 16 * i, 64, 3), dtype=np.uint8) for i in range(4)]
+    batch = preprocess_array(frames, torch_model.image_size)
+    features = torch_model.encode(batch).features.numpy()
+    difference = np.abs(onnx_model.encode(batch).outputs[FEATURES] - features).max()
+    assert difference <= RELATIVE * np.abs(features).max()
+    banned = banned_words(onnx_model.encode(batch).concept_probabilities(), onnx_model.grounding)
+    knife = onnx_model.vocabulary.word_map["knife"]
+    assert banned is not None and 0 < banned[:, knife].sum() < len(frames), "grounding both ways"
+    for model in (torch_model, onnx_model):
+        model.domain_verdicts()  # the encoder passes above were scored too
+    same_captions(torch_model, onnx_model, frames)
+    assert len({text for text, _ in onnx_model.caption_batch(frames)}) > 1, "captions that can disagree"
+
+
+def test_a_captioner_export_needs_its_decoder_part(tmp_path: Path, exports) -> None:
+    decoder = exports["captioner"].with_suffix(".decoder.onnx")
+    with pytest.raises(
+        ArtifactError,
+        match=r"captioner\.decoder\.onnx is the decoder part of a captioner export; "
+        r"set model_path to the export itself, .*captioner\.onnx",
+    ):
+        OnnxCaptioner.load(decoder)
+    alone = tmp_path / "alone.onnx"
+    shutil.copy(exports["captioner"], alone)
+    with pytest.raises(
+        ArtifactError,
+        match=r"alone\.decoder\.onnx does not exist; make it with "
+        r"`perception-train export-onnx --artifact .*alone\.safetensors`",
+    ):
+        OnnxCaptioner.load(alone)
 
 
 def test_clip_preprocessing_equals_torchvisions_at_the_crop_size() -> None:
@@ -229,10 +285,11 @@ def test_export_refuses_kinds_it_does_not_cover(tmp_path: Path) -> None:
     import torch
 
     artifact = save_artifact(
-        tmp_path / "c.safetensors", {"w": torch.ones(1)}, {"kind": "captioner", "architecture": "x"}
+        tmp_path / "c.safetensors", {"w": torch.ones(1)}, {"kind": "caption_encoder", "architecture": "x"}
     )
     with pytest.raises(
-        ArtifactError, match="'captioner' artifact; ONNX export covers classifier, detector, sign"
+        ArtifactError,
+        match="'caption_encoder' artifact; ONNX export covers captioner, classifier, detector, sign",
     ):
         export_onnx(artifact)
 

@@ -24,13 +24,16 @@ from torch import nn
 
 from perception.core.artifacts import ArtifactError, sha256_of, utc_now
 from perception.core.domain import DomainStatistics, FeatureTap, TapPoint
-from perception.core.onnx_session import DOMAIN_OUTPUT, METADATA_KEY
+from perception.core.onnx_session import DOMAIN_OUTPUT, METADATA_KEY, part_path
 
 OPSET = 17  # ONNX Runtime 1.16+ and TensorRT 8.6+ (JetPack 6) run it
 INPUT = "input"
 
 
-def identity(outputs: torch.Tensor) -> torch.Tensor:
+Outputs = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+def identity(outputs: Outputs) -> Outputs:
     return outputs
 
 
@@ -40,16 +43,23 @@ def softmax(logits: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Exportable:
-    """A network ready to trace: its domain tap points, an example input, what its outputs are."""
+    """A network ready to trace: its domain tap points, example inputs, what its outputs are, and the
+    further graphs written beside it (``parts``, as ``A.<part>.onnx``: the captioner's decoder step)."""
 
     network: nn.Module
     points: Sequence[TapPoint]
     statistics: DomainStatistics | None
-    example: torch.Tensor
-    output: str  # name of the network's (head-applied) output
+    example: torch.Tensor | tuple[torch.Tensor, ...]  # one per name of ``inputs``
+    outputs: Sequence[str]  # names of the network's (head-applied) outputs
     metadata: Mapping[str, Any]
-    head: Callable[[torch.Tensor], torch.Tensor] = identity
+    head: Callable[[Outputs], Outputs] = identity
     dynamic_axes: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    inputs: Sequence[str] = (INPUT,)
+    parts: Mapping[str, Exportable] = field(default_factory=dict)
+
+    @property
+    def examples(self) -> tuple[torch.Tensor, ...]:
+        return self.example if isinstance(self.example, tuple) else (self.example,)
 
 
 class ScoredNetwork(nn.Module):
@@ -66,13 +76,14 @@ class ScoredNetwork(nn.Module):
             self.register_buffer("factor", torch.from_numpy(factor.astype(np.float32)))
             self.threshold = float(spec.statistics.threshold)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        outputs = self.head(self.network(x))
+    def forward(self, *inputs: torch.Tensor) -> Outputs:
+        outputs = self.head(self.network(*inputs))
         if self.tap is None:
             return outputs
         features = self.tap.take_tensor()
         whitened = (features - self.mean) @ self.factor
-        return outputs, whitened.square().sum(dim=1).sqrt() / self.threshold
+        score = whitened.square().sum(dim=1).sqrt() / self.threshold
+        return (*outputs, score) if isinstance(outputs, tuple) else (outputs, score)
 
     def close(self) -> None:
         if self.tap is not None:
@@ -89,27 +100,30 @@ def _cholesky(precision: np.ndarray) -> np.ndarray:
         ) from error
 
 
-def write_onnx(spec: Exportable, artifact: Path, out: Path) -> tuple[Path, dict[str, float]]:
-    """Trace ``spec`` to ``out`` with the artifact's metadata; return the path and the largest
-    difference of each output between ONNX Runtime and torch on the example input."""
+def write_onnx(
+    spec: Exportable, artifact: Path, out: Path, part: str | None = None
+) -> tuple[Path, dict[str, float]]:
+    """Trace ``spec`` to ``out`` with the artifact's metadata, and its parts beside it; return the path
+    and the largest difference of each output (of every graph) between ONNX Runtime and torch on the
+    example inputs."""
     import onnx
 
     module = ScoredNetwork(spec).eval()
-    outputs = [spec.output] + ([DOMAIN_OUTPUT] if module.tap is not None else [])
+    outputs = [*spec.outputs] + ([DOMAIN_OUTPUT] if module.tap is not None else [])
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with torch.inference_mode():
-            expected = module(spec.example)
+            expected = module(*spec.examples)
         with warnings.catch_warnings():
             # Expected while tracing: the legacy exporter's notice, and constants in the pooling.
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(
                 module,
-                (spec.example,),
+                spec.examples,
                 str(out),
                 opset_version=OPSET,
-                input_names=[INPUT],
+                input_names=list(spec.inputs),
                 output_names=outputs,
                 dynamic_axes={name: dict(axes) for name, axes in spec.dynamic_axes.items()},
                 dynamo=False,
@@ -123,18 +137,25 @@ def write_onnx(spec: Exportable, artifact: Path, out: Path) -> tuple[Path, dict[
         "exported": utc_now(),
         "opset": OPSET,
         "outputs": outputs,
+        **({"part": part} if part is not None else {}),
     }
     onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps({**spec.metadata, "onnx": exported})})
     onnx.save(model, str(out))
     expected = expected if isinstance(expected, tuple) else (expected,)
-    return out, _differences(out, spec.example, dict(zip(outputs, expected, strict=True)))
+    feeds = dict(zip(spec.inputs, spec.examples, strict=True))
+    differences = _differences(out, feeds, dict(zip(outputs, expected, strict=True)))
+    for name, part_spec in spec.parts.items():
+        differences.update(write_onnx(part_spec, artifact, part_path(out, name), name)[1])
+    return out, differences
 
 
-def _differences(path: Path, example: torch.Tensor, expected: Mapping[str, torch.Tensor]) -> dict[str, float]:
+def _differences(
+    path: Path, feeds: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]
+) -> dict[str, float]:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    actual = session.run(list(expected), {INPUT: example.numpy()})
+    actual = session.run(list(expected), {name: value.numpy() for name, value in feeds.items()})
     return {
         name: float(np.abs(value - want.numpy()).max())
         for (name, want), value in zip(expected.items(), actual, strict=True)

@@ -1,10 +1,13 @@
 """What a captioner's clients share, kept free of torch: the artifact kind, the frames' preprocessing,
-and the decoding of a batch to text around whichever runtime runs the network."""
+the decoding of a batch to text around whichever runtime runs the network, and the loader that
+picks the runtime by the file's suffix (``.onnx``: ONNX Runtime, no torch; otherwise
+:mod:`perception.core.captioner`)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -13,8 +16,13 @@ from perception.core.caption_search import EncodedImages, decode, grounding_from
 from perception.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from perception.core.domain_verdict import DomainVerdict
 from perception.core.images import check_bgr8
+from perception.core.onnx_session import ON_CPU, ONNX_SUFFIX, SessionOptions
 from perception.core.text.tokenizers import Tokenizer, get_tokenizer
 from perception.core.text.vocabulary import Vocabulary
+
+if TYPE_CHECKING:
+    from perception.core.caption_onnx import OnnxCaptioner
+    from perception.core.captioner import Captioner
 
 CAPTIONER_KIND = "captioner"
 
@@ -80,3 +88,21 @@ class BaseCaptioner(ABC):
         start, end = self.vocabulary.start, self.vocabulary.end
         decoded = decode(encoded, start, end, self.max_len, self.beam_size, self.grounding)
         return [(self.tokenizer.detokenize(self.vocabulary.decode(ids)), score) for ids, score in decoded]
+
+
+def load_captioner(
+    path: str | Path,
+    device: str = "auto",
+    beam_size: int = 1,
+    grounded: bool = True,
+    onnx: SessionOptions = ON_CPU,
+) -> Captioner | OnnxCaptioner:
+    """An ``.onnx`` export on ONNX Runtime with ``onnx`` (``device`` unused, no torch imported); an
+    artifact on torch at ``device`` (``onnx`` unused)."""
+    if Path(path).suffix.lower() == ONNX_SUFFIX:
+        from perception.core.caption_onnx import OnnxCaptioner
+
+        return OnnxCaptioner.load(path, onnx, beam_size, grounded)
+    from perception.core.captioner import Captioner
+
+    return Captioner.load(path, device=device, beam_size=beam_size, grounded=grounded)

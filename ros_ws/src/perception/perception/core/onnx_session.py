@@ -28,6 +28,10 @@ LOG = logging.getLogger(__name__)
 ONNX_SUFFIX = ".onnx"
 METADATA_KEY = "perception"  # metadata_props key holding the source artifact's metadata (JSON)
 DOMAIN_OUTPUT = "domain_score"  # graph output: Mahalanobis distance / threshold, one per image
+# Graphs an export keeps beside its main one, as ``A.<part>.onnx``: a loop in Python runs them (the
+# captioner's decoder, one step per word).
+DECODER_PART = "decoder"
+PARTS = (DECODER_PART,)
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
@@ -40,9 +44,17 @@ _GPU_FIX = (
 )
 
 
+def part_path(path: Path, part: str) -> Path:
+    """Where the export ``A.onnx`` keeps its graph ``part``: ``A.<part>.onnx``."""
+    return path.with_suffix(f".{part}{ONNX_SUFFIX}")
+
+
 def export_command(path: Path) -> str:
-    """How to (re)make ``path`` from the artifact beside it."""
-    return f"perception-train export-onnx --artifact {path.with_suffix('.safetensors')}"
+    """How to (re)make ``path`` (an export or one of its parts) from the artifact beside it."""
+    stem = path.with_suffix("")
+    if stem.suffix[1:] in PARTS:
+        stem = stem.with_suffix("")
+    return f"perception-train export-onnx --artifact {stem.with_suffix('.safetensors')}"
 
 
 def trt_cache_dir() -> Path:
@@ -140,8 +152,12 @@ class OnnxSession:
         return tuple(shape) if all(isinstance(dim, int) for dim in shape) else None
 
     def run(self, batch: np.ndarray) -> dict[str, np.ndarray]:
-        """Every output of one forward pass, by name."""
-        outputs = self.session.run(None, {self.input.name: batch})
+        """Every output of one forward pass of the (first) input ``batch``, by name."""
+        return self.run_feeds({self.input.name: batch})
+
+    def run_feeds(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Every output of one forward pass of a graph with several inputs, by name."""
+        outputs = self.session.run(None, dict(feeds))
         return dict(zip(self.output_names, outputs, strict=True))
 
 

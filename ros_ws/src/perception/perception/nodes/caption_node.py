@@ -1,6 +1,8 @@
 """Caption node: camera image -> perception_msgs/Caption, plus the CaptionImage service.
 
-Thin adapter over ``perception.core.captioner.Captioner`` on the shared TorchModelNode base.
+Thin adapter over ``perception.core.captioner.Captioner`` (or, for an ``.onnx`` model_path,
+``perception.core.caption_onnx.OnnxCaptioner`` on ONNX Runtime without torch) on the shared
+TorchModelNode base.
 Inputs: ``image`` (sensor_msgs/Image) or ``image/compressed``, at most ``max_rate_hz``
 frames per second (captions change slowly; the GPU has other work). Output: ``caption``
 (header copied from the image, text, score, language, model id, and the frame's
@@ -26,11 +28,11 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 
-from perception.core.artifacts import model_id
-from perception.core.captioner import Captioner
+from perception.core import caption_api
 from perception.core.constants import MODELS_DIR_ENV
-from perception.core.domain import DomainVerdict, worst
+from perception.core.domain_verdict import DomainVerdict, worst
 from perception.core.images import ImageConversionError
+from perception.core.model_files import model_id
 from perception.nodes.framework.conversions import copy_header
 from perception.nodes.framework.domain_watch import DomainAwareNode, DomainParameters, mark_domain
 from perception.nodes.framework.image_node import (
@@ -40,6 +42,7 @@ from perception.nodes.framework.image_node import (
     inspect_image,
 )
 from perception.nodes.framework.model_path import resolve_model_path
+from perception.nodes.framework.onnx_backend import OnnxParameters, session_options
 from perception.nodes.framework.parameters import param
 from perception.nodes.framework.runner import run_node
 from perception.nodes.framework.torch_node import TorchNodeParameters
@@ -52,7 +55,7 @@ EXECUTOR_THREADS = 2  # one for image callbacks and transitions, one for Caption
 
 
 class FrameCaptioner(Protocol):
-    """What the node needs from a model: ``Captioner`` fits, and so do test doubles."""
+    """What the node needs from a model: ``Captioner`` and ``OnnxCaptioner`` fit, and so do test doubles."""
 
     def caption(self, image_bgr: Any) -> tuple[str, float]: ...
 
@@ -69,12 +72,13 @@ class LoadedCaptioner:
 
 
 @dataclass(frozen=True)
-class CaptionParameters(TorchNodeParameters, DomainParameters):
+class CaptionParameters(TorchNodeParameters, DomainParameters, OnnxParameters):
     """Everything the caption node reads; see config/*.yaml for the deployed values."""
 
     model_path: str = param(
         "captioner/mnv3_gru_en.safetensors",
-        f"captioner artifact (.safetensors), absolute or relative to ${MODELS_DIR_ENV}",
+        "captioner artifact (.safetensors, on torch) or its export (.onnx, with its .decoder.onnx beside "
+        f"it, on ONNX Runtime without torch), absolute or relative to ${MODELS_DIR_ENV}",
     )
     beam_size: int = param(
         1, "beam width of decoding; 1 = greedy (fastest), 3 = better captions", min_value=1, max_value=10
@@ -89,8 +93,12 @@ class CaptionParameters(TorchNodeParameters, DomainParameters):
 def load_captioner(params: CaptionParameters) -> LoadedCaptioner:
     """The artifact ``model_path`` names, identified as ``<file>@<sha256 prefix>`` like the detector."""
     path = resolve_model_path(params.model_path)
-    captioner = Captioner.load(
-        path, device=params.device, beam_size=params.beam_size, grounded=params.grounded
+    captioner = caption_api.load_captioner(
+        path,
+        device=params.device,
+        beam_size=params.beam_size,
+        grounded=params.grounded,
+        onnx=session_options(params, params.cpu_threads),
     )
     return LoadedCaptioner(captioner, model_id(path), str(captioner.metadata["language"]))
 
