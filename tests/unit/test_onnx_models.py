@@ -185,6 +185,17 @@ def test_captioners_give_torchs_features_captions_and_frame_scores(artifacts, ex
     assert len({text for text, _ in onnx_model.caption_batch(frames)}) > 1, "captions that can disagree"
 
 
+def test_committed_captioner_export_gives_the_artifacts_captions() -> None:
+    artifact = MODELS / "captioner" / "mnv3_gru_en.safetensors"
+    torch_model, onnx_model = (
+        Captioner.load(artifact, device="cpu"),
+        OnnxCaptioner.load(artifact.with_suffix(".onnx")),
+    )
+    world = SceneWorld(23)
+    frames = [world.scene(i, "test", "caption", size=(640, 480)).image for i in range(6)]
+    same_captions(torch_model, onnx_model, frames)
+
+
 def test_a_captioner_export_needs_its_decoder_part(tmp_path: Path, exports) -> None:
     decoder = exports["captioner"].with_suffix(".decoder.onnx")
     with pytest.raises(
