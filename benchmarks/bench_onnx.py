@@ -1,19 +1,21 @@
-"""ONNX Runtime vs PyTorch per model (detector, glass classifier, sign model) at 1 and 2 threads.
+"""ONNX Runtime vs PyTorch per model (detector, glass classifier, sign model, captioner), 1 and 2 threads.
 
-    python benchmarks/bench_onnx.py [--rounds 12 --calls 15] [--sign PATH.safetensors]
-        [--out docs/benchmarks/onnx_vs_torch]
+    python benchmarks/bench_onnx.py [--rounds 12 --calls 15] [--models detector,glass,sign,caption]
+        [--sign PATH.safetensors] [--out docs/benchmarks/onnx_vs_torch]
 
 Each call is the model's whole public API, as its node makes it, with its domain score: the
 detector's ``detect`` + ``domain_verdict`` on a held-out 640x480 synthetic frame; the glass
 classifier's ``predict`` + ``domain_verdicts`` on the 3 cup / wine-glass crops of such a frame
 (padded by 0.025 as the node does); the sign model's ``predict`` + ``domain_verdict`` on 8
-camera frames downscaled to its crop size, as the node keeps them. Torch loads the
-``.safetensors`` artifact, ONNX Runtime its ``.onnx`` export (the committed one; the sign model
-is exported to a temporary folder from ``--sign``, default the committed artifact as git HEAD
-has it). Threads: ``torch.set_num_threads`` and the session's ``intra_op_num_threads``. The
-detector also runs the way it ran before this stack had its own ONNX path: ultralytics'
-``YOLO(...).predict`` on ultralytics' export of the artifact (fixed 320x320 input, ultralytics'
-own ONNX Runtime session with its default threads, no domain score).
+camera frames downscaled to its crop size, as the node keeps them; the captioner's ``caption``
+(greedy, grounded: the node's defaults) + ``domain_verdicts`` on a held-out 640x480 caption scene.
+Torch loads the ``.safetensors`` artifact, ONNX Runtime its ``.onnx`` export (the committed one,
+for the captioner with its ``.decoder.onnx``; the sign model is exported to a temporary folder
+from ``--sign``, default the committed artifact as git HEAD has it). Threads:
+``torch.set_num_threads`` and the session's ``intra_op_num_threads``. The detector also runs the
+way it ran before this stack had its own ONNX path: ultralytics' ``YOLO(...).predict`` on
+ultralytics' export of the artifact (fixed 320x320 input, ultralytics' own ONNX Runtime session
+with its default threads, no domain score).
 
 Per model and thread count, ``--rounds`` rounds, each timing ``--calls`` calls of torch, then
 ONNX Runtime (then ultralytics for the detector), interleaved, after 3 warm-up calls each; a
@@ -39,6 +41,8 @@ import numpy as np
 import torch
 from report import command_line, environment, ratios, spread, write
 
+from perception.core.caption_onnx import OnnxCaptioner
+from perception.core.captioner import Captioner
 from perception.core.classifier import Classifier
 from perception.core.classifier_onnx import OnnxClassifier
 from perception.core.detector import Detector, export_detector
@@ -57,6 +61,8 @@ MODELS = REPO / "models"
 DETECTOR = MODELS / "detector" / "yolo11n_synthetic.safetensors"
 GLASS = MODELS / "glass" / "mobilenet_v2_glass.safetensors"
 SIGN = "models/sign/x3d_xs_sign.safetensors"
+CAPTIONER = MODELS / "captioner" / "mnv3_gru_en.safetensors"
+MODEL_NAMES = ("detector", "glass", "sign", "caption")
 THREADS = (1, 2)
 BACKENDS = ("torch", "onnx")
 Call = Callable[[int], Any]
@@ -71,8 +77,9 @@ def committed_sign(folder: Path) -> Path:
     return path
 
 
-def inputs() -> tuple[list[np.ndarray], list[list[np.ndarray]], list[list[np.ndarray]]]:
-    """Frames for the detector, crops per frame for the glass classifier, clips for the sign model."""
+def inputs() -> tuple[list[np.ndarray], list[list[np.ndarray]], list[list[np.ndarray]], list[np.ndarray]]:
+    """Frames for the detector, crops per frame for the glass classifier, clips for the sign model,
+    caption scenes for the captioner."""
     world = SceneWorld(seed=5)
     scenes = [world.scene(i, "test", "glass", size=(640, 480)) for i in range(6)]
     frames = [scene.image for scene in scenes]
@@ -85,12 +92,13 @@ def inputs() -> tuple[list[np.ndarray], list[list[np.ndarray]], list[list[np.nda
         for scene in scenes
     ]
     clips = [[downscale(frames[(i + k) % len(frames)], 64) for k in range(8)] for i in range(len(frames))]
-    return frames, [c for c in crops if c], clips
+    captioned = [world.scene(i, "test", "caption", size=(640, 480)).image for i in range(6)]
+    return frames, [c for c in crops if c], clips, captioned
 
 
 def calls(models: dict[str, Any], data: tuple) -> dict[str, Call]:
     """One call of each model's API on input ``i``, with its domain score, as its node makes it."""
-    frames, crops, clips = data
+    frames, crops, clips, captioned = data
     return {
         "detector": lambda i: (
             models["detector"].detect(frames[i % len(frames)]),
@@ -101,6 +109,10 @@ def calls(models: dict[str, Any], data: tuple) -> dict[str, Call]:
             models["glass"].domain_verdicts(),
         ),
         "sign": lambda i: (models["sign"].predict(clips[i % len(clips)]), models["sign"].domain_verdict()),
+        "caption": lambda i: (
+            models["caption"].caption(captioned[i % len(captioned)]),
+            models["caption"].domain_verdicts(),
+        ),
     }
 
 
@@ -110,19 +122,27 @@ def ultralytics_call(export: Path, frames: list[np.ndarray]) -> Call:
     return lambda i: yolo.predict(frames[i % len(frames)], imgsz=320, device="cpu", verbose=False)
 
 
-def load(backend: str, threads: int, sign: Path, sign_onnx: Path) -> dict[str, Any]:
-    if backend == "torch":
-        return {
-            "detector": Detector.load(DETECTOR, device="cpu"),
-            "glass": Classifier.load(GLASS, device="cpu"),
-            "sign": SignRecognizer.load(sign, device="cpu"),
-        }
+def load(
+    backend: str, threads: int, names: Sequence[str], sign: Path | None, sign_onnx: Path | None
+) -> dict[str, Any]:
+    """The models ``names`` on ``backend``."""
     options = SessionOptions(threads=threads)
-    return {
-        "detector": OnnxDetector.load(DETECTOR.with_suffix(".onnx"), options),
-        "glass": OnnxClassifier.load(GLASS.with_suffix(".onnx"), options),
-        "sign": OnnxSignRecognizer.load(sign_onnx, options),
-    }
+    loaders: dict[str, Callable[[], Any]] = (
+        {
+            "detector": lambda: Detector.load(DETECTOR, device="cpu"),
+            "glass": lambda: Classifier.load(GLASS, device="cpu"),
+            "sign": lambda: SignRecognizer.load(sign, device="cpu"),
+            "caption": lambda: Captioner.load(CAPTIONER, device="cpu"),
+        }
+        if backend == "torch"
+        else {
+            "detector": lambda: OnnxDetector.load(DETECTOR.with_suffix(".onnx"), options),
+            "glass": lambda: OnnxClassifier.load(GLASS.with_suffix(".onnx"), options),
+            "sign": lambda: OnnxSignRecognizer.load(sign_onnx, options),
+            "caption": lambda: OnnxCaptioner.load(CAPTIONER.with_suffix(".onnx"), options),
+        }
+    )
+    return {name: loaders[name]() for name in names}
 
 
 def time_calls(call: Call, count: int) -> tuple[list[float], float]:
@@ -151,7 +171,7 @@ def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> s
         "| ONNX CPU [ms] | ultralytics ONNX [ms] | ONNX / ultralytics ONNX |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for model in ("detector", "glass", "sign"):
+    for model in env["models"]:
         for threads in THREADS:
             rows = [r for r in runs if r["model"] == model and r["threads"] == threads]
             got = {b: [r[b]["median_ms"] for r in rows if b in r] for b in (*BACKENDS, "ultralytics")}
@@ -170,21 +190,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--calls", type=int, default=15)
+    parser.add_argument(
+        "--models", default=",".join(MODEL_NAMES), help="comma-separated, of " + ", ".join(MODEL_NAMES)
+    )
     parser.add_argument("--sign", type=Path, help="sign artifact (default: the committed one at git HEAD)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "onnx_vs_torch")
     args = parser.parse_args(argv)
+    names = args.models.split(",")
+    unknown = sorted(set(names) - set(MODEL_NAMES))
+    if unknown:
+        parser.error(f"unknown --models {unknown}; choose from {', '.join(MODEL_NAMES)}")
     load_before = os.getloadavg()[0]
     data = inputs()
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench_onnx_") as tmp:
-        sign = args.sign or committed_sign(Path(tmp))
-        sign_onnx, _ = export_onnx(sign, Path(tmp) / "sign.onnx")
-        ultralytics_onnx = export_detector(DETECTOR, Path(tmp) / "ultralytics", formats=("onnx",))["onnx"]
+        sign = sign_onnx = None
+        if "sign" in names:
+            sign = args.sign or committed_sign(Path(tmp))
+            sign_onnx, _ = export_onnx(sign, Path(tmp) / "sign.onnx")
+        if "detector" in names:
+            ultralytics_onnx = export_detector(DETECTOR, Path(tmp) / "ultralytics", formats=("onnx",))["onnx"]
         for threads in THREADS:
             torch.set_num_threads(threads)
-            loaded = {backend: calls(load(backend, threads, sign, sign_onnx), data) for backend in BACKENDS}
-            loaded["ultralytics"] = {"detector": ultralytics_call(ultralytics_onnx, data[0])}
-            for model in ("detector", "glass", "sign"):
+            loaded = {
+                backend: calls(load(backend, threads, names, sign, sign_onnx), data) for backend in BACKENDS
+            }
+            if "detector" in names:
+                loaded["ultralytics"] = {"detector": ultralytics_call(ultralytics_onnx, data[0])}
+            for model in names:
                 for round_index in range(args.rounds):
                     run: dict[str, Any] = {"model": model, "threads": threads, "round": round_index}
                     for backend in (*BACKENDS, "ultralytics") if model == "detector" else BACKENDS:
@@ -198,7 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     runs.append(run)
     command = command_line(__file__, argv)
     env = environment(
-        load_before, rounds=args.rounds, calls=args.calls, torch=torch.__version__, onnxruntime=_ort_version()
+        load_before,
+        rounds=args.rounds,
+        calls=args.calls,
+        models=names,
+        torch=torch.__version__,
+        onnxruntime=_ort_version(),
     )
     table = markdown(runs, command, env)
     write(args.out, command, env, runs, table)
