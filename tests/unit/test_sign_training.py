@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from functools import partial
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from perception_training.sign.data import (
     stream_window,
     train_transform,
 )
-from perception_training.sign.module import model_from_checkpoint
+from perception_training.sign.module import SignClassifier, model_from_checkpoint
 from perception_training.sign.train import SignTrainConfig, main
 from perception_training.synthetic.signing import SIGN_WORDS
 
@@ -140,6 +141,38 @@ def test_every_config_field_is_a_flag_and_the_task_is_registered() -> None:
     with pytest.raises(SystemExit):
         parser.parse_args(["--model_name", "x3d_xxl"])
     assert COMMANDS["sign"][0] == "perception_training.sign.train"
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "scheduler", "rates"),
+    [
+        ("adam", "cosine", [0.1 * (1 + math.cos(math.pi * epoch / 6)) / 2 for epoch in range(6)]),
+        ("sgd", "step", [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]),  # a tenth after every third of the epochs
+        ("sgd", "none", [0.1] * 6),
+    ],
+)
+def test_optimizer_and_scheduler_flags_keep_their_meaning(
+    optimizer: str, scheduler: str, rates: list[float]
+) -> None:
+    module = SignClassifier(
+        video_spec("x3d_xs").to_dict(), ["a", "b"], ["a", "b"], 1.0,
+        optimizer=optimizer, scheduler=scheduler, learning_rate=0.1, weight_decay=0.01, epochs=6,
+    )  # fmt: skip
+    configured = module.configure_optimizers()
+    chosen = configured["optimizer"]
+    assert type(chosen) is {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer]
+    assert chosen.defaults["weight_decay"] == 0.01 and chosen.defaults.get("momentum", 0.9) == 0.9
+    schedule = configured.get("lr_scheduler")
+    assert (schedule is None) == (scheduler == "none") and (schedule or {}).get(
+        "interval", "epoch"
+    ) == "epoch"
+    seen = []
+    for _ in rates:  # one step per epoch
+        seen.append(chosen.param_groups[0]["lr"])
+        chosen.step()
+        if schedule:
+            schedule["scheduler"].step()
+    assert seen == pytest.approx(rates)
 
 
 def test_fixed_size_models_refuse_other_clip_shapes() -> None:

@@ -1,4 +1,4 @@
-"""Optimizers and per-step learning-rate schedules every trainer picks from by name."""
+"""Optimizers and learning-rate schedules (per step or per epoch) every trainer picks from by name."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 
 OPTIMIZERS = ("adam", "adamw", "nadam", "sgd")
 SCHEDULES = ("cosine", "constant")
+EPOCH_SCHEDULES = ("cosine", "step", "none")
 
 
 def make_optimizer(
@@ -44,6 +45,21 @@ def per_step_schedule(
     factor = partial(warmup_cosine, warmup_steps=warmup_steps, total_steps=total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor if kind == "cosine" else _constant)
     return {"scheduler": scheduler, "interval": "step"}
+
+
+def per_epoch_schedule(optimizer: torch.optim.Optimizer, epochs: int, kind: str) -> dict[str, Any] | None:
+    """A Lightning ``lr_scheduler`` entry stepped after every epoch: cosine decay to 0 at ``epochs``,
+    ``step`` (a tenth of the rate after every third of the epochs), or None for ``none`` (constant).
+    torch's own CosineAnnealingLR and StepLR: checkpoints of earlier sign runs hold their state."""
+    if kind == "none":
+        return None
+    if kind == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+    elif kind == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    else:
+        raise ValueError(f"unknown learning-rate schedule {kind!r}; choose {', '.join(EPOCH_SCHEDULES)}")
+    return {"scheduler": scheduler, "interval": "epoch"}
 
 
 def _constant(step: int) -> float:

@@ -17,6 +17,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from perception.core.sign import sign_metadata
 from perception.core.video_models import VideoModelSpec, build_video_model
+from perception_training.engine.optim import make_optimizer, per_epoch_schedule
 
 MODEL_PREFIX = "model."  # state-dict prefix of the network's weights inside a checkpoint
 
@@ -79,21 +80,9 @@ class SignClassifier(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
-        if hp.optimizer == "sgd":
-            optimizer = torch.optim.SGD(
-                self.parameters(), lr=hp.learning_rate, momentum=0.9, weight_decay=hp.weight_decay
-            )
-        else:
-            optimizer = torch.optim.Adam(self.parameters(), lr=hp.learning_rate, weight_decay=hp.weight_decay)
-        if hp.scheduler == "none":
-            return {"optimizer": optimizer}
-        if hp.scheduler == "step":
-            scheduler = torch.optim.lr_scheduler.StepLR(
-                optimizer, step_size=max(1, hp.epochs // 3), gamma=0.1
-            )
-        else:
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=hp.epochs)
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        optimizer = make_optimizer(hp.optimizer, self.parameters(), hp.learning_rate, hp.weight_decay)
+        schedule = per_epoch_schedule(optimizer, hp.epochs, hp.scheduler)
+        return {"optimizer": optimizer, **({"lr_scheduler": schedule} if schedule else {})}
 
     def artifact_tensors(self) -> dict[str, torch.Tensor]:
         return self.model.state_dict()
