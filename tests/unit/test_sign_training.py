@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import fields
 from functools import partial
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from perception.core.artifacts import read_metadata
 from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, SIGN_KIND, load_sign_model
 from perception.core.video_models import resize_and_crop, video_spec
 from perception_training.cli import COMMANDS
-from perception_training.engine.flags import build_parser, parse_sizes
+from perception_training.engine.flags import parse_config, parse_sizes
 from perception_training.sign.aihub import SignSegment
 from perception_training.sign.data import (
     FrameCache,
@@ -76,7 +77,6 @@ def test_a_run_writes_every_output(run: tuple[Path, Path]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_init_from_starts_at_an_artifacts_weights_and_refuses_other_classes(run: tuple[Path, Path]) -> None:
     run_dir, artifact = run
     data = run_dir / "data"
@@ -113,6 +113,7 @@ def test_checkpoints_hold_plain_data_and_load_without_pickles(run: tuple[Path, P
 def test_resume_continues_from_last_ckpt(run: tuple[Path, Path]) -> None:
     run_dir, artifact = run
     before = _rows(run_dir / "metrics.csv")
+    written = (run_dir / "data" / "train" / "synthetic.json").stat().st_mtime_ns
     argv = [
         *SMOKE,
         "--epochs",
@@ -126,6 +127,7 @@ def test_resume_continues_from_last_ckpt(run: tuple[Path, Path]) -> None:
     assert main(argv) == 0
     after = _rows(run_dir / "metrics.csv")
     assert after[:2] == before and after[2]["epoch"] == "2"  # one more epoch, not a fresh start
+    assert (run_dir / "data" / "train" / "synthetic.json").stat().st_mtime_ns == written  # data kept
 
 
 def test_resume_without_a_last_ckpt_says_so(tmp_path: Path) -> None:
@@ -134,12 +136,27 @@ def test_resume_without_a_last_ckpt_says_so(tmp_path: Path) -> None:
 
 
 def test_every_config_field_is_a_flag_and_the_task_is_registered() -> None:
-    parser = build_parser(SignTrainConfig, "perception-train sign")
-    flags = {action.dest for action in parser._actions}
-    for name in ("data_root", "train_data_root", "val_data_root", "model_name", "optimizer", "scheduler"):
-        assert name in flags
-    with pytest.raises(SystemExit):
-        parser.parse_args(["--model_name", "x3d_xxl"])
+    """Every field, the engine's TrainerOptions included, is a flag under the spelling docs/sign.md
+    and the reference project use (underscores); each setting below differs from its default."""
+    argv = [
+        "--data_root", "d", "--train_data_root", "t", "--val_data_root", "v", "--val_fraction", "0.3",
+        "--seed", "1", "--no-background_class", "--idle_min_gap", "1", "--model_name", "x3d_s",
+        "--init_from", "i.safetensors", "--batch_size", "2", "--epochs", "3", "--learning_rate", "0.01",
+        "--optimizer", "sgd", "--scheduler", "step", "--dropout_rate", "0.1", "--weight_decay", "0",
+        "--label_smoothing", "0", "--num_frames", "8", "--clip_duration", "1.5", "--min_coverage", "0.9",
+        "--mirror_pairs", "a:b", "--frame_cache_mb", "0", "--crop_size", "96", "--num_workers", "2",
+        "--pin_memory", "--output_dir", "o", "--experiment_name", "e", "--resume", "--artifact", "a",
+        "--ood_calibration", "0", "--export_mobile_model", "--quantize_model", "--synthetic", "4",
+        "--synthetic_sizes", "64x48", "--synthetic_max_gap", "1", "--synthetic_low_contrast", "0.5",
+        "--device", "cpu", "--devices", "2", "--num_nodes", "2", "--strategy", "ddp", "--no-amp",
+        "--precision", "bf16-mixed", "--threads", "1", "--wandb",
+    ]  # fmt: skip
+    config = parse_config(SignTrainConfig, argv, "perception-train sign", "")
+    assert [spec.name for spec in fields(config) if getattr(config, spec.name) == spec.default] == []
+    assert (config.devices, config.num_nodes, config.precision) == ("2", 2, "bf16-mixed")
+    for bad in (["--model_name", "x3d_xxl"], ["--optimizer", "nadam"], ["--scheduler", "constant"]):
+        with pytest.raises(SystemExit):
+            parse_config(SignTrainConfig, bad, "perception-train sign", "")
     assert COMMANDS["sign"][0] == "perception_training.sign.train"
 
 

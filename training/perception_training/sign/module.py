@@ -46,8 +46,8 @@ class SignClassifier(L.LightningModule):
         self.model = build_video_model(self.spec.name, len(self.classes), dropout)
         self.train_acc = MulticlassAccuracy(num_classes=len(self.classes), average="micro")
         self.val_acc = MulticlassAccuracy(num_classes=len(self.classes), average="micro")
-        self.val_logits: list[torch.Tensor] = []
-        self.val_labels: list[torch.Tensor] = []
+        self.val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.val_predictions: tuple[torch.Tensor, torch.Tensor] | None = None  # for the confusion matrix
 
     def forward(self, clips: torch.Tensor) -> torch.Tensor:
         return self.model(clips)
@@ -57,26 +57,30 @@ class SignClassifier(L.LightningModule):
         logits = self(clips)
         loss = F.cross_entropy(logits, labels, label_smoothing=self.hparams.label_smoothing)
         self.train_acc(logits, labels)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels))
-        self.log("train_acc", self.train_acc, on_step=False, on_epoch=True, batch_size=len(labels))
+        size = len(labels)
+        self.log(
+            "train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=size, sync_dist=True
+        )
+        self.log("train_acc", self.train_acc, on_step=False, on_epoch=True, batch_size=size)
         return loss
-
-    def on_validation_epoch_start(self) -> None:
-        self.val_logits, self.val_labels = [], []
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         clips, labels = batch
         logits = self(clips)
         self.val_acc(logits, labels)
         # Validation loss without label smoothing: the honest figure to compare epochs by.
-        self.log("val_loss", F.cross_entropy(logits, labels), on_epoch=True, batch_size=len(labels))
-        self.log("val_acc", self.val_acc, on_epoch=True, prog_bar=True, batch_size=len(labels))
-        self.val_logits.append(logits.detach().float().cpu())
-        self.val_labels.append(labels.cpu())
+        size = len(labels)
+        self.log("val_loss", F.cross_entropy(logits, labels), on_epoch=True, batch_size=size, sync_dist=True)
+        self.log("val_acc", self.val_acc, on_epoch=True, prog_bar=True, batch_size=size)
+        self.val_outputs.append((logits.detach().float(), labels))
 
-    def validation_predictions(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(logits, labels)`` of the latest validation pass, for the confusion matrix."""
-        return torch.cat(self.val_logits), torch.cat(self.val_labels)
+    def on_validation_epoch_end(self) -> None:
+        """``val_predictions``: (logits, labels) of this validation pass, of every process."""
+        logits, labels = (torch.cat(parts) for parts in zip(*self.val_outputs, strict=True))
+        self.val_outputs = []
+        if self.trainer.world_size > 1:  # a distributed sampler gives every process as many clips
+            logits, labels = (self.all_gather(tensor).flatten(0, 1) for tensor in (logits, labels))
+        self.val_predictions = (logits.cpu(), labels.cpu())
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams

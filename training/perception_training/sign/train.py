@@ -1,8 +1,8 @@
 """``perception-train sign``: train a sign-word video classifier on AIHub-format data.
 
 Outputs in OUTPUT_DIR/EXPERIMENT_NAME: tensorboard/, best.ckpt, last.ckpt, metrics.csv,
-curves.png, confusion_matrix.png (best model on validation); the node artifact goes to
---artifact (best epoch), with TorchScript exports beside it when asked for.
+curves.png, step_loss.csv/.png, confusion_matrix.png (best model on validation); the node
+artifact goes to --artifact (best epoch), with TorchScript exports beside it when asked for.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -23,8 +24,18 @@ from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, load_sign_model
 from perception.core.video_models import VIDEO_MODELS, VideoModelSpec, video_spec
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, epoch_metrics
 from perception_training.engine.flags import flag, parse_config, parse_sizes
+from perception_training.engine.optim import EPOCH_SCHEDULES
 from perception_training.engine.plots import confusion_png
-from perception_training.engine.run import RunPaths, make_trainer, resume_from
+from perception_training.engine.run import (
+    RunPaths,
+    TrainerOptions,
+    dataset_provenance,
+    epoch_seed,
+    recipe_trainer,
+    resume_from,
+    start_process,
+    synthetic_once,
+)
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
 from perception_training.sign.aihub import AihubIndex, check_vocabulary, read_aihub, split_by_video
 from perception_training.sign.data import SignDataModule, with_idle
@@ -33,12 +44,13 @@ from perception_training.sign.module import SignClassifier
 from perception_training.synthetic.signing import GAP_SECONDS, SIGN_WORDS, write_aihub_dataset
 
 LOG = logging.getLogger(__name__)
-MONITOR, MODE = "val_acc", "max"
+MONITOR = "val_acc"
 
 
 @dataclass(frozen=True)
-class SignTrainConfig:
-    """Every setting of a sign training run; each field is a command-line flag."""
+class SignTrainConfig(TrainerOptions):
+    """Every setting of a sign training run; each field is a command-line flag (where it runs:
+    :class:`TrainerOptions`)."""
 
     data_root: Path | None = flag(None, "AIHub folder split by video into train/val")
     train_data_root: Path | None = flag(None, "AIHub folder for training")
@@ -63,7 +75,7 @@ class SignTrainConfig:
     epochs: int = 30
     learning_rate: float = 1e-3
     optimizer: str = flag("adam", "optimizer", choices=("adam", "sgd"))
-    scheduler: str = flag("cosine", "learning-rate schedule", choices=("cosine", "step", "none"))
+    scheduler: str = flag("cosine", "learning-rate schedule, per epoch", choices=EPOCH_SCHEDULES)
     dropout_rate: float = 0.5
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
@@ -83,9 +95,6 @@ class SignTrainConfig:
     crop_size: int | None = flag(None, "square crop in px (default: the model's)")
     num_workers: int = 0
     pin_memory: bool = False
-    precision: str = flag("32-true", "Lightning precision, e.g. 16-mixed on CUDA")
-    devices: str = flag("auto", "Lightning devices: auto, 1, 2, ...")
-    threads: int = flag(0, "torch CPU threads; 0 keeps torch's default")
     output_dir: Path = Path("runs/sign")
     experiment_name: str | None = flag(None, "run folder name (default: the model name)")
     resume: bool = flag(False, "continue OUTPUT_DIR/EXPERIMENT_NAME/last.ckpt")
@@ -125,17 +134,17 @@ class SignTrainConfig:
 
 def main(argv: Sequence[str] | None = None, prog: str = "perception-train sign") -> int:
     config = parse_config(SignTrainConfig, argv, prog, __doc__)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    start_process(config.threads)
     command = shlex.join(["perception-train", "sign", *(argv if argv is not None else sys.argv[1:])])
     summary = train(config, command)
-    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    if summary:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0
 
 
 def train(config: SignTrainConfig, command: str) -> dict[str, object]:
-    """Run the whole recipe; return a summary (paths and best validation metrics)."""
+    """Run the whole recipe; return a summary (paths and best validation metrics; {} on ranks
+    other than 0, which write nothing)."""
     paths = RunPaths(config.run_dir)
     resume = resume_from(paths, config.resume)
     L.seed_everything(config.seed, workers=True)  # initial weights, shuffling and augmentation
@@ -171,17 +180,23 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
     if config.init_from:
         extra["initialised_from"] = _initialise(module, config.init_from)
     callbacks = [
-        ArtifactExport(config.artifact_path, command, MONITOR, MODE, extra=extra),
+        ArtifactExport(config.artifact_path, command, MONITOR, extra=extra),
         MetricsCsv(paths.metrics_csv),
         CurvePlots(paths.metrics_csv, paths.curves_png),
     ]
-    trainer = make_trainer(paths, config.epochs, MONITOR, MODE, callbacks, config.precision, config.devices)
+    trainer = recipe_trainer(paths, config, config.epochs, MONITOR, callbacks)
+    # One loader per split for the whole fit: workers keep the videos they decoded (FrameCache).
+    trainer.reload_dataloaders_every_n_epochs = 0
+    if trainer.global_rank:  # other processes augment differently; rank 0 draws what one process draws
+        torch.manual_seed(epoch_seed(trainer, config.seed))
     trainer.fit(module, datamodule=data, ckpt_path=resume)
     trainer.validate(module, datamodule=data, ckpt_path=str(paths.best_ckpt), verbose=False)
+    if not trainer.is_global_zero:
+        return {}
     best = epoch_metrics(trainer)
     # Glosses label the axes: matplotlib's bundled font has no Hangul.
     title = f"{config.model_name}: best epoch on validation"
-    confusion_png(*module.validation_predictions(), module.glosses, paths.confusion_png, title)
+    confusion_png(*module.val_predictions, module.glosses, paths.confusion_png, title)
     calibrate_trained(config.artifact_path, config.ood_calibration)
     exports = _exports(config)
     return {
@@ -198,19 +213,7 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
 def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, AihubIndex, dict[str, object]]:
     """(train, val, dataset metadata) from --synthetic, --train/val_data_root or --data_root."""
     if config.synthetic:
-        look = {
-            "size": parse_sizes(config.synthetic_sizes, "--synthetic_sizes"),
-            "gaps": (GAP_SECONDS[0], config.synthetic_max_gap),
-            "workers": min(4, os.cpu_count() or 1),
-            "low_contrast": config.synthetic_low_contrast,
-        }
-        train_root = write_aihub_dataset(
-            paths.root / "data" / "train", seed=config.seed, videos=config.synthetic, **look
-        )
-        val_root = write_aihub_dataset(
-            paths.root / "data" / "val", seed=config.seed + 1, videos=max(2, config.synthetic // 4), **look
-        )
-        config = replace(config, train_data_root=train_root, val_data_root=val_root)
+        config = _synthetic(config, paths)
     if config.train_data_root and config.val_data_root:
         train_index, val_index = read_aihub(config.train_data_root), read_aihub(config.val_data_root)
         dataset = {"train": str(config.train_data_root), "val": str(config.val_data_root)}
@@ -235,6 +238,31 @@ def _datasets(config: SignTrainConfig, paths: RunPaths) -> tuple[AihubIndex, Aih
     return train_index, val_index, dataset
 
 
+def _synthetic(config: SignTrainConfig, paths: RunPaths) -> SignTrainConfig:
+    """``config`` reading --synthetic's train (seed) and val (seed + 1, a quarter of the videos)
+    folders in the run folder, written unless they already hold that data (a rerun, a resumed
+    run, or the other processes of a distributed one)."""
+    look = {
+        "size": parse_sizes(config.synthetic_sizes, "--synthetic_sizes"),
+        "gaps": (GAP_SECONDS[0], config.synthetic_max_gap),
+        "low_contrast": config.synthetic_low_contrast,
+    }
+    recorded = {  # as synthetic.json has them
+        "sizes": [list(size) for size in look["size"]],
+        "gaps": list(look["gaps"]),
+        "low_contrast": look["low_contrast"],
+    }
+    roots = {}
+    for split, seed, videos in (
+        ("train", config.seed, config.synthetic),
+        ("val", config.seed + 1, max(2, config.synthetic // 4)),
+    ):
+        root = (paths.root / "data" / split).resolve()
+        write = partial(write_aihub_dataset, root, seed, videos, workers=min(4, os.cpu_count() or 1), **look)
+        roots[split] = synthetic_once(root, {**recorded, "seed": seed, "videos": videos}, write)
+    return replace(config, train_data_root=roots["train"], val_data_root=roots["val"])
+
+
 def _initialise(module: SignClassifier, artifact: Path) -> dict[str, object]:
     """Load ``artifact``'s weights into ``module``; return what the new artifact records of it."""
     network, metadata = load_sign_model(artifact)
@@ -252,14 +280,11 @@ def _synthetic_provenance(root: Path) -> dict[str, object]:
     """How the signing world drew ``root`` (its ``synthetic.json``), as the artifact records it, so
     a model trained on a synthetic folder written earlier keeps its provenance (and its domain
     statistics can be computed again); empty for other data."""
-    info_path = Path(root) / "synthetic.json"
-    if not info_path.is_file():
+    info = dataset_provenance(root)
+    if not info:
         return {}
-    info = json.loads(info_path.read_text(encoding="utf-8"))
     return {
-        "generator": info["generator"],
-        "seed": info["seed"],
-        "videos": info["videos"],
+        **{key: info[key] for key in ("generator", "seed", "videos")},
         "sizes": ",".join(f"{w}x{h}" for w, h in info["sizes"]),
         "max_gap_s": info["gaps"][1],
         "low_contrast": info.get("low_contrast", 0.0),
