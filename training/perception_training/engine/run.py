@@ -201,7 +201,9 @@ def recipe_trainer(
 ) -> L.Trainer:
     """:func:`make_trainer` for a recipe whose config inherits :class:`TrainerOptions` (best =
     highest ``monitor``): where it runs, wandb, no sanity check (validation runs whole after
-    every epoch), and training loaders rebuilt every epoch (each draws its epoch's data)."""
+    every epoch), and training loaders rebuilt every epoch (each draws its epoch's data);
+    ``trainer_options`` override these defaults."""
+    defaults = {"num_sanity_val_steps": 0, "reload_dataloaders_every_n_epochs": 1}
     return make_trainer(
         paths,
         epochs,
@@ -209,10 +211,8 @@ def recipe_trainer(
         "max",
         callbacks,
         wandb=options.wandb,
-        num_sanity_val_steps=0,
-        reload_dataloaders_every_n_epochs=1,
         **lightning_options(options, partial_freezing),
-        **trainer_options,
+        **{**defaults, **trainer_options},
     )
 
 

@@ -184,9 +184,10 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
         MetricsCsv(paths.metrics_csv),
         CurvePlots(paths.metrics_csv, paths.curves_png),
     ]
-    trainer = recipe_trainer(paths, config, config.epochs, MONITOR, callbacks)
     # One loader per split for the whole fit: workers keep the videos they decoded (FrameCache).
-    trainer.reload_dataloaders_every_n_epochs = 0
+    trainer = recipe_trainer(
+        paths, config, config.epochs, MONITOR, callbacks, reload_dataloaders_every_n_epochs=0
+    )
     if trainer.global_rank:  # other processes augment differently; rank 0 draws what one process draws
         torch.manual_seed(epoch_seed(trainer, config.seed))
     trainer.fit(module, datamodule=data, ckpt_path=resume)
