@@ -12,7 +12,8 @@ from perception.core import ultralytics_env
 from perception.core.detection_metrics import map50
 from perception.core.detections import Detection
 from perception.core.devices import DeviceError, half_supported, resolve_device
-from perception_training.detector.benchmark import jpeg_round_trip, precision_recall
+from perception_training.detector.benchmark import precision_recall
+from perception_training.ood.sources import jpeg_round_trip
 
 
 def det(

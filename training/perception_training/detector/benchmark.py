@@ -19,13 +19,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from perception.core.detection_metrics import map50
 from perception.core.detections import Detection
 from perception.core.detector import Detector
+from perception_training.ood.sources import jpeg_round_trip
 from perception_training.synthetic import DETECTOR_CLASSES, SceneWorld
 
 WARM_UP = 3
@@ -59,14 +59,6 @@ def precision_recall(
         }
         for name, c in sorted(counts.items())
     }
-
-
-def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
-    """``image`` as a camera driver's compressed topic delivers it."""
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError(f"JPEG encoding failed at quality {quality}")
-    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
 
 
 def benchmark(
