@@ -147,6 +147,7 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
     other than 0, which write nothing)."""
     paths = RunPaths(config.run_dir)
     resume = resume_from(paths, config.resume)
+    mirror = config.mirror()  # a malformed --mirror_pairs stops here, before any data is written
     L.seed_everything(config.seed, workers=True)  # initial weights, shuffling and augmentation
     train_index, val_index, dataset = _datasets(config, paths)
     classes = list(train_index.classes)
@@ -174,9 +175,9 @@ def train(config: SignTrainConfig, command: str) -> dict[str, object]:
         config.pin_memory,
         config.min_coverage,
         config.frame_cache_mb << 20,
-        config.mirror(),
+        mirror,
     )
-    extra: dict[str, object] = {"dataset": dataset, "mirror_pairs": config.mirror()}
+    extra: dict[str, object] = {"dataset": dataset, "mirror_pairs": mirror}
     if config.init_from:
         extra["initialised_from"] = _initialise(module, config.init_from)
     callbacks = [
