@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -93,3 +94,25 @@ def test_rewriting_with_fewer_scenes_leaves_no_stale_files(tmp_path: Path) -> No
     assert [p.name for p in (tmp_path / "images" / "train").iterdir()] == ["train_000000.jpg"]
     assert [p.name for p in (tmp_path / "labels" / "train").iterdir()] == ["train_000000.txt"]
     assert not (tmp_path / "labels" / "train.cache").exists()
+
+
+def test_a_kind_can_force_an_object_into_every_such_scene(tmp_path: Path) -> None:
+    """``mixed+knife`` (how the detector trains on more knives): a knife label in every such scene,
+    the other kinds drawn as usual, and the kinds recorded."""
+    knife = DETECTOR_CLASSES.index("knife")
+    write_yolo_dataset(tmp_path, seed=2, counts={"train": 8}, size=SIZE, kinds=("glass", "mixed+knife"))
+    labels = sorted((tmp_path / "labels" / "train").glob("*.txt"))
+    with_knife = [any(line.split()[0] == str(knife) for line in p.read_text().splitlines()) for p in labels]
+    assert all(with_knife[1::2])
+    assert not all(with_knife[0::2])
+    assert json.loads((tmp_path / "synthetic.json").read_text())["kinds"] == ["glass", "mixed+knife"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "named"),
+    [("mixes+knife", "'mixes' is not one of"), ("mixed+spoon", "unknown object name 'spoon'")],
+)
+def test_a_bad_kind_is_refused_before_anything_is_written(tmp_path: Path, kind: str, named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        write_yolo_dataset(tmp_path, seed=0, counts={"train": 1}, size=SIZE, kinds=("mixed", kind))
+    assert not (tmp_path / "images").exists()

@@ -109,4 +109,3 @@ def sign_label(types: dict[str, Any], header: Any, word: Any, start_ns: int) -> 
 def _last_frame(end_s: float, fps: float) -> int:
     """The last frame at or before ``end_s`` (a hair of slack for float rounding)."""
     return math.floor(end_s * fps + 1e-9)
-

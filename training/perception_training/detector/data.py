@@ -34,6 +34,7 @@ from perception_training.detector.coco import (
 from perception_training.synthetic import write_yolo_dataset
 
 YAML_SUFFIXES = (".yaml", ".yml")
+DEFAULT_KINDS: tuple[str, ...] = ("mixed", "glass")  # scene kinds of the synthetic data set, in turn
 
 
 @dataclass(frozen=True)
@@ -45,18 +46,25 @@ class TrainingData:
 
 
 def synthetic_data(
-    work_dir: Path, seed: int, counts: Mapping[str, int], size: tuple[int, int], sim2real: Sequence[str]
+    work_dir: Path,
+    seed: int,
+    counts: Mapping[str, int],
+    size: tuple[int, int],
+    sim2real: Sequence[str],
+    kinds: Sequence[str] = DEFAULT_KINDS,
 ) -> TrainingData:
     """The synthetic world's YOLO data set, written under ``work_dir``."""
-    folder = work_dir / ("-".join([f"dataset-seed{seed}", *sim2real]))
+    custom = [kind.replace("+", "_") for kind in kinds] if tuple(kinds) != DEFAULT_KINDS else []
+    folder = work_dir / ("-".join([f"dataset-seed{seed}", *sim2real, *custom]))
     record = {
         "generator": "perception_training.synthetic.write_yolo_dataset",
         "seed": seed,
         "counts": dict(counts),
         "size": list(size),
         **({"sim2real": list(sim2real)} if sim2real else {}),
+        **({"kinds": list(kinds)} if custom else {}),
     }
-    return TrainingData(Path(write_yolo_dataset(folder, seed, counts, size, sim2real=sim2real)), record)
+    return TrainingData(Path(write_yolo_dataset(folder, seed, counts, size, kinds, sim2real)), record)
 
 
 def user_data(path: Path, work_dir: Path) -> TrainingData:

@@ -28,9 +28,10 @@ from perception.core.artifacts import code_version
 from perception.core.detector import export_detector
 from perception.core.ultralytics_env import import_ultralytics
 from perception_training.detector.artifact import save_detector
-from perception_training.detector.data import TrainingData, synthetic_data, user_data
+from perception_training.detector.data import DEFAULT_KINDS, TrainingData, synthetic_data, user_data
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
 from perception_training.synthetic.sim2real import add_sim2real_argument, sim2real_from_args
+from perception_training.synthetic.writers.yolo import scene_spec
 
 LOG = logging.getLogger("perception_training.detector")
 
@@ -59,6 +60,7 @@ class TrainConfig:
     counts: dict[str, int] = field(default_factory=lambda: {"train": 400, "val": 60, "test": 100})
     scene_size: tuple[int, int] = (640, 480)
     sim2real: tuple[str, ...] = ()  # synthetic.sim2real options for the synthetic data set
+    scene_kinds: tuple[str, ...] = DEFAULT_KINDS  # synthetic scene kinds in turn; "mixed+knife": with a knife
     imgsz: int = 320
     epochs: int = 40
     max_minutes: float | None = None
@@ -113,12 +115,15 @@ def training_data(config: TrainConfig, work_dir: Path) -> TrainingData:
     if config.data is not None:
         return user_data(Path(config.data), work_dir)
     LOG.info(
-        "writing synthetic YOLO dataset (seed %d, %s, sim2real %s)",
+        "writing synthetic YOLO dataset (seed %d, %s, scene kinds %s, sim2real %s)",
         config.seed,
         config.counts,
+        config.scene_kinds,
         config.sim2real,
     )
-    return synthetic_data(work_dir, config.seed, config.counts, config.scene_size, config.sim2real)
+    return synthetic_data(
+        work_dir, config.seed, config.counts, config.scene_size, config.sim2real, config.scene_kinds
+    )
 
 
 def train(config: TrainConfig, command: str | None = None) -> TrainResult:
@@ -270,6 +275,14 @@ def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
     )
     add("--seed", type=int, default=defaults.seed, help="synthetic world and training seed")
     add_sim2real_argument(parser)
+    add(
+        "--scene-kinds",
+        nargs="+",
+        default=list(defaults.scene_kinds),
+        metavar="KIND",
+        help="synthetic scene kinds used in turn (mixed, glass, caption, plain); KIND+NAME makes each such "
+        "scene include a NAME, e.g. 'mixed glass mixed+knife' puts a knife in every third scene",
+    )
     add("--train-images", type=int, default=defaults.counts["train"])
     add("--val-images", type=int, default=defaults.counts["val"])
     add("--test-images", type=int, default=defaults.counts["test"])
@@ -305,6 +318,11 @@ def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
     args = parser.parse_args(argv)
     if args.data is not None and args.sim2real is not None:
         parser.error("--sim2real changes the synthetic world; it does nothing with --data")
+    try:
+        for kind in args.scene_kinds:
+            scene_spec(kind)
+    except ValueError as error:
+        parser.error(f"--scene-kinds: {error}")
     return TrainConfig(
         out=args.out,
         architecture=args.architecture,
@@ -312,6 +330,7 @@ def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
         data=args.data,
         seed=args.seed,
         sim2real=sim2real_from_args(args.sim2real),
+        scene_kinds=tuple(args.scene_kinds),
         counts={"train": args.train_images, "val": args.val_images, "test": args.test_images},
         imgsz=args.imgsz,
         epochs=args.epochs,

@@ -68,7 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     yolo.add_argument("--val", type=int, default=100)
     yolo.add_argument("--test", type=int, default=100)
     yolo.add_argument("--size", type=_size, default=(640, 480), help="WIDTHxHEIGHT, default 640x480")
-    yolo.add_argument("--kinds", nargs="+", choices=KINDS, default=["mixed", "glass"])
+    yolo.add_argument(
+        "--kinds",
+        nargs="+",
+        default=["mixed", "glass"],
+        help=f"scene kinds, used in turn: {', '.join(KINDS)}; KIND+NAME makes each such scene include a NAME "
+        "(e.g. mixed+knife)",
+    )
     add_sim2real_argument(yolo)
     yolo.set_defaults(run=_yolo)
     glass = commands.add_parser(

@@ -11,7 +11,7 @@ import yaml
 from tqdm import tqdm
 
 from perception_training.synthetic.scene import DETECTOR_CLASSES, Scene
-from perception_training.synthetic.world import SceneWorld
+from perception_training.synthetic.world import KINDS, SceneWorld, resolve_types
 from perception_training.synthetic.writers.files import fresh_dir
 
 DEFAULT_COUNTS: Mapping[str, int] = {"train": 600, "val": 100, "test": 100}
@@ -31,6 +31,16 @@ def yolo_label_lines(scene: Scene) -> list[str]:
     """One label line per object of ``scene``."""
     height, width = scene.image.shape[:2]
     return [label_line(obj.class_id, obj.box, width, height) for obj in scene.objects]
+
+
+def scene_spec(spec: str) -> tuple[str, tuple[str, ...]]:
+    """``"mixed+knife"`` -> ("mixed", ("knife",)): a scene kind and the objects every such scene
+    includes (COCO classes or object types), so a data set can hold more of a hard class."""
+    kind, *include = spec.split("+")
+    if kind not in KINDS:
+        raise ValueError(f"scene kind {spec!r}: {kind!r} is not one of {KINDS} (e.g. 'mixed', 'mixed+knife')")
+    resolve_types(include)  # unknown names stop here, before any image is written
+    return kind, tuple(include)
 
 
 def write_data_yaml(root: Path, splits: Iterable[str], names: Sequence[str]) -> Path:
@@ -55,20 +65,23 @@ def write_yolo_dataset(
 ) -> Path:
     """Write a YOLO dataset of synthetic scenes under ``root``; return the data.yaml path.
 
-    Scene i of a split uses kind ``kinds[i % len(kinds)]``. A ``synthetic.json`` beside
+    Scene i of a split uses kind ``kinds[i % len(kinds)]``; a kind may name objects every such
+    scene includes (``"mixed+knife"``, :func:`scene_spec`). A ``synthetic.json`` beside
     data.yaml records the generator settings so trained artifacts can cite their data
     (``sim2real`` only when options are on, so data sets without them are unchanged).
     """
     root = Path(root).resolve()
     if not kinds:
         raise ValueError("kinds must name at least one scene kind, e.g. ('mixed', 'glass')")
+    specs = [scene_spec(kind) for kind in kinds]
     world = SceneWorld(seed, sim2real)
     for split, count in counts.items():
         image_dir = fresh_dir(root / "images" / split, "*.jpg")
         label_dir = fresh_dir(root / "labels" / split, "*.txt")
         (root / "labels" / f"{split}.cache").unlink(missing_ok=True)  # ultralytics' label cache
         for index in tqdm(range(count), desc=f"yolo {split}", unit="img"):
-            scene = world.scene(index, split, kinds[index % len(kinds)], size)
+            kind, include = specs[index % len(specs)]
+            scene = world.scene(index, split, kind, size, include=include)
             stem = f"{split}_{index:06d}"
             if not cv2.imwrite(
                 str(image_dir / f"{stem}.jpg"), scene.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
