@@ -2,11 +2,12 @@
 
 ``python -m perception_training.captioning.grounding --artifact A --words knife,knives`` renders
 synthetic caption scenes that no model trained on (the ``val`` split, at a camera's 640x480),
-scores the concept head's probability of each word against whether the scene's reference
-captions use it, picks the lowest threshold whose precision reaches ``--min-precision``, and
-writes ``grounding`` (words, threshold, the measured precision/recall, how it was made) into the
-artifact's metadata; ``Captioner`` then applies it (``perception.core.caption_decoding.Grounding``).
-A precision-recall plot goes beside the artifact.
+drawn with the sim-to-real options the captioner's own training scenes had (the artifact's
+``dataset.sim2real``, none for a plain world), scores the concept head's probability of each
+word against whether the scene's reference captions use it, picks the lowest threshold whose
+precision reaches ``--min-precision``, and writes ``grounding`` (words, threshold, the measured
+precision/recall, how it was made) into the artifact's metadata; ``Captioner`` then applies it
+(``perception.core.caption_decoding.Grounding``). A precision-recall plot goes beside the artifact.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import argparse
 import logging
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -46,6 +48,13 @@ class Calibration:
     scenes: int
 
 
+def calibration_world(metadata: Mapping[str, Any], seed: int) -> SceneWorld:
+    """The world of ``seed`` with the sim-to-real options the artifact's training scenes were drawn
+    with (its ``dataset.sim2real``; none for a plain synthetic world or a user's data set), so a
+    sim-to-real captioner is calibrated on the kind of scene it was trained on."""
+    return SceneWorld(seed, metadata.get("dataset", {}).get("sim2real", ()))
+
+
 def concept_scores(
     artifact: Path, words: Sequence[str], count: int, seed: int, split: str, size: tuple[int, int]
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,7 +66,7 @@ def concept_scores(
     ids = [vocabulary.word_map[word] for word in words]
     tokenizer = get_tokenizer(metadata["tokenizer"])
     image_size, language = int(metadata["input_size"][0]), metadata["language"]
-    world = SceneWorld(seed)
+    world = calibration_world(metadata, seed)
     scores, labels = [], []
     for start in tqdm(range(0, count, _BATCH), desc="calibration scenes", leave=False):
         scenes = [
@@ -148,6 +157,7 @@ def main(
     )
     chosen, curve = calibrate(scores, labels, args.min_precision)
     tensors, metadata = load_artifact(args.artifact, expected_kind="captioner")
+    sim2real = calibration_world(metadata, args.synthetic_seed).sim2real
     groups = [group for group in metadata.get("grounding", []) if group["words"] != words]
     metadata["grounding"] = [
         *groups,
@@ -165,6 +175,7 @@ def main(
                     "split": args.split,
                     "count": args.synthetic,
                     "size": list(size),
+                    **({"sim2real": list(sim2real)} if sim2real else {}),
                 },
                 "command": shlex.join([*prog.split(), *argv]),
             },

@@ -3,7 +3,8 @@
 Either ``--data ROOT`` (the synthetic-world layout: ``ROOT/images``,
 ``ROOT/<lang>/<format>/captions.txt``, ``ROOT/splits/{train,val,test}.txt``), explicit
 ``--captions FILE --images DIR [--splits DIR]``, or ``--synthetic TRAIN,VAL,TEST`` (writes the
-synthetic world's scenes to OUT/data first). Outputs in ``--out``: metrics.csv (losses and
+synthetic world's scenes to OUT/data first; with ``--sim2real [OPTION ...]`` the world's
+sim-to-real options, to OUT/data-OPTION-...). Outputs in ``--out``: metrics.csv (losses and
 caption metrics per epoch), loss_curve.png, step_loss.csv/.png (loss of every step),
 best.safetensors (best validation BLEU-4), last.ckpt / best.ckpt (what ``--resume`` continues),
 tensorboard/, and the final artifact (best epoch + test-split metrics, default
@@ -15,6 +16,7 @@ OUT/captioner.safetensors).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import shlex
 import sys
@@ -34,7 +36,7 @@ from perception_training.captioning.data import CaptionDataModule, CaptionSplit,
 from perception_training.captioning.glove import load_glove
 from perception_training.captioning.module import CaptionerModule, generate
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, PreciseBatchNorm
-from perception_training.engine.flags import flag, parse_config, parse_counts, parse_size
+from perception_training.engine.flags import add_flags, config_from, flag, parse_counts, parse_size
 from perception_training.engine.optim import OPTIMIZERS, SCHEDULES
 from perception_training.engine.plots import Chart, plot_loss_comparison
 from perception_training.engine.run import (
@@ -49,6 +51,7 @@ from perception_training.engine.run import (
 from perception_training.engine.tables import read_rows, write_rows
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
 from perception_training.synthetic import write_caption_dataset
+from perception_training.synthetic.sim2real import add_sim2real_argument, sim2real_from_args
 
 LOG = logging.getLogger(__name__)
 MONITOR = "BLEU-4"
@@ -67,6 +70,9 @@ class CaptionConfig(TrainerOptions):
     synthetic: str | None = flag(None, "TRAIN,VAL,TEST: write synthetic scenes to OUT/data, train on them")
     synthetic_size: str = flag("320x240", "WxH of synthetic scenes (a camera's; squashed as the node does)")
     synthetic_seed: int = flag(0, "seed of the synthetic world")
+    sim2real: tuple[str, ...] = flag(
+        (), "sim-to-real options of the --synthetic world (parse_args: bare = all)"
+    )
     format: str = flag("csv", "which captions.txt under --data", choices=("csv", "tsv", "flickr"))
     captions: Path | None = flag(None, "captions.txt (csv, tsv, flickr or plain lines: auto-detected)")
     images: Path | None = flag(None, "folder holding the images of captions.txt")
@@ -122,7 +128,7 @@ class CaptionData:
 def main(argv: Sequence[str] | None = None, prog: str = "perception-train caption") -> int:
     """Entry point with the dispatcher's signature (``perception_training.cli``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    config = parse_config(CaptionConfig, argv, prog, __doc__)
+    config = parse_args(argv, prog)
     start_process(config.threads)
     command = shlex.join([*prog.split(), *argv])
     if config.compare_optimizers:
@@ -135,6 +141,27 @@ def main(argv: Sequence[str] | None = None, prog: str = "perception-train captio
         print(f"captioner artifact: {artifact}")
         print("test metrics (greedy):", test_metrics or "no test split")
     return 0
+
+
+def parse_args(argv: Sequence[str], prog: str) -> CaptionConfig:
+    """The flags of every ``CaptionConfig`` field; ``--sim2real [OPTION ...]`` is the synthetic
+    world's shared flag (absent = off, bare = all options, as ``perception-train detector``)."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        conflict_handler="resolve",  # add_sim2real_argument replaces the field's one-value flag
+    )
+    add_flags(parser, CaptionConfig)
+    add_sim2real_argument(parser)
+    args = parser.parse_args(argv)
+    if args.sim2real is not None and not args.synthetic:
+        parser.error(
+            "--sim2real changes the synthetic world; it needs --synthetic "
+            "(it does nothing with --data or --captions)"
+        )
+    args.sim2real = sim2real_from_args(args.sim2real)
+    return config_from(args, CaptionConfig)
 
 
 def train(config: CaptionConfig, command: str) -> tuple[Path | None, dict[str, float]]:
@@ -272,17 +299,29 @@ def encoder_provenance(path: Path) -> dict[str, Any]:
 def plain_settings(config: CaptionConfig) -> dict[str, Any]:
     """The config as JSON-safe plain data (paths as strings): checkpoint hyper-parameters and the
     artifact's ``training`` record."""
-    return {key: str(value) if isinstance(value, Path) else value for key, value in asdict(config).items()}
+    return {key: _plain(value) for key, value in asdict(config).items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _synthetic(config: CaptionConfig) -> Path:
     counts = parse_counts(config.synthetic, ("train", "val", "test"), "--synthetic")
     size = parse_size(config.synthetic_size, "--synthetic-size")
-    root = config.out / "data"
-    settings = {"seed": config.synthetic_seed, "counts": counts, "size": list(size)}
-    return synthetic_once(
-        root, settings, partial(write_caption_dataset, root, config.synthetic_seed, counts, size)
-    )
+    sim2real = config.sim2real
+    root = config.out / "-".join(["data", *sim2real])  # data, data-photos-lookalikes-camera, ...
+    # None matches a plain data set's record, which has no "sim2real" (written before it existed)
+    settings = {
+        "seed": config.synthetic_seed,
+        "counts": counts,
+        "size": list(size),
+        "sim2real": list(sim2real) or None,
+    }
+    write = partial(write_caption_dataset, root, config.synthetic_seed, counts, size, sim2real=sim2real)
+    return synthetic_once(root, settings, write)
 
 
 if __name__ == "__main__":

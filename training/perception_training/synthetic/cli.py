@@ -37,7 +37,9 @@ def _glass(args: argparse.Namespace) -> None:
 
 def _captions(args: argparse.Namespace) -> None:
     counts = {"train": args.train, "val": args.val, "test": args.test}
-    print(write_caption_dataset(args.out, args.seed, counts, args.size, tuple(args.languages)))
+    sim2real = sim2real_from_args(args.sim2real)
+    languages = tuple(args.languages)
+    print(write_caption_dataset(args.out, args.seed, counts, args.size, languages, sim2real=sim2real))
 
 
 def _tiny(args: argparse.Namespace) -> None:
@@ -98,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     caption.add_argument("--test", type=int, default=100)
     caption.add_argument("--size", type=_size, default=(224, 224), help="WIDTHxHEIGHT, default 224x224")
     caption.add_argument("--languages", nargs="+", choices=LANGUAGES, default=list(LANGUAGES))
+    add_sim2real_argument(caption)
     caption.set_defaults(run=_captions)
     tiny = commands.add_parser("tiny-imagenet", help="mini Tiny-ImageNet-200 (64x64, wnids, boxes)")
     tiny.add_argument("--out", required=True, help="output folder")

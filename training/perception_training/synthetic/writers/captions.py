@@ -8,6 +8,7 @@ Layout under ``root``::
     {lang}/tsv/captions.txt              "image<TAB>caption"
     {lang}/flickr/captions.txt           "image.jpg#k<TAB>caption", k = 0..4
     annotations.jsonl                    the objects behind each image (hazard and caption checks)
+    synthetic.json                       how the scenes were drawn (seed, counts, size, sim2real, ...)
 """
 
 from __future__ import annotations
@@ -57,13 +58,19 @@ def write_caption_dataset(
     size: tuple[int, int] = (224, 224),
     languages: Sequence[str] = LANGUAGES,
     kind: str = "caption",
+    sim2real: Sequence[str] = (),
 ) -> Path:
-    """Write captioned synthetic scenes under ``root`` (layout in the module docstring); return ``root``."""
+    """Write captioned synthetic scenes under ``root`` (layout in the module docstring); return ``root``.
+
+    ``sim2real`` names options of :mod:`perception_training.synthetic.sim2real` (photo textures,
+    look-alikes, a camera model): the scenes stay the same, only their pixels change (``camera``
+    also moves the boxes with the lens; captions describe the scene as drawn). ``synthetic.json``
+    records them as ``sim2real`` only when some are on, so data sets without them are unchanged."""
     root = Path(root).resolve()
     unknown = sorted(set(languages) - set(LANGUAGES))
     if unknown:
         raise ValueError(f"unknown caption languages {unknown}; choose from {LANGUAGES}")
-    world = SceneWorld(seed)
+    world = SceneWorld(seed, sim2real)
     fresh_dir(root / "images", "*.jpg")
     fresh_dir(root / "splits", "*.txt")
     rows: dict[str, list[tuple[str, list[str]]]] = {language: [] for language in languages}
@@ -91,6 +98,7 @@ def write_caption_dataset(
         "size": list(size),
         "languages": list(languages),
         "kind": kind,
+        **({"sim2real": list(world.sim2real)} if world.sim2real else {}),
     }
     (root / "synthetic.json").write_text(json.dumps(info, indent=2) + "\n")
     return root
