@@ -45,7 +45,7 @@ from perception.core.caption_onnx import OnnxCaptioner
 from perception.core.captioner import Captioner
 from perception.core.classifier import Classifier
 from perception.core.classifier_onnx import OnnxClassifier
-from perception.core.detector import Detector, export_detector
+from perception.core.detector import Detector
 from perception.core.detector_onnx import OnnxDetector
 from perception.core.glass import crop_with_padding
 from perception.core.onnx_session import SessionOptions
@@ -53,6 +53,7 @@ from perception.core.sign import SignRecognizer
 from perception.core.sign_onnx import OnnxSignRecognizer
 from perception.core.ultralytics_env import import_ultralytics
 from perception.core.video_clips import downscale
+from perception_training.detector.export import export_detector
 from perception_training.onnx_export.cli import export_onnx
 from perception_training.synthetic import SceneWorld
 

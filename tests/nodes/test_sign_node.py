@@ -21,13 +21,14 @@ from sensor_msgs.msg import Image
 from perception.core.artifacts import save_artifact
 from perception.core.domain import UNSCORED, DomainVerdict
 from perception.core.images import numpy_to_image
-from perception.core.sign import SignPrediction, sign_metadata
+from perception.core.sign import SignPrediction
 from perception.core.video_models import VideoModelSpec, build_video_model
 from perception.nodes.framework.model_path import resolve_model_path
 from perception.nodes.sign_node import LoadedSign, SignNode, SignParameters
 from perception_msgs.msg import SignLabel
 from perception_training.ood.calibrate import calibrate_artifact
 from perception_training.ood.sign_clips import SIGN_GENERATOR
+from perception_training.sign.artifact import sign_metadata
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 CAMERA_HZ = 30.0

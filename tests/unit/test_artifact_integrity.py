@@ -24,9 +24,10 @@ from perception.core.artifacts import (
 )
 from perception.core.captioner import Captioner
 from perception.core.classifier import Classifier
-from perception.core.detector import Detector, build_model, export_detector
+from perception.core.detector import Detector, build_model
 from perception.nodes.framework.model_path import resolve_model_path
 from perception_training.detector.artifact import save_detector
+from perception_training.detector.export import export_detector
 from perception_training.manifest import build_manifest, render
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

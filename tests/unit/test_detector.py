@@ -46,7 +46,7 @@ def demo() -> Detector:
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Through the export CLI, which wraps perception.core.detector.export_detector."""
+    """Through the export CLI, which wraps perception_training.detector.export.export_detector."""
     out = tmp_path_factory.mktemp("exported")
     assert export_cli.main([str(DEMO_ARTIFACT), "--out", str(out)]) == 0
     return {fmt: out / f"{DEMO_ARTIFACT.stem}.{fmt}" for fmt in ("pt", "onnx")}

@@ -10,13 +10,14 @@ import torch
 from perception.core.artifacts import load_artifact, read_metadata, save_artifact
 from perception.core.classifier import Classifier, Preprocessing, build_classifier
 from perception.core.domain import METADATA_KEY, model_tensors
-from perception.core.sign import IDLE_CLASS, SignRecognizer, sign_metadata
+from perception.core.sign import IDLE_CLASS, SignRecognizer
 from perception.core.video_models import VideoModelSpec, build_video_model
 from perception_training.cli import COMMANDS
 from perception_training.cli import main as perception_train
 from perception_training.ood.calibrate import calibrate_trained
 from perception_training.ood.sign_clips import SIGN_CLIPS, SIGN_GENERATOR, sign_clips
 from perception_training.ood.sources import CALIBRATION_SPLIT, GENERATORS, GLASS_CROPS, held_out_images
+from perception_training.sign.artifact import sign_metadata
 from perception_training.synthetic import GLASS_TYPES
 
 FIT, CALIBRATION, RATE = 9, 12, 0.1

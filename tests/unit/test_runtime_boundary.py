@@ -42,6 +42,8 @@ TRAINING_API = {
     "captioning/glove.py": ("load_glove", "GloveInit"),
     "ood/statistics.py": ("fit_statistics", "shrunk_covariance"),
     "detector/artifact.py": ("save_detector",),
+    "detector/export.py": ("export_detector",),
+    "sign/artifact.py": ("sign_metadata",),
 }
 
 IMPORT_ALL = """

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from perception.core.artifacts import save_artifact
-from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, sign_metadata
+from perception.core.sign import IDLE_CLASS, IDLE_GLOSS
 from perception.core.video_models import build_video_model, video_spec
+from perception_training.sign.artifact import sign_metadata
 from perception_training.sign.evaluate import idle_false_word_rate, main, per_class, word_accuracy
 from perception_training.synthetic.signing import SIGN_WORDS
 

@@ -15,9 +15,9 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from perception.core.sign import sign_metadata
 from perception.core.video_models import VideoModelSpec, build_video_model
 from perception_training.engine.optim import make_optimizer, per_epoch_schedule
+from perception_training.sign.artifact import sign_metadata
 
 MODEL_PREFIX = "model."  # state-dict prefix of the network's weights inside a checkpoint
 

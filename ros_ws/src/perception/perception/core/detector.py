@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -92,44 +91,6 @@ def model_from_artifact(path: str | Path):
             "regenerate it with `perception-train detector`"
         ) from error
     return model.eval(), metadata
-
-
-def export_detector(
-    artifact: str | Path, out_dir: str | Path, formats: Sequence[str] = ("pt", "onnx")
-) -> dict[str, Path]:
-    """Export our artifact to ultralytics formats (``pt``, ``onnx``; TensorRT users start from those).
-
-    The ``.pt`` is an ultralytics checkpoint (so ``yolo predict model=...pt`` works); the
-    ``.onnx`` is exported from it at the artifact's input size with a fixed input shape.
-    """
-    unknown = set(formats) - {"pt", "onnx"}
-    if unknown:
-        raise DetectorError(f"cannot export to {sorted(unknown)}; supported formats are pt and onnx")
-    ultralytics = import_ultralytics()
-    model, metadata = model_from_artifact(artifact)
-    imgsz = int(metadata.get("input_size", DEFAULT_IMGSZ))
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pt_path = out_dir / f"{Path(artifact).stem}.pt"
-    checkpoint = {
-        "date": datetime.now(timezone.utc).isoformat(),
-        "version": ultralytics.__version__,
-        "model": model.half(),
-        "train_args": {"task": "detect", "imgsz": imgsz},
-        "perception": {
-            key: metadata[key] for key in ("classes", "architecture", "input_size") if key in metadata
-        },
-    }
-    torch.save(checkpoint, pt_path)
-    written = {"pt": pt_path} if "pt" in formats else {}
-    if "onnx" in formats:
-        exported = ultralytics.YOLO(str(pt_path), task="detect").export(
-            format="onnx", imgsz=imgsz, verbose=False
-        )
-        written["onnx"] = Path(exported)
-    if "pt" not in formats:
-        pt_path.unlink()
-    return written
 
 
 def domain_points(layers: torch.nn.Sequential) -> list[TapPoint]:
@@ -328,6 +289,5 @@ __all__ = [
     "DetectorError",
     "OnnxDetector",
     "build_model",
-    "export_detector",
     "model_from_artifact",
 ]

@@ -62,27 +62,11 @@ __all__ = [  # the torch-free names are re-exported from sign_api, where they li
     "load_sign_model",
     "load_sign_statistics",
     "pooled_projection_input",
-    "sign_metadata",
 ]
 
 # The artifact metadata rides inside TorchScript exports as this extra file.
 TORCHSCRIPT_METADATA = "perception.json"
 TORCHSCRIPT_SUFFIXES = (".pt", ".ptl")
-
-
-def sign_metadata(
-    spec: VideoModelSpec, classes: Sequence[str], glosses: Sequence[str], clip_duration: float
-) -> dict[str, Any]:
-    """The metadata every sign model carries: architecture, words, glosses and clip format."""
-    clip_format = {key: value for key, value in spec.to_dict().items() if key != "name"}
-    return {
-        "kind": SIGN_KIND,
-        "architecture": spec.name,
-        "classes": list(classes),
-        "glosses": list(glosses),
-        "clip_duration": clip_duration,
-        **clip_format,
-    }
 
 
 def load_sign_model(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
