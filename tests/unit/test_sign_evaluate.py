@@ -54,6 +54,7 @@ def test_main_prints_the_table_and_writes_csv_and_confusion_matrix(
     )
     out = capsys.readouterr().out
     assert "word accuracy:" in out and "idle false-word rate:" in out
+    assert "| class | gloss | clips | correct | accuracy |\n|---|---|---:|---:|---:|\n" in out
     assert (tmp_path / "heldout_confusion_matrix.png").stat().st_size > 0
     lines = (tmp_path / "heldout_per_class.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "class,gloss,clips,correct,accuracy" and len(lines) == 1 + len(classes)

@@ -16,19 +16,23 @@ from PIL import Image
 from perception_training.classification.evaluation import Evaluation
 from perception_training.classification.readers import ClassificationData, Sample
 from perception_training.engine.plots import MAX_LABELLED_CLASSES, save_figure
-from perception_training.engine.tables import write_rows
+from perception_training.engine.tables import markdown_table, write_rows
 
 MAX_SIZE_SAMPLES = 2000  # image headers read per split for the size histogram
 
 
 def per_class_markdown(rows: Sequence[dict[str, object]]) -> str:
     """A Markdown table of per-class rows (class, images, accuracy, loss)."""
-    lines = ["| class | images | accuracy | loss |", "|---|---:|---:|---:|"]
-    for row in rows:
-        acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.1%}"
-        loss = "-" if row["loss"] is None else f"{row['loss']:.3f}"
-        lines.append(f"| {row['class']} | {row['images']} | {acc} | {loss} |")
-    return "\n".join(lines) + "\n"
+    cells = [
+        [row["class"], row["images"], _or_dash(row["accuracy"], ".1%"), _or_dash(row["loss"], ".3f")]
+        for row in rows
+    ]
+    columns = ("class", "images", "accuracy", "loss")
+    return "\n".join(markdown_table(columns, cells, right=columns[1:])) + "\n"
+
+
+def _or_dash(value: object, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def write_predictions(

@@ -1,9 +1,10 @@
-"""CSV files a person reads after a run: one row per epoch or per class, written as they come."""
+"""Tables a person reads after a run: CSV files (one row per epoch or per class, written as they
+come) and the Markdown tables the reports print and write into docs/."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 
@@ -39,3 +40,16 @@ def write_rows(path: Path, rows: Sequence[dict[str, object]], columns: Sequence[
         writer = csv.DictWriter(handle, fieldnames=list(columns or rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def markdown_table(
+    columns: Sequence[str], rows: Iterable[Sequence[object]], right: Collection[str] = ()
+) -> list[str]:
+    """The lines of a Markdown table: header, separator, one line per row; the ``right`` columns
+    (numbers) are right-aligned."""
+    separator = "".join("---:|" if column in right else "---|" for column in columns)
+    return [_markdown_row(columns), "|" + separator, *(_markdown_row(row) for row in rows)]
+
+
+def _markdown_row(cells: Sequence[object]) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"

@@ -31,6 +31,7 @@ from torchmetrics.functional.classification import binary_auroc
 
 from perception.core.artifacts import read_metadata
 from perception.core.domain import load_statistics
+from perception_training.engine.tables import markdown_table
 from perception_training.ood.probes import measure_all, open_probe
 from perception_training.ood.real_photos import DEGENERATE, EVALUATION, PHOTOS, evaluation_frames
 from perception_training.ood.sources import held_out_images, training_kinds
@@ -149,26 +150,23 @@ def plot(result: dict[str, Any], out: Path) -> Path:
 
 def table(results: Sequence[dict[str, Any]], command: str) -> str:
     """The Markdown table of every artifact and score."""
-    header = (
-        "| model | score | in-domain false alarms | real frames flagged | AUROC in vs real | "
-        + " | ".join(DEGENERATE)
-        + " | synthetic scenes of kinds it was not trained on |"
-    )
-    lines = [header, "|" + "---|" * (6 + len(DEGENERATE))]
-    for result in results:
-        for score in ("mahalanobis", "energy"):
-            entry = result[score]
-            cells = [
-                Path(result["artifact"]).stem,
-                score,
-                fraction(entry["false_alarms"]),
-                fraction(entry["real_flagged"]),
-                f"{entry['auroc_real']:.3f}",
-                *(fraction(entry["degenerate_flagged"][name]) for name in DEGENERATE),
-                _other_kinds(entry),
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join([*lines, "", f"Reproduce: `{command}`"])
+    first = ["model", "score", "in-domain false alarms", "real frames flagged", "AUROC in vs real"]
+    columns = [*first, *DEGENERATE, "synthetic scenes of kinds it was not trained on"]
+    rows = [_row(result, score) for result in results for score in ("mahalanobis", "energy")]
+    return "\n".join([*markdown_table(columns, rows), "", f"Reproduce: `{command}`"])
+
+
+def _row(result: dict[str, Any], score: str) -> list[str]:
+    entry = result[score]
+    return [
+        Path(result["artifact"]).stem,
+        score,
+        fraction(entry["false_alarms"]),
+        fraction(entry["real_flagged"]),
+        f"{entry['auroc_real']:.3f}",
+        *(fraction(entry["degenerate_flagged"][name]) for name in DEGENERATE),
+        _other_kinds(entry),
+    ]
 
 
 def _other_kinds(entry: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from perception.core.frame_quality import (
     FrameQualityCheck,
     sharpness,
 )
+from perception_training.engine.tables import markdown_table
 from perception_training.ood.evaluate import (
     DEGENERATE_SPLIT,
     EVAL_SEED,
@@ -47,6 +48,7 @@ PROG = "python -m perception_training.ood.frame_quality"
 MARKERS = ("<!-- frame-quality-table:start -->", "<!-- frame-quality-table:end -->")
 NODE_KINDS = ("mixed", "glass", "caption")  # the detector's and glass crops' scenes, the captioners'
 CALIBRATION_SEED = 0
+COLUMNS = ("frames", "flagged", "too small", "blurred or featureless", "sharpness min / median")
 QUANTILE = 0.001
 MARGIN = 0.5
 BLUR_SIGMAS = (1.5, 2.0, 3.0, 4.0)
@@ -75,23 +77,22 @@ def signing_frames(seed: int, split: str, videos: int, size: tuple[int, int]) ->
     return frames
 
 
-def row(name: str, frames: Sequence[np.ndarray], check: FrameQualityCheck) -> str:
-    """One table row: frames flagged, and by which of the two checks."""
+def row(name: str, frames: Sequence[np.ndarray], check: FrameQualityCheck) -> list[str]:
+    """One table row's cells: frames flagged, and by which of the two checks."""
     found = [check.assess(frame) for frame in frames]
     small = np.array(["too small" in q.reason for q in found])
     soft = np.array(["blurred" in q.reason for q in found])
     values = np.array([q.sharpness for q in found])
-    cells = [
+    return [
         name,
         fraction(rate(small | soft)),
         fraction(rate(small)),
         fraction(rate(soft)),
         f"{values.min():.1f} / {np.median(values):.1f}",
     ]
-    return "| " + " | ".join(cells) + " |"
 
 
-def measure(held_out: int, degenerate: int, sign_videos: int, seed: int) -> list[str]:
+def measure(held_out: int, degenerate: int, sign_videos: int, seed: int) -> list[list[str]]:
     """The table rows of every frame set, checked with the shipped minimums."""
     check = FrameQualityCheck(DEFAULT_MIN_SIDE, DEFAULT_MIN_SHARPNESS)
     rng = np.random.default_rng(seed)
@@ -119,9 +120,8 @@ def measure(held_out: int, degenerate: int, sign_videos: int, seed: int) -> list
     return rows
 
 
-def table(rows: Sequence[str], minimum: float, command: str) -> str:
-    header = "| frames | flagged | too small | blurred or featureless | sharpness min / median |"
-    lines = [header, "|---|---|---|---|---|", *rows]
+def table(rows: Sequence[Sequence[str]], minimum: float, command: str) -> str:
+    lines = markdown_table(COLUMNS, rows)
     note = (
         f"Minimums: short side {DEFAULT_MIN_SIDE} px, sharpness {DEFAULT_MIN_SHARPNESS:g} (calibrated "
         f"now: {minimum:.1f}). Reproduce: `{command}`"

@@ -29,6 +29,7 @@ from perception.core.classifier import Classifier, Preprocessing
 from perception.core.detector import Detector
 from perception.core.domain import FeatureTap, TapPoint, channel_statistics, last_linear
 from perception.core.glass import crop_with_padding
+from perception_training.engine.tables import markdown_table
 from perception_training.ood.evaluate import (
     EVAL_SEED,
     EVAL_SPLIT,
@@ -48,6 +49,14 @@ MARKERS = ("<!-- glass-features-table:start -->", "<!-- glass-features-table:end
 GLASS = "glass/mobilenet_v2_glass.safetensors"
 DETECTOR = "detector/yolo11n_synthetic.safetensors"
 CROP_PADDING, CROP_CONFIDENCE = 0.1, 0.25  # the glass node's defaults
+COLUMNS = (
+    "features",
+    "dim",
+    "in-domain false alarms",
+    "real frames flagged",
+    "real crops flagged",
+    "AUROC frames / crops",
+)
 
 Features = Callable[[Classifier, Sequence[np.ndarray]], np.ndarray]
 
@@ -157,11 +166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "real frames": frames,
         "real crops": real_crops(Detector.load(args.models_dir / DETECTOR, device="cpu"), frames),
     }
-    header = "| features | dim | in-domain false alarms | real frames flagged | real crops flagged |"
-    lines = [header + " AUROC frames / crops |", "|---|---|---|---|---|---|"]
+    rows = []
     for name, features in VARIANTS.items():
         LOG.info("%s", name)
-        lines.append("| " + " | ".join([name, *measure(classifier, sets, features)]) + " |")
+        rows.append([name, *measure(classifier, sets, features)])
+    lines = markdown_table(COLUMNS, rows)
     text = "\n".join([*lines, "", f"Reproduce: `{shlex.join([*PROG.split(), *argv])}`"])
     write_table(args.docs / "ood.md", text, MARKERS)
     print(text)

@@ -39,6 +39,7 @@ from perception.core.frame_quality import FrameQualityCheck
 from perception.core.hazards import HazardMatcher, load_hazard_rules
 from perception_training.detector.benchmark import precision_recall
 from perception_training.detector.coco import read_coco
+from perception_training.engine.tables import markdown_table
 from perception_training.ood import real_photos
 from perception_training.ood.evaluate import fraction, rate
 
@@ -301,21 +302,13 @@ def markdown(report: Mapping[str, Any]) -> str:
             f"and the {counts['photos']} full photos; never used: {', '.join(report['reserved'])}. "
             f"Boxes at score >= {MIN_SCORE}.",
             "",
-            *_table(DETECTOR_COLUMNS, detectors),
+            *markdown_table(DETECTOR_COLUMNS, detectors),
             "",
-            *_table(CAPTIONER_COLUMNS, captioners),
+            *markdown_table(CAPTIONER_COLUMNS, captioners),
             "",
             f"Reproduce: `{report['command']}`",
         ]
     )
-
-
-def _table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    return [
-        "| " + " | ".join(columns) + " |",
-        "|" + "---|" * len(columns),
-        *("| " + " | ".join(row) + " |" for row in rows),
-    ]
 
 
 def _knife_frames(counts: Mapping[str, Any]) -> str:

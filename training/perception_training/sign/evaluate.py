@@ -16,7 +16,6 @@ of idle clips named as a word); writes ``heldout_per_class.csv`` and
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,12 +28,14 @@ from perception.core.sign import IDLE_CLASS, IDLE_GLOSS, SignRecognizer
 from perception.core.video_models import frames_to_video
 from perception_training.engine.flags import parse_sizes
 from perception_training.engine.plots import confusion_png
+from perception_training.engine.tables import markdown_table, write_rows
 from perception_training.sign.aihub import SignSegment, read_aihub
 from perception_training.sign.data import clip_window, read_frames, with_idle
 from perception_training.synthetic.signing import GAP_SECONDS, write_aihub_dataset
 
 # The shipped model's training set looks like this (docs/sign.md); held-out sets should too.
 SIZES, MAX_GAP_S = "160x120,320x240,640x480", 2.5
+COLUMNS = ("class", "gloss", "clips", "correct", "accuracy")  # of the per-class table and CSV
 
 
 @dataclass(frozen=True)
@@ -93,16 +94,13 @@ def idle_false_word_rate(predicted: np.ndarray, words: Sequence[str], classes: S
 
 
 def markdown(rows: Sequence[ClassRow]) -> str:
-    lines = ["| class | gloss | clips | correct | accuracy |", "|---|---|---:|---:|---:|"]
-    lines += [f"| {r.word} | {r.gloss} | {r.clips} | {r.correct} | {r.accuracy:.3f} |" for r in rows]
-    return "\n".join(lines)
+    cells = [[r.word, r.gloss, r.clips, r.correct, f"{r.accuracy:.3f}"] for r in rows]
+    return "\n".join(markdown_table(COLUMNS, cells, right=COLUMNS[2:]))
 
 
 def write_csv(rows: Sequence[ClassRow], path: Path) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["class", "gloss", "clips", "correct", "accuracy"])
-        writer.writerows([r.word, r.gloss, r.clips, r.correct, f"{r.accuracy:.4f}"] for r in rows)
+    cells = [(r.word, r.gloss, r.clips, r.correct, f"{r.accuracy:.4f}") for r in rows]
+    write_rows(path, [dict(zip(COLUMNS, row, strict=True)) for row in cells], COLUMNS)
     return path
 
 
