@@ -11,7 +11,6 @@ import torch
 
 from perception.core.artifacts import save_artifact
 from perception.core.caption_model import CaptionerConfig, CaptionModel
-from perception.core.captioner import captioner_metadata
 from perception.core.captioner import domain_points as captioner_points
 from perception.core.classifier import build_classifier
 from perception.core.classifier import domain_points as classifier_points
@@ -89,6 +88,8 @@ def tiny_sign(path: Path) -> Path:
 def tiny_captioner(path: Path) -> Path:
     """A small-decoder captioner at 64 px (a 2x2 grid) whose knife words are grounded; its BatchNorm
     statistics are those of random images, so its features (and captions) vary with the image."""
+    from perception_training.captioning.artifact import captioner_metadata  # as in tiny_sign
+
     torch.manual_seed(4)
     vocabulary = Vocabulary.build(CAPTION_WORDS, min_freq=1)
     model = CaptionModel(CaptionerConfig(len(vocabulary), embed_dim=16, hidden_dim=32, attention_dim=16))

@@ -19,7 +19,6 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import Image
 
 from perception.core.caption_model import CaptionerConfig, CaptionModel
-from perception.core.captioner import save_captioner
 from perception.core.domain import DomainVerdict
 from perception.core.images import numpy_to_image
 from perception.core.text import Vocabulary
@@ -27,6 +26,7 @@ from perception.nodes.caption_node import CaptionNode, CaptionParameters, Loaded
 from perception.nodes.framework.model_path import resolve_model_path
 from perception_msgs.msg import Caption
 from perception_msgs.srv import CaptionImage
+from perception_training.captioning.artifact import save_captioner
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 DARK, BRIGHT = 20, 230

@@ -16,7 +16,6 @@ from safetensors.torch import save
 from perception.core.artifacts import (
     DIGEST_KEY,
     ArtifactError,
-    add_digest,
     load_artifact,
     read_metadata,
     save_artifact,
@@ -28,7 +27,7 @@ from perception.core.detector import Detector, build_model
 from perception.nodes.framework.model_path import resolve_model_path
 from perception_training.detector.artifact import save_detector
 from perception_training.detector.export import export_detector
-from perception_training.manifest import build_manifest, render
+from perception_training.manifest import add_digest, build_manifest, render
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 LOADERS: dict[str, tuple[Callable[..., object], str]] = {

@@ -9,8 +9,9 @@ import torch
 from perception.core.artifacts import ArtifactError, save_artifact
 from perception.core.caption_decoding import beam_search, greedy
 from perception.core.caption_model import CaptionerConfig, CaptionModel
-from perception.core.captioner import Captioner, preprocess, save_captioner
+from perception.core.captioner import Captioner, preprocess
 from perception.core.text import Vocabulary
+from perception_training.captioning.artifact import save_captioner
 
 SIZE = 64
 DARK = np.full((48, 80, 3), 30, np.uint8)

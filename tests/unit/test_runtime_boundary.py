@@ -44,6 +44,8 @@ TRAINING_API = {
     "detector/artifact.py": ("save_detector",),
     "detector/export.py": ("export_detector",),
     "sign/artifact.py": ("sign_metadata",),
+    "captioning/artifact.py": ("save_captioner", "captioner_metadata"),
+    "manifest.py": ("add_digest",),
 }
 
 IMPORT_ALL = """

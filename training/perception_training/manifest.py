@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from perception.core.artifacts import DIGEST_KEY, add_digest, read_metadata, verify_digest
+from perception.core.artifacts import DIGEST_KEY, load_artifact, read_metadata, save_artifact, verify_digest
 from perception.core.onnx_session import METADATA_KEY
 
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -85,6 +85,17 @@ def _exports(models_dir: Path) -> list[dict[str, Any]]:
 def render(manifest: dict[str, Any]) -> str:
     """The manifest as the committed JSON text."""
     return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def add_digest(path: str | Path) -> bool:
+    """Re-save an artifact written before digests with the same tensors and metadata plus its
+    ``weights_sha256``, without retraining; False (file untouched) when it already has one."""
+    metadata = read_metadata(path)
+    if DIGEST_KEY in metadata:
+        return False
+    tensors, _ = load_artifact(path)
+    save_artifact(path, tensors, metadata)
+    return True
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,8 +18,8 @@ from torchmetrics import SumMetric
 
 from perception.core.caption_decoding import decode_batch
 from perception.core.caption_model import CaptionerConfig, CaptionModel
-from perception.core.captioner import captioner_metadata
 from perception.core.text import Tokenizer, Vocabulary, get_tokenizer
+from perception_training.captioning.artifact import captioner_metadata
 from perception_training.captioning.data import CaptionSplit, leading_batches
 from perception_training.captioning.metrics import CaptionScorer, word_match
 from perception_training.engine.optim import make_optimizer, per_step_schedule

@@ -43,7 +43,6 @@ __all__ = [
     "MANIFEST_NAME",
     "MODEL_SUFFIXES",
     "ArtifactError",
-    "add_digest",
     "code_version",
     "load_artifact",
     "model_id",
@@ -82,17 +81,6 @@ def save_artifact(path: str | Path, tensors: dict[str, torch.Tensor], metadata: 
     tmp.write_bytes(_serialize(contiguous, meta))
     tmp.replace(path)
     return path
-
-
-def add_digest(path: str | Path) -> bool:
-    """Re-save an artifact written before digests with the same tensors and metadata plus its
-    ``weights_sha256``, without retraining; False (file untouched) when it already has one."""
-    metadata = read_metadata(path)
-    if DIGEST_KEY in metadata:
-        return False
-    tensors, _ = load_artifact(path)
-    save_artifact(path, tensors, metadata)
-    return True
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -2,24 +2,24 @@
 
 What the caption node and the training code share at the edges of the model: frames become
 normalised tensors the same way in both (:func:`preprocess`), an artifact is written by
-:func:`save_captioner` and read by :func:`model_from_artifact` only. The network is
+``perception_training.captioning.artifact.save_captioner`` and read by
+:func:`model_from_artifact` only. The network is
 :mod:`perception.core.caption_model`, decoding :mod:`perception.core.caption_decoding`; what the
 torch and ONNX Runtime captioners share is :mod:`perception.core.caption_api`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from perception.core.artifacts import code_version, load_artifact, save_artifact
+from perception.core.artifacts import load_artifact
 from perception.core.caption_api import CAPTIONER_KIND, BaseCaptioner, preprocess_array
 from perception.core.caption_decoding import TorchEncoded
-from perception.core.caption_model import ARCHITECTURE, CaptionerConfig, CaptionModel
+from perception.core.caption_model import CaptionerConfig, CaptionModel
 from perception.core.constants import IMAGENET_MEAN, IMAGENET_STD
 from perception.core.devices import half_supported, resolve_device
 from perception.core.domain import (
@@ -45,45 +45,6 @@ def preprocess(
 ) -> torch.Tensor:
     """BGR uint8 frames -> normalised RGB batch (B, 3, S, S); bad frames raise ValueError."""
     return torch.from_numpy(preprocess_array(images_bgr, image_size, mean, std))
-
-
-def save_captioner(
-    path: str | Path,
-    model: CaptionModel,
-    vocabulary: Vocabulary,
-    *,
-    tokenizer: str,
-    language: str,
-    image_size: int,
-    max_len: int,
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Write a ``captioner`` artifact holding everything :meth:`Captioner.load` needs."""
-    metadata = captioner_metadata(model.config, vocabulary, tokenizer, language, image_size, max_len)
-    return save_artifact(path, model.state_dict(), {**metadata, **(extra or {})})
-
-
-def captioner_metadata(
-    config: CaptionerConfig,
-    vocabulary: Vocabulary,
-    tokenizer: str,
-    language: str,
-    image_size: int,
-    max_len: int,
-) -> dict[str, Any]:
-    """What a ``captioner`` artifact's metadata must hold for :meth:`Captioner.load`."""
-    return {
-        "kind": CAPTIONER_KIND,
-        "architecture": ARCHITECTURE,
-        "model_config": asdict(config),
-        **vocabulary.to_metadata(),
-        "language": language,
-        "tokenizer": tokenizer,
-        "input_size": [image_size, image_size],
-        "normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "color": "rgb"},
-        "max_len": max_len,
-        "code_version": code_version(),
-    }
 
 
 def model_from_artifact(
