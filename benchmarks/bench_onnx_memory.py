@@ -1,15 +1,17 @@
 """Memory of a model node on ONNX Runtime (no torch) vs on PyTorch, each in a fresh process.
 
-    python benchmarks/bench_onnx_memory.py [--repeats 3] [--out docs/benchmarks/onnx_memory]
+    python benchmarks/bench_onnx_memory.py [--repeats 3] [--nodes detector,glass,sign,caption]
+        [--out docs/benchmarks/onnx_memory]
 
-For the detector, glass and sign nodes, a child interpreter builds the node (its own rclpy
-context), configures and activates it from the ``.safetensors`` artifact or its ``.onnx`` export
-(the sign model's exported to a temporary folder from the artifact as git HEAD has it), runs its
-model on 10 inputs as the node would (detector: 640x480 frames; glass: 3 crops; sign: 8-frame
-clips at its crop size), then reports its peak RSS (``VmHWM``), its unique set size now
-(psutil ``uss``: pages no other process shares) and whether ``torch`` was ever imported. Backends
-alternate (torch, onnx, torch, ...). Writes ``<out>.json`` and ``<out>.md`` (median and min-max
-per backend, and of the onnx - torch difference per pair).
+For each node in ``NODES`` (detector, glass, sign, caption), a child interpreter builds the node
+(its own rclpy context), configures and activates it from the ``.safetensors`` artifact or its
+``.onnx`` export (the sign model's exported to a temporary folder from the artifact as git HEAD
+has it; the captioner's ``.onnx`` runs with its ``.decoder.onnx``), runs its model on 10 inputs as
+the node would (detector: 640x480 frames; glass: 3 crops; sign: 8-frame clips at its crop size;
+caption: ``caption`` + ``domain_verdicts`` of 640x480 frames), then reports its peak RSS
+(``VmHWM``), its unique set size now (psutil ``uss``: pages no other process shares) and whether
+``torch`` was ever imported. Backends alternate (torch, onnx, torch, ...). Writes ``<out>.json``
+and ``<out>.md`` (median and min-max per backend, and of the onnx - torch difference per pair).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +35,48 @@ from perception_training.onnx_export.cli import export_onnx
 REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ("torch", "onnx")
 
+
+@dataclass(frozen=True)
+class NodeUnderTest:
+    """One model node as the child process builds and drives it."""
+
+    node: str  # "module:Class" of the lifecycle node
+    call: str  # one model call as the node makes it on a random input (Python; names node, rng, np)
+    model: str  # the model object whose class the report names (Python expression of node)
+    artifact: str | None  # the .safetensors under models/, its export beside it; None: the sign model
+
+
+NODES = {
+    "detector": NodeUnderTest(
+        "perception.nodes.detector_node:DetectorNode",
+        "node.model.detect(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))",
+        "node.model",
+        "detector/yolo11n_synthetic.safetensors",
+    ),
+    "glass": NodeUnderTest(
+        "perception.nodes.glass_node:GlassNode",
+        "node.model.classifier.predict([rng.integers(0, 256, (90, 70, 3), dtype=np.uint8)] * 3)",
+        "node.model.classifier",
+        "glass/mobilenet_v2_glass.safetensors",
+    ),
+    "sign": NodeUnderTest(
+        "perception.nodes.sign_node:SignNode",
+        "size = node.model.input_size\n"
+        "node.model.recognizer.predict([rng.integers(0, 256, (size, size * 4 // 3, 3), dtype=np.uint8)] * 8)",
+        "node.model.recognizer",
+        None,
+    ),
+    "caption": NodeUnderTest(
+        "perception.nodes.caption_node:CaptionNode",
+        "node.model.captioner.caption(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))\n"
+        "node.model.captioner.domain_verdicts()",
+        "node.model.captioner",
+        "captioner/mnv3_gru_en.safetensors",
+    ),
+}
+
 CHILD = """
-import json, sys
+import importlib, json, sys
 import numpy as np
 import psutil
 import rclpy
@@ -45,13 +88,9 @@ def peak_rss_kib():
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
 
-kind, path = sys.argv[1], sys.argv[2]
-if kind == "detector":
-    from perception.nodes.detector_node import DetectorNode as Node
-elif kind == "glass":
-    from perception.nodes.glass_node import GlassNode as Node
-else:
-    from perception.nodes.sign_node import SignNode as Node
+target, path, call, model = sys.argv[1:5]
+module, name = target.split(":")
+Node = getattr(importlib.import_module(module), name)
 context = rclpy.Context()
 rclpy.init(context=context)
 overrides = [
@@ -61,20 +100,12 @@ node = Node(context=context, parameter_overrides=overrides)
 assert node.autostart()
 rng = np.random.default_rng(0)
 for _ in range(10):
-    if kind == "detector":
-        node.model.detect(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))
-    elif kind == "glass":
-        node.model.classifier.predict([rng.integers(0, 256, (90, 70, 3), dtype=np.uint8)] * 3)
-    else:
-        size = node.model.input_size
-        node.model.recognizer.predict([rng.integers(0, 256, (size, size * 4 // 3, 3), dtype=np.uint8)] * 8)
+    exec(call, {"node": node, "rng": rng, "np": np})
 report = {
     "peak_rss_mib": peak_rss_kib() / 1024,
     "uss_mib": psutil.Process().memory_full_info().uss / 2**20,
     "torch_imported": "torch" in sys.modules,
-    "model": type(
-        getattr(node.model, "recognizer", None) or getattr(node.model, "classifier", None) or node.model
-    ).__name__,
+    "model": type(eval(model, {"node": node})).__name__,
 }
 node.trigger_shutdown()
 node.destroy_node()
@@ -83,9 +114,20 @@ print(json.dumps(report))
 """
 
 
+def artifacts(kind: str, tmp: Path) -> tuple[Path, Path]:
+    """The node's torch artifact and its ONNX export."""
+    artifact = NODES[kind].artifact
+    if artifact is None:  # the sign model as git HEAD has it, exported here
+        sign = committed_sign(tmp)
+        return sign, export_onnx(sign, tmp / "sign.onnx")[0]
+    path = REPO / "models" / artifact
+    return path, path.with_suffix(".onnx")
+
+
 def measure(kind: str, path: Path) -> dict[str, Any]:
+    spec = NODES[kind]
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, kind, str(path)],
+        [sys.executable, "-c", CHILD, spec.node, str(path), spec.call, spec.model],
         capture_output=True,
         text=True,
         timeout=600,
@@ -108,7 +150,7 @@ def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> s
         "| node | metric | torch | ONNX Runtime | onnx - torch |",
         "|---|---|---|---|---|",
     ]
-    for kind in ("detector", "glass", "sign"):
+    for kind in env["nodes"]:
         rows = {b: [r for r in runs if r["node"] == kind and r["backend"] == b] for b in BACKENDS}
         for key, label in (("peak_rss_mib", "peak RSS [MiB]"), ("uss_mib", "unique memory (USS) [MiB]")):
             torch_values = [r[key] for r in rows["torch"]]
@@ -126,29 +168,26 @@ def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> s
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--nodes", default=",".join(NODES), help="comma-separated, of " + ", ".join(NODES))
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "onnx_memory")
     args = parser.parse_args(argv)
+    kinds = args.nodes.split(",")
+    unknown = sorted(set(kinds) - set(NODES))
+    if unknown:
+        parser.error(f"unknown --nodes {unknown}; choose from {', '.join(NODES)}")
     load_before = os.getloadavg()[0]
-    models = REPO / "models"
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench_onnx_memory_") as tmp:
-        sign = committed_sign(Path(tmp))
-        files = {
-            "detector": models / "detector" / "yolo11n_synthetic.safetensors",
-            "glass": models / "glass" / "mobilenet_v2_glass.safetensors",
-            "sign": sign,
-        }
-        exports = {kind: path.with_suffix(".onnx") for kind, path in files.items()}
-        exports["sign"] = export_onnx(sign, Path(tmp) / "sign.onnx")[0]
+        files = {kind: dict(zip(BACKENDS, artifacts(kind, Path(tmp)), strict=True)) for kind in kinds}
         for repeat in range(args.repeats):
-            for kind in files:
+            for kind in kinds:
                 for backend in BACKENDS:
-                    path = files[kind] if backend == "torch" else exports[kind]
+                    path = files[kind][backend]
                     run = {"node": kind, "backend": backend, "repeat": repeat, **measure(kind, path)}
                     print(run, flush=True)
                     runs.append(run)
     command = command_line(__file__, argv)
-    env = environment(load_before, repeats=args.repeats)
+    env = environment(load_before, repeats=args.repeats, nodes=kinds)
     table = markdown(runs, command, env)
     write(args.out, command, env, runs, table)
     print(table)
