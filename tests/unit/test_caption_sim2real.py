@@ -1,6 +1,6 @@
 """``--sim2real`` for the captioner: the caption writer draws and records the options, the trainer
-writes them to a data folder of their own and into the artifact, and the domain statistics and the
-grounding calibration draw their scenes with them."""
+writes them to a data folder of their own and into the artifact, the grounding calibration draws its
+scenes with them, and the domain statistics without them (the plain world is the domain)."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def _spy(monkeypatch: pytest.MonkeyPatch, module: object, drawn: list[tuple[str,
     monkeypatch.setattr(module, "SceneWorld", Spy)
 
 
-def test_sim2real_run_is_recorded_and_calibrated_on_its_own_world(tmp_path: Path, monkeypatch) -> None:
+def test_sim2real_run_is_recorded_grounded_with_it_and_gated_without(tmp_path: Path, monkeypatch) -> None:
     drawn: list[tuple[str, tuple[str, ...]]] = []
     _spy(monkeypatch, sources, drawn)
     _spy(monkeypatch, grounding, drawn)
@@ -102,7 +102,8 @@ def test_sim2real_run_is_recorded_and_calibrated_on_its_own_world(tmp_path: Path
     assert metadata["dataset"]["images"] == str(out / "data-lookalikes-camera" / "images")
     assert metadata["command"].endswith("--sim2real lookalikes camera")
     assert metadata[METADATA_KEY]["calibration_samples"] == 2
-    assert drawn and set(drawn) == {(sources.__name__, ("lookalikes", "camera"))}  # fit and calibration
+    assert drawn and set(drawn) == {(sources.__name__, ())}  # fit and calibration: the plain world
+    assert metadata[METADATA_KEY]["sim2real"] == "off (training data: lookalikes, camera)"
 
     drawn.clear()
     words = ",".join([w for w in ("knife", "knives") if w in metadata["word_map"]] or ["table"])

@@ -1,13 +1,14 @@
 """``perception-train ood-calibrate --artifact A``: give an artifact its domain statistics.
 
 Regenerates the artifact's training images from the synthetic world (its metadata names the
-generator, seed, size and counts), fits the mean and Ledoit-Wolf covariance of the model's
-penultimate features on them, and sets the distance threshold at the (1 - rate) quantile of
-held-out images drawn like the training ones (split ``ood-calibration``, which no trainer uses,
-at the camera's 640x480). The artifact is rewritten in place with the statistics added; its network
-weights are not touched (``domain.model_weights_sha256`` is the digest of the network tensors
-alone, equal to the ``weights_sha256`` the artifact had before statistics). Refresh
-models/manifest.json afterwards (``python -m perception_training.manifest``).
+generator, seed, size and counts; sim-to-real options are left out, ``sources._plain_world``
+says why), fits the mean and Ledoit-Wolf covariance of the model's penultimate features on them,
+and sets the distance threshold at the (1 - rate) quantile of held-out images drawn like the
+training ones (split ``ood-calibration``, which no trainer uses, at the camera's 640x480). The
+artifact is rewritten in place with the statistics added; its network weights are not touched
+(``domain.model_weights_sha256`` is the digest of the network tensors alone, equal to the
+``weights_sha256`` the artifact had before statistics). Refresh models/manifest.json afterwards
+(``python -m perception_training.manifest``).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def calibrate_artifact(
     LOG.info("%s: %d held-out images (seed %d, split %s)", path, calibration, seed, CALIBRATION_SPLIT)
     held_out, _ = measure_all(probe, held_out_images(metadata, seed, CALIBRATION_SPLIT, calibration))
     training_size, held_out_size = sizes(metadata)
+    options = metadata["dataset"].get("sim2real", ())  # left out of the statistics (sources._plain_world)
     info = {
         "features": FEATURES[kind],
         "fit": {"seed": seed, "split": "train", "images": len(training), "size": training_size},
@@ -78,6 +80,7 @@ def calibrate_artifact(
             "images": len(held_out),
             "size": held_out_size,
         },
+        **({"sim2real": "off (training data: " + ", ".join(options) + ")"} if options else {}),
         "command": command or shlex.join([*PROG.split(), "--artifact", str(path)]),
         "created": utc_now(),
     }
