@@ -69,10 +69,12 @@ def benchmark(
     device: str = "cpu",
     min_score: float = 0.25,
     jpeg: int = 0,
+    imgsz: int | None = None,
 ) -> dict:
     """Accuracy (mAP50, per-class AP50, precision and recall at ``min_score``) and ``detect``
-    latency of ``model`` on test-split scenes, JPEG round-tripped at quality ``jpeg`` (0: raw)."""
-    detector = Detector.load(model, device=device)
+    latency of ``model`` on test-split scenes, JPEG round-tripped at quality ``jpeg`` (0: raw),
+    at network input ``imgsz`` (None: the model's own, as detector_node's ``image_size: 0``)."""
+    detector = Detector.load(model, device=device, imgsz=imgsz)
     world = SceneWorld(seed)
     predictions, truths, times_ms = [], [], []
     for index in tqdm(range(scenes), desc=f"benchmark {model.name}", unit="frame"):
@@ -112,10 +114,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--min-score", type=float, default=0.25, help="score a published box needs")
     parser.add_argument("--jpeg", type=int, default=0, help="JPEG quality frames go through first (0: raw)")
+    parser.add_argument(
+        "--imgsz",
+        type=int,
+        help="network input size (long side), as detector_node's image_size; default: the model's",
+    )
     args = parser.parse_args(argv)
     size = (args.width, args.height)
     for model in args.models:
-        result = benchmark(model, args.scenes, args.seed, size, args.device, args.min_score, args.jpeg)
+        result = benchmark(
+            model, args.scenes, args.seed, size, args.device, args.min_score, args.jpeg, args.imgsz
+        )
         print(json.dumps(result))
     return 0
 
