@@ -32,14 +32,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from report import command_line, environment, ratios, spread, write
+from report import command_line, environment, ratios, spread, time_calls, write
 
 from perception.core.caption_onnx import OnnxCaptioner
 from perception.core.captioner import Captioner
@@ -144,19 +143,6 @@ def load(
         }
     )
     return {name: loaders[name]() for name in names}
-
-
-def time_calls(call: Call, count: int) -> tuple[list[float], float]:
-    """Milliseconds per call, and the process CPU milliseconds per call."""
-    for i in range(3):
-        call(i)
-    times = []
-    cpu = time.process_time()
-    for i in range(count):
-        start = time.perf_counter()
-        call(i)
-        times.append((time.perf_counter() - start) * 1e3)
-    return times, (time.process_time() - cpu) * 1e3 / count
 
 
 def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> str:

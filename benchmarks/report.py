@@ -1,5 +1,6 @@
-"""What every interleaved benchmark writes: median and spread of each variant and of their ratio
-per pair, the machine and its load, a JSON of every run and a Markdown table (docs/benchmarks/).
+"""How every interleaved benchmark times its calls and what it writes: median and spread of each
+variant and of their ratio per pair, the machine and its load, a JSON of every run and a Markdown
+table (docs/benchmarks/).
 
 The machine these run on is shared and noisy, so variants run interleaved (A, B, A, B, ...)
 and each pair gives a ratio: load that hits one run hits its partner alike, and the spread of
@@ -14,7 +15,8 @@ import os
 import platform
 import statistics
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,20 @@ def percentile(values: Sequence[float], q: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def time_calls(call: Callable[[int], Any], count: int, warm_up: int = 3) -> tuple[list[float], float]:
+    """Milliseconds of each of ``count`` calls ``call(i)`` (after ``warm_up`` untimed ones), and
+    the process CPU milliseconds per call."""
+    for i in range(warm_up):
+        call(i)
+    times = []
+    cpu = time.process_time()
+    for i in range(count):
+        start = time.perf_counter()
+        call(i)
+        times.append((time.perf_counter() - start) * 1e3)
+    return times, (time.process_time() - cpu) * 1e3 / count
 
 
 def command_line(script: str, argv: Sequence[str] | None) -> str:
