@@ -129,7 +129,7 @@ def training_data(config: TrainConfig, work_dir: Path) -> TrainingData:
 def train(config: TrainConfig, command: str | None = None) -> TrainResult:
     """Run the whole pipeline for ``config``; ``command`` is recorded (default: this process's argv)."""
     ultralytics = import_ultralytics()
-    work_dir = Path(config.work_dir or default_work_dir())
+    work_dir = Path(config.work_dir or default_work_dir()).resolve()  # ultralytics nests relative ones
     runs = work_dir / "runs" / time.strftime("%Y%m%d-%H%M%S")
     weights = starting_weights(config.init_from, work_dir)
     data = training_data(config, work_dir)
