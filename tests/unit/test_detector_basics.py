@@ -10,7 +10,7 @@ import torch
 
 from perception.core import ultralytics_env
 from perception.core.detection_metrics import map50
-from perception.core.detections import Detection
+from perception.core.detections import Detection, detections_from_boxes
 from perception.core.devices import DeviceError, half_supported, resolve_device
 from perception_training.detector.benchmark import precision_recall
 from perception_training.ood.sources import jpeg_round_trip
@@ -122,3 +122,10 @@ def test_jpeg_round_trip_keeps_the_frame_close() -> None:
     out = jpeg_round_trip(frame, 75)
     assert out.shape == frame.shape and out.dtype == np.uint8
     assert 0 < np.abs(out.astype(int) - frame).mean() < 6
+
+
+def test_boxes_without_area_are_dropped() -> None:
+    """A box clipped to the frame's edge can collapse to a line; no consumer gets one."""
+    boxes = [(10.0, 20.0, 50.0, 60.0), (364.6, 720.0, 877.3, 720.0), (5.0, 5.0, 5.0, 9.0)]
+    kept = detections_from_boxes(boxes, [0.9, 0.5, 0.4], [0, 1, 0], {0: "person", 1: "cup"})
+    assert kept == [Detection(0, "person", 0.9, 10.0, 20.0, 50.0, 60.0)]

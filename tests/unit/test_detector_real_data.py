@@ -69,7 +69,9 @@ def test_fine_tune_the_shipped_artifact_on_a_coco_json_and_detect(tmp_path: Path
     photo = cv2.imread(str(tmp_path / "photos" / "zidane.jpg"))
     detections = detector.detect(photo, conf=0.001)
     assert all(d.class_name in {"person", "bus", "tie"} for d in detections)
-    assert all(
-        0 <= d.x_min < d.x_max <= photo.shape[1] and 0 <= d.y_min < d.y_max <= photo.shape[0]
+    bad = [
+        d
         for d in detections
-    )
+        if not (0 <= d.x_min < d.x_max <= photo.shape[1] and 0 <= d.y_min < d.y_max <= photo.shape[0])
+    ]
+    assert not bad, f"boxes outside {photo.shape[1]}x{photo.shape[0]} or empty: {bad}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 
@@ -62,3 +63,18 @@ class Detection:
             y_min=min(max(self.y_min, 0.0), float(height)),
             y_max=min(max(self.y_max, 0.0), float(height)),
         )
+
+
+def detections_from_boxes(
+    boxes: Iterable[Sequence[float]],
+    scores: Iterable[float],
+    class_ids: Iterable[int],
+    names: Mapping[int, str],
+) -> list[Detection]:
+    """Detections from pixel ``x0, y0, x1, y1`` boxes, dropping any without area: a box clipped to
+    the frame's edge can collapse to zero width or height, and a consumer must never get one."""
+    return [
+        Detection(int(c), names[int(c)], float(s), *map(float, box))
+        for box, s, c in zip(boxes, scores, class_ids, strict=True)
+        if box[2] > box[0] and box[3] > box[1]
+    ]

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from perception.core.artifacts import ArtifactError, load_artifact, model_id
-from perception.core.detections import Detection
+from perception.core.detections import Detection, detections_from_boxes
 from perception.core.detector_api import (
     DEFAULT_IMGSZ,
     SUFFIXES,
@@ -196,11 +196,7 @@ class Detector:
         xyxy = boxes.xyxy.cpu().numpy().astype(float)
         scores = boxes.conf.cpu().numpy().astype(float)
         ids = boxes.cls.cpu().numpy().astype(int)
-        names = self._classes.names
-        return [
-            Detection(int(c), names[c], float(s), *map(float, box))
-            for box, s, c in zip(xyxy, scores, ids, strict=True)
-        ]
+        return detections_from_boxes(xyxy, scores, ids, self._classes.names)
 
     def domain_verdict(self) -> DomainVerdict:
         """How unlike the training data the latest ``detect`` frame was (UNSCORED without statistics)."""

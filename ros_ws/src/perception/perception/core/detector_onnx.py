@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from perception.core.detections import Detection
+from perception.core.detections import Detection, detections_from_boxes
 from perception.core.detector_api import DEFAULT_IMGSZ, ClassIndex, DetectorError, checked_path
 from perception.core.domain_verdict import UNSCORED, DomainVerdict, verdict_of
 from perception.core.images import check_bgr8
@@ -203,10 +203,7 @@ class OnnxDetector:
                 "with `perception-train export-onnx` or `yolo export format=onnx nms=False`"
             )
         boxes, scores, ids = decode(raw, conf, iou, class_ids)
-        return [
-            Detection(int(c), names[c], float(s), *map(float, box))
-            for box, s, c in zip(letterbox.to_frame(boxes, height, width), scores, ids, strict=True)
-        ]
+        return detections_from_boxes(letterbox.to_frame(boxes, height, width), scores, ids, names)
 
     def domain_verdict(self) -> DomainVerdict:
         """How unlike the training data the latest ``detect`` frame was (UNSCORED when not exported
