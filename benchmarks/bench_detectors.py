@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from report import command_line, environment, ratios, spread, time_calls, write
+from report import command_line, environment, onnxruntime_version, ratios, spread, time_calls, write
 
 from perception.core.detector_api import DetectorModel, load_detector
 from perception.core.onnx_session import ONNX_SUFFIX, SessionOptions
@@ -192,19 +192,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         frame_size=list(args.size),
         frames=FRAMES,
         variants=variants,
-        onnxruntime=_ort_version(),
+        onnxruntime=onnxruntime_version(),
         torch=torch_version,
     )
     table = markdown(runs, command, env)
     write(args.out, command, env, runs, table)
     print(table)
     return 0
-
-
-def _ort_version() -> str:
-    import onnxruntime
-
-    return onnxruntime.__version__
 
 
 if __name__ == "__main__":

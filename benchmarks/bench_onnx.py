@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from report import command_line, environment, ratios, spread, time_calls, write
+from report import command_line, environment, onnxruntime_version, ratios, spread, time_calls, write
 
 from perception.core.caption_onnx import OnnxCaptioner
 from perception.core.captioner import Captioner
@@ -223,18 +223,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         calls=args.calls,
         models=names,
         torch=torch.__version__,
-        onnxruntime=_ort_version(),
+        onnxruntime=onnxruntime_version(),
     )
     table = markdown(runs, command, env)
     write(args.out, command, env, runs, table)
     print(table)
     return 0
-
-
-def _ort_version() -> str:
-    import onnxruntime
-
-    return onnxruntime.__version__
 
 
 if __name__ == "__main__":

@@ -81,3 +81,10 @@ def write(out: Path, command: str, env: dict[str, Any], runs: list[Any], table: 
     document = {"command": command, "environment": env, "runs": runs}
     out.with_suffix(".json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     out.with_suffix(".md").write_text(table)
+
+
+def onnxruntime_version() -> str:
+    """ONNX Runtime's version for a benchmark's environment record (imported only when asked)."""
+    import onnxruntime
+
+    return onnxruntime.__version__
