@@ -32,9 +32,9 @@ from perception_training.detector.coco import (
     write_yolo_layout,
 )
 from perception_training.synthetic import write_yolo_dataset
+from perception_training.synthetic.writers.yolo import DEFAULT_KINDS
 
 YAML_SUFFIXES = (".yaml", ".yml")
-DEFAULT_KINDS: tuple[str, ...] = ("mixed", "glass")  # scene kinds of the synthetic data set, in turn
 
 
 @dataclass(frozen=True)

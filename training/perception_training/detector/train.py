@@ -27,11 +27,11 @@ import cv2
 from perception.core.artifacts import code_version
 from perception.core.ultralytics_env import import_ultralytics
 from perception_training.detector.artifact import save_detector
-from perception_training.detector.data import DEFAULT_KINDS, TrainingData, synthetic_data, user_data
+from perception_training.detector.data import TrainingData, synthetic_data, user_data
 from perception_training.detector.export import export_detector
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
 from perception_training.synthetic.sim2real import add_sim2real_argument, sim2real_from_args
-from perception_training.synthetic.writers.yolo import scene_spec
+from perception_training.synthetic.writers.yolo import DEFAULT_KINDS, scene_spec
 
 LOG = logging.getLogger("perception_training.detector")
 

@@ -21,11 +21,10 @@ from perception.core.sign import SIGN_KIND
 from perception_training.ood.sign_clips import SIGN_CLIPS, SIGN_GENERATOR, sign_clips, video_sizes
 from perception_training.synthetic import GLASS_TYPES, SceneWorld
 from perception_training.synthetic.writers.glass import glass_crop
-from perception_training.synthetic.writers.yolo import JPEG_QUALITY, scene_spec
+from perception_training.synthetic.writers.yolo import DEFAULT_KINDS, JPEG_QUALITY, scene_spec
 
 CAMERA_SIZE = (640, 480)  # the frames the nodes see (bags, the demo)
 CALIBRATION_SPLIT = "ood-calibration"  # a split no writer or trainer uses
-DETECTOR_TRAINING_KINDS = ("mixed", "glass")  # write_yolo_dataset's default; a data set records others
 GLASS_CROPS = "glass crops"  # the glass classifier's images: write_glass_crops' crops of glass scenes
 # what the synthetic writers record as their dataset's generator (the detector trainer names its writer)
 GENERATORS = (
@@ -47,7 +46,7 @@ def training_kinds(metadata: Mapping[str, Any]) -> tuple[str, ...]:
     """The scene kinds the artifact was trained on (glass crops for the glass classifier)."""
     kind = metadata["kind"]
     if kind == "detector":
-        return tuple(metadata["dataset"].get("kinds", DETECTOR_TRAINING_KINDS))
+        return tuple(metadata["dataset"].get("kinds", DEFAULT_KINDS))
     if kind == "captioner":
         return (metadata["dataset"].get("kind", "caption"),)
     if kind == "classifier":

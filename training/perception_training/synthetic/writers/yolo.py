@@ -16,6 +16,7 @@ from perception_training.synthetic.writers.files import fresh_dir
 
 DEFAULT_COUNTS: Mapping[str, int] = {"train": 600, "val": 100, "test": 100}
 JPEG_QUALITY = 95
+DEFAULT_KINDS: tuple[str, ...] = ("mixed", "glass")  # scene kinds used in turn; data sets record others
 
 
 def label_line(class_id: int, box: Sequence[float], width: int, height: int) -> str:
@@ -60,7 +61,7 @@ def write_yolo_dataset(
     seed: int = 0,
     counts: Mapping[str, int] = DEFAULT_COUNTS,
     size: tuple[int, int] = (640, 480),
-    kinds: Sequence[str] = ("mixed", "glass"),
+    kinds: Sequence[str] = DEFAULT_KINDS,
     sim2real: Sequence[str] = (),
 ) -> Path:
     """Write a YOLO dataset of synthetic scenes under ``root``; return the data.yaml path.
