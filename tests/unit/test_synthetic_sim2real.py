@@ -47,6 +47,10 @@ def test_each_option_is_deterministic_and_changes_pixels(option: str) -> None:
         if option == "camera":  # boxes follow the lens; objects keep their order, some may leave the frame
             remaining = iter(o.class_name for o in before.objects)
             assert all(o.class_name in remaining for o in after.objects)
+        elif option == "materials":  # same objects, same colour words; shapes (so boxes) vary
+            assert [(o.class_name, o.color) for o in after.objects] == [
+                (o.class_name, o.color) for o in before.objects
+            ]
         else:  # drawn behind the objects with their own random numbers: labels untouched
             assert after.objects == before.objects
 
@@ -68,6 +72,33 @@ def test_each_lookalike_is_long_and_thin_like_a_knife(name: str) -> None:
     spread = np.linalg.eigvalsh(np.cov(np.stack([xs, ys])))
     assert spread[1] / spread[0] > 8, "a look-alike must be elongated"
     assert 0.1 <= low < high <= 0.5
+
+
+def test_materials_keep_each_object_standing_where_it_stood() -> None:
+    world, plain = SceneWorld(4, ["materials"]), SceneWorld(4)
+    changed = 0
+    for index in range(8):
+        after = world.scene(index, "train", "mixed", (320, 240)).objects
+        before = plain.scene(index, "train", "mixed", (320, 240)).objects
+        for new, old in zip(after, before, strict=True):
+            (x0, y0, x1, y1), (u0, v0, u1, v1) = new.box, old.box
+            if v1 >= 240 or u0 <= 0 or u1 >= 320:
+                continue  # cut by the frame edge: the visible part's centre may move
+            assert abs((x0 + x1) / 2 - (u0 + u1) / 2) <= 2 and abs(y1 - v1) <= 2
+            assert 0.8 <= (x1 - x0) / (u1 - u0) <= 1.25 and abs((y1 - y0) - (v1 - v0)) <= 2
+            changed += new.box != old.box
+    assert changed > 0
+
+
+def test_material_shading_keeps_a_sprite_within_its_coverage() -> None:
+    from perception_training.synthetic.materials import with_material
+    from perception_training.synthetic.objects import OBJECT_TYPES
+
+    rng = np.random.default_rng(0)
+    for object_type in OBJECT_TYPES.values():
+        sprite = with_material(rng, object_type.draw(rng, 80.0).sprite)
+        assert sprite.color.shape[:2] == sprite.alpha.shape and sprite.alpha.max() > 0.5
+        assert np.all(sprite.color >= 0) and np.all(sprite.color <= 255.0 * sprite.alpha[..., None] + 1e-3)
 
 
 def test_camera_boxes_stay_inside_the_image_and_plain_scenes_are_untouched() -> None:

@@ -3,7 +3,8 @@
 All are off by default, so every existing data set, figure and test scene keeps its pixels.
 Each option draws from its own random generator (derived from the scene's), so turning one on
 changes only what it adds: the objects, their boxes and the rest of the scene stay the same
-(apart from ``camera``, whose lens distortion moves the boxes with the pixels).
+(apart from ``camera``, whose lens distortion moves the boxes with the pixels, and
+``materials``, whose shape changes resize each object's box about its bottom centre).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 SIM2REAL_OPTIONS: dict[str, str] = {
     "photos": "real photo textures on the wall and table and as patches (grace_hopper.jpg only)",
     "lookalikes": "clutter that looks like a knife but is not (spoon, fork, pen, ruler, screwdriver)",
+    "materials": "objects shaded towards a light, grainy, some shiny, stretched and seen at an angle",
     "camera": "lens distortion, motion and defocus blur, exposure, white balance, sensor noise, JPEG",
 }
 

@@ -7,15 +7,16 @@ and different splits never share a scene.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from perception_training.synthetic.background import Background, draw_background, plain_background
 from perception_training.synthetic.effects import camera_effects
 from perception_training.synthetic.lookalikes import LOOKALIKES
+from perception_training.synthetic.materials import with_material
 from perception_training.synthetic.objects import GLASS_TYPE_OBJECTS, OBJECT_TYPES, DrawnObject, ObjectType
 from perception_training.synthetic.painter import composite
 from perception_training.synthetic.photo_textures import dress_with_photos
@@ -63,7 +64,7 @@ def resolve_types(names: Sequence[str]) -> list[set[str]]:
     return resolved
 
 
-@dataclass
+@dataclasses.dataclass
 class _Placed:
     object_type: ObjectType
     drawn: DrawnObject
@@ -78,6 +79,19 @@ class _Placed:
 def _attributes(item: _Placed) -> dict[str, str]:
     glass = {"glass_type": item.object_type.glass_type} if item.object_type.glass_type else {}
     return {**item.drawn.attributes, **glass}
+
+
+def _with_materials(rng: np.random.Generator, placed: list[_Placed]) -> list[_Placed]:
+    """Each placed object reshaped and given a material, standing where it stood (bottom centre)."""
+    dressed = []
+    for item in placed:
+        sprite = with_material(rng, item.drawn.sprite)
+        x = item.x + (item.drawn.sprite.width - sprite.width) // 2
+        y = item.y + item.drawn.sprite.height - sprite.height
+        dressed.append(
+            dataclasses.replace(item, drawn=dataclasses.replace(item.drawn, sprite=sprite), x=x, y=y)
+        )
+    return dressed
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -145,6 +159,8 @@ class SceneWorld:
         real = self.sim2real if kind != "plain" else ()
         if "photos" in real:
             dress_with_photos(self.rng(*key, "photos"), background)
+        if "materials" in real:
+            placed = _with_materials(self.rng(*key, "materials"), placed)
         canvas = background.image.copy()
         if "lookalikes" in real:
             self._draw_lookalikes(self.rng(*key, "lookalikes"), canvas, background, placed)
