@@ -21,7 +21,6 @@ and prints the table.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import string
 import sys
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from report import command_line, environment, onnxruntime_version, ratios, spread, time_calls, write
+from report import Report, add_round_arguments, onnxruntime_version, ratios, spread, time_calls
 
 from perception.core.detector_api import DetectorModel, load_detector
 from perception.core.onnx_session import ONNX_SUFFIX, SessionOptions
@@ -112,9 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=1, help="CPU threads of torch and ONNX Runtime (default 1)"
     )
-    parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument("--calls", type=int, default=15)
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "detectors")
+    add_round_arguments(parser, rounds=12, calls=15, out=REPO / "docs" / "benchmarks" / "detectors")
     args = parser.parse_args(argv)
     if len(args.files) < 2:
         parser.error("give 2 or more detector files (the same file twice with two --imgsz is fine)")
@@ -131,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not path.is_file():
             parser.error(f"{path}: no such file")
 
-    load_before = os.getloadavg()[0]
+    report = Report(__file__, argv, args.out)
     torch_version = None
     if any(uses_torch(path) for path in args.files):
         import torch
@@ -183,9 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(round_index, *(f"{label} {run[label]['median_ms']}" for label in labels), flush=True)
         runs.append(run)
 
-    command = command_line(__file__, argv)
-    env = environment(
-        load_before,
+    report.finish(
+        runs,
+        markdown,
         rounds=args.rounds,
         calls=args.calls,
         threads=args.threads,
@@ -195,9 +192,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         onnxruntime=onnxruntime_version(),
         torch=torch_version,
     )
-    table = markdown(runs, command, env)
-    write(args.out, command, env, runs, table)
-    print(table)
     return 0
 
 

@@ -18,7 +18,6 @@ frames: the node's figure includes the helper node that publishes and receives).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -29,7 +28,7 @@ from typing import Any
 import torch
 from node_harness import NodeHarness
 from rclpy.parameter import Parameter
-from report import command_line, environment, ratios, spread, write
+from report import Report, add_round_arguments, ratios, spread
 
 from perception.core.images import numpy_to_image
 from perception.nodes.detector_node import DetectorNode
@@ -125,24 +124,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--frames", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "node_vs_model")
+    add_round_arguments(parser, rounds=8, out=REPO / "docs" / "benchmarks" / "node_vs_model")
     args = parser.parse_args(argv)
-    load_before = os.getloadavg()[0]
+    report = Report(__file__, argv, args.out)
     world = SceneWorld(seed=7)
     frames = [world.scene(i, "test", "mixed", size=(640, 480)).image for i in range(args.frames)]
     runs = [run for model in args.models for run in bench(model, args.threads, frames, args.rounds)]
-    command = command_line(__file__, argv)
-    env = environment(
-        load_before,
+    report.finish(
+        runs,
+        lambda runs, command, env: markdown(runs, args.models, command, env),
         threads=args.threads,
         frames=args.frames,
         rounds=args.rounds,
         torch_threads=torch.get_num_threads(),
     )
-    table = markdown(runs, args.models, command, env)
-    write(args.out, command, env, runs, table)
-    print(table)
     return 0
 
 

@@ -27,7 +27,6 @@ faster).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from report import command_line, environment, onnxruntime_version, ratios, spread, time_calls, write
+from report import Report, add_round_arguments, onnxruntime_version, ratios, spread, time_calls
 
 from perception.core.caption_onnx import OnnxCaptioner
 from perception.core.captioner import Captioner
@@ -175,19 +174,18 @@ def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> s
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=12)
-    parser.add_argument("--calls", type=int, default=15)
+    add_round_arguments(parser, rounds=12, calls=15)
     parser.add_argument(
         "--models", default=",".join(MODEL_NAMES), help="comma-separated, of " + ", ".join(MODEL_NAMES)
     )
     parser.add_argument("--sign", type=Path, help="sign artifact (default: the committed one at git HEAD)")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "onnx_vs_torch")
+    add_round_arguments(parser, out=REPO / "docs" / "benchmarks" / "onnx_vs_torch")
     args = parser.parse_args(argv)
     names = args.models.split(",")
     unknown = sorted(set(names) - set(MODEL_NAMES))
     if unknown:
         parser.error(f"unknown --models {unknown}; choose from {', '.join(MODEL_NAMES)}")
-    load_before = os.getloadavg()[0]
+    report = Report(__file__, argv, args.out)
     data = inputs()
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench_onnx_") as tmp:
@@ -216,18 +214,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         }
                     print(model, threads, run["torch"]["median_ms"], run["onnx"]["median_ms"], flush=True)
                     runs.append(run)
-    command = command_line(__file__, argv)
-    env = environment(
-        load_before,
+    report.finish(
+        runs,
+        markdown,
         rounds=args.rounds,
         calls=args.calls,
         models=names,
         torch=torch.__version__,
         onnxruntime=onnxruntime_version(),
     )
-    table = markdown(runs, command, env)
-    write(args.out, command, env, runs, table)
-    print(table)
     return 0
 
 

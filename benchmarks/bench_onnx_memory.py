@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_onnx import committed_sign
-from report import command_line, environment, spread, write
+from report import Report, add_round_arguments, spread
 
 from perception_training.onnx_export.cli import export_onnx
 
@@ -169,13 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--nodes", default=",".join(NODES), help="comma-separated, of " + ", ".join(NODES))
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "onnx_memory")
+    add_round_arguments(parser, out=REPO / "docs" / "benchmarks" / "onnx_memory")
     args = parser.parse_args(argv)
     kinds = args.nodes.split(",")
     unknown = sorted(set(kinds) - set(NODES))
     if unknown:
         parser.error(f"unknown --nodes {unknown}; choose from {', '.join(NODES)}")
-    load_before = os.getloadavg()[0]
+    report = Report(__file__, argv, args.out)
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench_onnx_memory_") as tmp:
         files = {kind: dict(zip(BACKENDS, artifacts(kind, Path(tmp)), strict=True)) for kind in kinds}
@@ -186,11 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     run = {"node": kind, "backend": backend, "repeat": repeat, **measure(kind, path)}
                     print(run, flush=True)
                     runs.append(run)
-    command = command_line(__file__, argv)
-    env = environment(load_before, repeats=args.repeats, nodes=kinds)
-    table = markdown(runs, command, env)
-    write(args.out, command, env, runs, table)
-    print(table)
+    report.finish(runs, markdown, repeats=args.repeats, nodes=kinds)
     return 0
 
 

@@ -37,7 +37,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from report import command_line, environment, percentile, ratios, spread, write
+from report import Report, add_round_arguments, percentile, ratios, spread
 from sensor_msgs.msg import Image
 
 from perception.core.images import numpy_to_image
@@ -240,11 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=2, help="pairs of runs (stack, callback)")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks" / "overload")
+    add_round_arguments(parser, out=REPO / "docs" / "benchmarks" / "overload")
     args = parser.parse_args(argv)
     os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(FASTDDS_PROFILE))  # as the launch file does
     model = str(Path(os.environ.get("PERCEPTION_MODELS_DIR", REPO / "models")) / args.model)
-    load_before = os.getloadavg()[0]
+    report = Report(__file__, argv, args.out)
     world = SceneWorld(seed=7)
     messages = [
         numpy_to_image(world.scene(i, "test", "mixed", size=(640, 480)).image, "bgr8") for i in range(30)
@@ -255,18 +255,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = run(variant, model, args.threads, args.fps, args.duration, messages)
             print({k: v for k, v in result.items() if k != "last_diagnostics"}, flush=True)
             runs.append(result)
-    command = command_line(__file__, argv)
-    env = environment(
-        load_before,
+    report.finish(
+        runs,
+        markdown,
         model=args.model,
         threads=args.threads,
         fps=args.fps,
         duration_s=args.duration,
         published=int(args.fps * args.duration),
     )
-    table = markdown(runs, command, env)
-    write(args.out, command, env, runs, table)
-    print(table)
     return 0
 
 

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from report import command_line, environment, spread, write
+from report import Report, add_round_arguments, spread
 
 from perception.bags.reading import read_messages
 from perception_training.bags.bag_graph import PACKAGE_ROOT, GraphRun, run_graph_on_bag
@@ -131,12 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="pairs of runs (multi, single)")
     parser.add_argument("--nodes", default="detector,glass,caption,hazard,sign")
     parser.add_argument("--params-file", type=Path, default=PACKAGE_ROOT / "config" / "jetson.yaml")
-    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/single_process"))
+    add_round_arguments(parser, out=Path("docs/benchmarks/single_process"))
     args = parser.parse_args(argv)
     # As the launch file does: without it best-effort camera frames are lost between processes.
     os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(FASTDDS_PROFILE))
     nodes = [n.strip() for n in args.nodes.split(",")]
-    load_before = os.getloadavg()
+    report = Report(__file__, argv, args.out)
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench_single_process_") as tmp:
         root = Path(tmp)
@@ -146,17 +146,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = measure(bag, variant, nodes, args.params_file, root / f"{variant}_{repeat}")
                 print(json.dumps(result), flush=True)
                 runs.append(result)
-    command = command_line(__file__, argv)
-    env = environment(
-        load_before[0],
+    report.finish(
+        runs,
+        markdown,
         nodes=nodes,
         params_file=str(args.params_file.relative_to(PACKAGE_ROOT.parents[2])),
         frames=args.frames,
         fps=10,
     )
-    table = markdown(runs, command, env)
-    write(args.out, command, env, runs, table)
-    print(table)
     return 0
 
 

@@ -9,6 +9,7 @@ the ratios says how far a figure can be trusted.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -65,6 +66,22 @@ def command_line(script: str, argv: Sequence[str] | None) -> str:
     return " ".join(["python", f"benchmarks/{Path(script).name}", *arguments])
 
 
+def add_round_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    rounds: int | None = None,
+    calls: int | None = None,
+    out: Path | None = None,
+) -> None:
+    """``--rounds``, ``--calls`` and ``--out`` (``<out>.json``, ``<out>.md``), those given a default."""
+    if rounds is not None:
+        parser.add_argument("--rounds", type=int, default=rounds)
+    if calls is not None:
+        parser.add_argument("--calls", type=int, default=calls)
+    if out is not None:
+        parser.add_argument("--out", type=Path, default=out)
+
+
 def environment(load_before: float, **extra: Any) -> dict[str, Any]:
     """Date, machine, load average before and now (other people's jobs), plus ``extra``."""
     return {
@@ -81,6 +98,25 @@ def write(out: Path, command: str, env: dict[str, Any], runs: list[Any], table: 
     document = {"command": command, "environment": env, "runs": runs}
     out.with_suffix(".json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     out.with_suffix(".md").write_text(table)
+
+
+class Report:
+    """A benchmark's report, begun before it runs (the load average then); ``finish`` writes it."""
+
+    def __init__(self, script: str, argv: Sequence[str] | None, out: Path) -> None:
+        self.command = command_line(script, argv)
+        self.out = out
+        self.load_before = os.getloadavg()[0]
+
+    def finish(
+        self, runs: list[Any], markdown: Callable[[list[Any], str, dict[str, Any]], str], **extra: Any
+    ) -> None:
+        """Writes ``<out>.json`` and ``<out>.md`` (``markdown(runs, command, environment)``), prints
+        the table; ``extra`` goes into the environment."""
+        env = environment(self.load_before, **extra)
+        table = markdown(runs, self.command, env)
+        write(self.out, self.command, env, runs, table)
+        print(table)
 
 
 def onnxruntime_version() -> str:
