@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from report import Report, add_round_arguments, onnxruntime_version, ratios, spread, time_calls
+from report import Report, add_round_arguments, markdown_page, onnxruntime_version, ratios, spread, time_calls
 
 from perception.core.detector_api import DetectorModel, load_detector
 from perception.core.onnx_session import ONNX_SUFFIX, SessionOptions
@@ -90,8 +90,7 @@ def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> s
             f"| {label} | {variant['file']} | {variant['model_id']} | {variant['runtime']} | "
             f"{variant['imgsz']} | {spread(medians)} | {spread(cpu)} | {spread(ratios(medians, base), 2)} |"
         )
-    lines += ["", f"Environment: {env}", ""]
-    return "\n".join(lines)
+    return markdown_page(lines, env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from node_harness import NodeHarness
 from rclpy.parameter import Parameter
-from report import Report, add_round_arguments, ratios, spread
+from report import Report, add_round_arguments, markdown_page, ratios, spread
 
 from perception.core.images import numpy_to_image
 from perception.nodes.detector_node import DetectorNode
@@ -113,8 +113,7 @@ def markdown(runs: list[dict[str, Any]], models: Sequence[str], command: str, en
                 f"| {Path(model).name} | {label} | {spread(bare, digits)} | {spread(node, digits)} | "
                 f"{spread(ratios(node, bare), 2)} |"
             )
-    lines += ["", f"Environment: {env}", ""]
-    return "\n".join(lines)
+    return markdown_page(lines, env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from report import Report, add_round_arguments, onnxruntime_version, ratios, spread, time_calls
+from report import Report, add_round_arguments, markdown_page, onnxruntime_version, ratios, spread, time_calls
 
 from perception.core.caption_onnx import OnnxCaptioner
 from perception.core.captioner import Captioner
@@ -168,8 +168,7 @@ def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> s
                 f"{spread(ratios(got['onnx'], got['torch']), 2)} | {spread(cpu['torch'])} | "
                 f"{spread(cpu['onnx'])} | {spread(got['ultralytics'])} | {spread(theirs, 2)} |"
             )
-    lines += ["", f"Environment: {env}", ""]
-    return "\n".join(lines)
+    return markdown_page(lines, env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

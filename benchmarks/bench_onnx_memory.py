@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_onnx import committed_sign
-from report import Report, add_round_arguments, spread
+from report import Report, add_round_arguments, markdown_page, spread
 
 from perception_training.onnx_export.cli import export_onnx
 
@@ -160,8 +160,7 @@ def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> s
             )
         imported = {b: sorted({r["torch_imported"] for r in rows[b]}) for b in BACKENDS}
         lines.append(f"| {kind} | torch imported | {imported['torch']} | {imported['onnx']} | |")
-    lines += ["", f"Environment: {env}", ""]
-    return "\n".join(lines)
+    return markdown_page(lines, env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

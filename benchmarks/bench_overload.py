@@ -37,7 +37,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from report import Report, add_round_arguments, percentile, ratios, spread
+from report import Report, add_round_arguments, markdown_page, percentile, ratios, spread
 from sensor_msgs.msg import Image
 
 from perception.core.images import numpy_to_image
@@ -224,11 +224,8 @@ def markdown(runs: list[dict[str, Any]], command: str, env: dict[str, Any]) -> s
         "",
         "One frame's processing in the stack's node (its /diagnostics `last_latency_ms`, median per "
         f"run): {spread(processing)} ms.",
-        "",
-        f"Environment: {env}",
-        "",
     ]
-    return "\n".join(lines)
+    return markdown_page(lines, env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

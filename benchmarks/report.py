@@ -100,6 +100,11 @@ def write(out: Path, command: str, env: dict[str, Any], runs: list[Any], table: 
     out.with_suffix(".md").write_text(table)
 
 
+def markdown_page(lines: list[str], env: dict[str, Any]) -> str:
+    """A Markdown report: ``lines``, then the environment record."""
+    return "\n".join([*lines, "", f"Environment: {env}", ""])
+
+
 class Report:
     """A benchmark's report, begun before it runs (the load average then); ``finish`` writes it."""
 
