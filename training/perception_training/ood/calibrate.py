@@ -4,7 +4,8 @@ Regenerates the artifact's training images from the synthetic world (its metadat
 generator, seed, size and counts; sim-to-real options are left out, ``sources._plain_world``
 says why), fits the mean and Ledoit-Wolf covariance of the model's penultimate features on them,
 and sets the distance threshold at the (1 - rate) quantile of held-out images drawn like the
-training ones (split ``ood-calibration``, which no trainer uses, at the camera's 640x480). The
+training ones (split ``ood-calibration``, which no trainer uses, at the camera's 640x480; a
+detector's over 640x480 and 1280x720 frames at its input size and at 640, ``sources.views``). The
 artifact is rewritten in place with the statistics added; its network weights are not touched
 (``domain.model_weights_sha256`` is the digest of the network tensors alone, equal to the
 ``weights_sha256`` the artifact had before statistics). Refresh models/manifest.json afterwards
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from safetensors.torch import save
 
 from perception.core.artifacts import load_artifact, read_metadata, save_artifact, utc_now, weights_digest
@@ -32,6 +34,7 @@ from perception_training.ood.sources import (
     sizes,
     training_images,
     training_kinds,
+    views,
 )
 from perception_training.ood.statistics import fit_statistics
 
@@ -61,13 +64,20 @@ def calibrate_artifact(
 
     The one function a trainer calls after writing an artifact of the synthetic world.
     """
-    probe, kind = open_probe(path)
     _, metadata = load_artifact(path)
-    seed = int(metadata["dataset"]["seed"])
-    LOG.info("%s: features of up to %d training images", path, fit)
-    training, _ = measure_all(probe, training_images(metadata, fit))
-    LOG.info("%s: %d held-out images (seed %d, split %s)", path, calibration, seed, CALIBRATION_SPLIT)
-    held_out, _ = measure_all(probe, held_out_images(metadata, seed, CALIBRATION_SPLIT, calibration))
+    kind, seed, seen = metadata["kind"], int(metadata["dataset"]["seed"]), views(metadata)
+    fit_each, calibration_each = -(-fit // len(seen)), -(-calibration // len(seen))
+    training_parts, held_out_parts = [], []
+    for view in seen:
+        probe, _ = open_probe(path, view.input_size)
+        LOG.info("%s: features of up to %d training images, %s", path, fit_each, view)
+        training_parts.append(measure_all(probe, training_images(metadata, fit_each, view.camera))[0])
+        LOG.info(
+            "%s: %d held-out images (seed %d, split %s)", path, calibration_each, seed, CALIBRATION_SPLIT
+        )
+        held_out = held_out_images(metadata, seed, CALIBRATION_SPLIT, calibration_each, size=view.camera)
+        held_out_parts.append(measure_all(probe, held_out)[0])
+    training, held_out = np.concatenate(training_parts), np.concatenate(held_out_parts)
     training_size, held_out_size = sizes(metadata)
     options = metadata["dataset"].get("sim2real", ())  # left out of the statistics (sources._plain_world)
     info = {
@@ -80,6 +90,7 @@ def calibrate_artifact(
             "images": len(held_out),
             "size": held_out_size,
         },
+        **({"views": [view.to_metadata() for view in seen]} if len(seen) > 1 else {}),
         **({"sim2real": "off (training data: " + ", ".join(options) + ")"} if options else {}),
         "command": command or shlex.join([*PROG.split(), "--artifact", str(path)]),
         "created": utc_now(),

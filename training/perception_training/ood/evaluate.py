@@ -34,7 +34,7 @@ from perception.core.domain import load_statistics
 from perception_training.engine.tables import markdown_table
 from perception_training.ood.probes import measure_all, open_probe
 from perception_training.ood.real_photos import DEGENERATE, EVALUATION, PHOTOS, evaluation_frames
-from perception_training.ood.sources import held_out_images, training_kinds
+from perception_training.ood.sources import View, held_out_images, training_kinds, views
 from perception_training.synthetic import KINDS
 
 LOG = logging.getLogger(__name__)
@@ -64,8 +64,10 @@ def auroc(in_domain: np.ndarray, real: np.ndarray) -> float:
 
 def evaluate_artifact(path: Path, held_out: int, degenerate: int, seed: int) -> dict[str, Any]:
     """Both scores of one artifact on every image set; ``raw`` keeps the values for the plot."""
-    probe, kind = open_probe(path)
     metadata = read_metadata(path)
+    first, *other_views = views(metadata)
+    probes = {view.input_size: open_probe(path, view.input_size)[0] for view in (first, *other_views)}
+    probe, kind = probes[first.input_size], metadata["kind"]
     statistics = load_statistics(path)
     if statistics is None:
         raise SystemExit(
@@ -88,10 +90,22 @@ def evaluate_artifact(path: Path, held_out: int, degenerate: int, seed: int) -> 
             for kind in other_kinds
         },
     }
+    # the other views (a detector's 720p frames and input sizes): (set, probe) per label
+    viewed = {
+        view_label(view): (held_out_images(metadata, seed, EVAL_SPLIT, held_out // 4, size=view.camera), view)
+        for view in other_views
+    }
+    viewed.update(
+        {f"real photos at {size} px": (evaluation_frames(), View(input_size=size)) for size in probes}
+        if other_views
+        else {}
+    )
     scores: dict[str, dict[str, np.ndarray]] = {"mahalanobis": {}, "energy": {}}
-    for name, images in sets.items():
+    measured = [(name, images, probe) for name, images in sets.items()]
+    measured += [(name, images, probes[view.input_size]) for name, (images, view) in viewed.items()]
+    for name, images, used in measured:
         LOG.info("%s: %s", path.name, name)
-        features, energies = measure_all(probe, images)
+        features, energies = measure_all(used, images)
         scores["mahalanobis"][name] = statistics.distances(features) / statistics.threshold
         scores["energy"][name] = energies
     rate_target = float(statistics.info["false_alarm_rate"])
@@ -108,6 +122,7 @@ def evaluate_artifact(path: Path, held_out: int, degenerate: int, seed: int) -> 
             "real_flagged": rate(values["real"] > threshold),
             "degenerate_flagged": {name: rate(values[name] > threshold) for name in DEGENERATE},
             "other_kinds_flagged": {kind: rate(values[f"kind {kind}"] > threshold) for kind in other_kinds},
+            "other_views_flagged": {name: rate(values[name] > threshold) for name in viewed},
             "auroc_real": auroc(values["in_domain"], values["real"]),
             "raw": values,
         }
@@ -151,7 +166,12 @@ def plot(result: dict[str, Any], out: Path) -> Path:
 def table(results: Sequence[dict[str, Any]], command: str) -> str:
     """The Markdown table of every artifact and score."""
     first = ["model", "score", "in-domain false alarms", "real frames flagged", "AUROC in vs real"]
-    columns = [*first, *DEGENERATE, "synthetic scenes of kinds it was not trained on"]
+    columns = [
+        *first,
+        *DEGENERATE,
+        "synthetic scenes of kinds it was not trained on",
+        "other camera and input sizes (detector)",
+    ]
     rows = [_row(result, score) for result in results for score in ("mahalanobis", "energy")]
     return "\n".join([*markdown_table(columns, rows), "", f"Reproduce: `{command}`"])
 
@@ -165,13 +185,17 @@ def _row(result: dict[str, Any], score: str) -> list[str]:
         fraction(entry["real_flagged"]),
         f"{entry['auroc_real']:.3f}",
         *(fraction(entry["degenerate_flagged"][name]) for name in DEGENERATE),
-        _other_kinds(entry),
+        _listed(entry["other_kinds_flagged"]),
+        _listed(entry["other_views_flagged"]),
     ]
 
 
-def _other_kinds(entry: dict[str, Any]) -> str:
-    flagged = entry["other_kinds_flagged"]
-    return ", ".join(f"{kind} {fraction(counts)}" for kind, counts in flagged.items()) or "-"
+def view_label(view: View) -> str:
+    return f"{view.camera[0]}x{view.camera[1]} at {view.input_size} px"
+
+
+def _listed(flagged: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {fraction(counts)}" for name, counts in flagged.items()) or "-"
 
 
 def fraction(counts: dict[str, Any]) -> str:

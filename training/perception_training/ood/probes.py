@@ -45,8 +45,8 @@ def detector_energy(output: object) -> torch.Tensor:
 
 
 class DetectorProbe:
-    def __init__(self, path: Path) -> None:
-        self.model = Detector.load(path, device="cpu")
+    def __init__(self, path: Path, input_size: int | None = None) -> None:
+        self.model = Detector.load(path, device="cpu", imgsz=input_size)
         self.features = self.model.domain_tap()
         self.energies = FeatureTap([TapPoint(self.model.layers()[-1], detector_energy, output=True)])
 
@@ -110,11 +110,13 @@ PROBES = {
 }
 
 
-def open_probe(path: Path) -> tuple[Probe, str]:
-    """The probe of the artifact at ``path`` and its kind."""
+def open_probe(path: Path, input_size: int | None = None) -> tuple[Probe, str]:
+    """The probe of the artifact at ``path`` and its kind; ``input_size`` sets a detector's."""
     kind = read_metadata(path)["kind"]
     if kind not in PROBES:
         raise SystemExit(f"{path} is a {kind!r} artifact; domain statistics exist for {sorted(PROBES)}")
+    if kind == "detector":
+        return DetectorProbe(path, input_size), kind
     return PROBES[kind](path), kind
 
 

@@ -12,6 +12,7 @@ sign model's images are clips of the signing world (``sign_clips``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -24,6 +25,8 @@ from perception_training.synthetic.writers.glass import glass_crop
 from perception_training.synthetic.writers.yolo import DEFAULT_KINDS, JPEG_QUALITY, scene_spec
 
 CAMERA_SIZE = (640, 480)  # the frames the nodes see (bags, the demo)
+WIDE_CAMERA_SIZE = (1280, 720)  # a 720p camera, the other common robot camera
+WIDE_INPUT_SIZE = 640  # the detector input size docs/detector.md recommends for 720p frames
 CALIBRATION_SPLIT = "ood-calibration"  # a split no writer or trainer uses
 GLASS_CROPS = "glass crops"  # the glass classifier's images: write_glass_crops' crops of glass scenes
 # what the synthetic writers record as their dataset's generator (the detector trainer names its writer)
@@ -40,6 +43,33 @@ def jpeg_round_trip(image: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarra
     if not ok:
         raise ValueError(f"could not JPEG-encode an image of shape {image.shape}")
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+
+
+@dataclass(frozen=True)
+class View:
+    """A camera frame size and the network input size a model runs at (None: the model's own)."""
+
+    camera: tuple[int, int] = CAMERA_SIZE
+    input_size: int | None = None
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {"camera": list(self.camera), "input_size": self.input_size}
+
+
+def views(metadata: Mapping[str, Any]) -> tuple[View, ...]:
+    """The views the domain statistics cover. A detector letterboxes the frame at its input size,
+    so its features move with the camera's aspect and the size objects take in the input: fitted
+    on 640x480 frames at 416 px alone, the shipped detector flagged 55-66 % of in-domain 1280x720
+    frames (docs/ood.md), so its statistics span 4:3 and 16:9 frames at its own input size and
+    at 640. The other models resize every frame to one input and see a single view."""
+    if metadata["kind"] != "detector":
+        return (View(),)
+    own = int(metadata["input_size"])
+    return tuple(
+        View(camera, size)
+        for camera in (CAMERA_SIZE, WIDE_CAMERA_SIZE)
+        for size in dict.fromkeys((own, WIDE_INPUT_SIZE))
+    )
 
 
 def training_kinds(metadata: Mapping[str, Any]) -> tuple[str, ...]:
@@ -70,19 +100,20 @@ def regenerable(metadata: Mapping[str, Any]) -> bool:
     return True
 
 
-def training_images(metadata: Mapping[str, Any], count: int) -> Iterator[np.ndarray]:
+def training_images(
+    metadata: Mapping[str, Any], count: int, size: tuple[int, int] | None = None
+) -> Iterator[np.ndarray]:
     """Up to ``count`` of the images (a sign model's: clips) the artifact described by
-    ``metadata`` was trained on."""
+    ``metadata`` was trained on; with ``size``, the same scenes drawn at that frame size."""
     dataset = metadata["dataset"]
     if training_kinds(metadata) == (SIGN_CLIPS,):
         return sign_clips(metadata, int(dataset["seed"]), "train", count, int(dataset["videos"]))
-    return _training_scenes(metadata, count)
+    return _training_scenes(metadata, count, size or tuple(dataset["size"]))
 
 
-def _training_scenes(metadata: Mapping[str, Any], count: int) -> Iterator[np.ndarray]:
+def _training_scenes(metadata: Mapping[str, Any], count: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
     dataset = metadata["dataset"]
     world = _plain_world(int(dataset["seed"]))
-    size = tuple(dataset["size"])
     kinds = training_kinds(metadata)
     for index in range(min(count, int(dataset["counts"]["train"]))):
         image = _image(world, "train", index, kinds[index % len(kinds)], size)
@@ -90,15 +121,20 @@ def _training_scenes(metadata: Mapping[str, Any], count: int) -> Iterator[np.nda
 
 
 def held_out_images(
-    metadata: Mapping[str, Any], seed: int, split: str, count: int, kinds: Sequence[str] = ()
+    metadata: Mapping[str, Any],
+    seed: int,
+    split: str,
+    count: int,
+    kinds: Sequence[str] = (),
+    size: tuple[int, int] = CAMERA_SIZE,
 ) -> Iterator[np.ndarray]:
-    """``count`` camera-size images of ``split`` drawn like the training images (or of ``kinds``);
-    a sign model's clips at its training videos' sizes."""
+    """``count`` camera-size (or ``size``) images of ``split`` drawn like the training images (or
+    of ``kinds``); a sign model's clips at its training videos' sizes."""
     kinds = tuple(kinds) or training_kinds(metadata)
     if kinds == (SIGN_CLIPS,):
         return sign_clips(metadata, seed, split, count)
     world = _plain_world(seed)
-    return (_image(world, split, index, kinds[index % len(kinds)], CAMERA_SIZE) for index in range(count))
+    return (_image(world, split, index, kinds[index % len(kinds)], size) for index in range(count))
 
 
 def sizes(metadata: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
