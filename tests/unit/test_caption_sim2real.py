@@ -113,3 +113,20 @@ def test_sim2real_run_is_recorded_grounded_with_it_and_gated_without(tmp_path: P
     (group,) = read_metadata(artifact)["grounding"]
     assert group["calibration"]["scenes"]["sim2real"] == ["lookalikes", "camera"]
     assert grounding.calibration_world({"dataset": {"seed": 0}}, 5).sim2real == ()  # a plain world's
+
+
+def test_encoder_pretraining_takes_the_flag_and_draws_its_own_data_folder(tmp_path: Path, capsys) -> None:
+    from perception_training.captioning.encoder_pretrain import PretrainConfig, _data_yaml
+
+    prog = "perception-train caption-encoder"
+    synthetic = ["--synthetic", "2,1", "--synthetic-size", "64x48", "--out", str(tmp_path)]
+    assert parse_args([*synthetic, "--sim2real", "camera"], prog, PretrainConfig).sim2real == ("camera",)
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "data.yaml", "--sim2real"], prog, PretrainConfig)
+    assert "--sim2real changes the synthetic world" in capsys.readouterr().err
+    plain = _data_yaml(parse_args(synthetic, prog, PretrainConfig))
+    real = _data_yaml(parse_args([*synthetic, "--sim2real", "camera"], prog, PretrainConfig))
+    assert (plain, real) == (tmp_path / "data" / "data.yaml", tmp_path / "data-camera" / "data.yaml")
+    assert "sim2real" not in _info(plain.parent) and _info(real.parent)["sim2real"] == ["camera"]
+    before, after = (cv2.imread(str(root.parent / "images/train/train_000000.jpg")) for root in (plain, real))
+    assert before is not None and after is not None and not np.array_equal(before, after)

@@ -23,10 +23,10 @@ from pathlib import Path
 import lightning as L
 
 from perception_training.captioning.encoder_module import EncoderPretrainModule, GridDataModule, load_split
-from perception_training.captioning.train import plain_settings
+from perception_training.captioning.train import parse_args, plain_settings
 from perception_training.captioning.yolo_grid import read_yolo_dataset
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, PreciseBatchNorm
-from perception_training.engine.flags import flag, parse_config, parse_counts, parse_size
+from perception_training.engine.flags import flag, parse_counts, parse_size
 from perception_training.engine.plots import Chart
 from perception_training.engine.run import (
     RunPaths,
@@ -57,6 +57,9 @@ class PretrainConfig(TrainerOptions):
     synthetic: str | None = flag(None, "TRAIN,VAL: write caption scenes as a YOLO dataset to OUT/data")
     synthetic_seed: int = 0
     synthetic_size: str = flag("320x240", "WxH render size of synthetic scenes")
+    sim2real: tuple[str, ...] = flag(
+        (), "sim-to-real options of the --synthetic world (parse_args: bare = all)"
+    )
     out: Path = Path("runs/caption_encoder")
     epochs: int = 20
     batch_size: int = flag(64, "images per step", aliases=("--batch",))
@@ -70,7 +73,7 @@ class PretrainConfig(TrainerOptions):
 
 def main(argv: Sequence[str] | None = None, prog: str = "perception-train caption-encoder") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    config = parse_config(PretrainConfig, argv, prog, __doc__)
+    config = parse_args(argv, prog, PretrainConfig, __doc__)
     start_process(config.threads)
     artifact = pretrain(config, shlex.join([*prog.split(), *argv]))
     if artifact is not None:
@@ -116,9 +119,17 @@ def _data_yaml(config: PretrainConfig) -> Path:
     if config.synthetic:
         counts = parse_counts(config.synthetic, ("train", "val"), "--synthetic")
         size = parse_size(config.synthetic_size, "--synthetic-size")
-        root = config.out / "data"
-        settings = {"seed": config.synthetic_seed, "counts": counts, "size": list(size), "kinds": ["caption"]}
-        write = partial(write_yolo_dataset, root, config.synthetic_seed, counts, size, ("caption",))
+        root = config.out / "-".join(["data", *config.sim2real])  # data, data-camera, ...
+        settings = {
+            "seed": config.synthetic_seed,
+            "counts": counts,
+            "size": list(size),
+            "kinds": ["caption"],
+            **({"sim2real": list(config.sim2real)} if config.sim2real else {}),  # as the writer records it
+        }
+        write = partial(
+            write_yolo_dataset, root, config.synthetic_seed, counts, size, ("caption",), config.sim2real
+        )
         return synthetic_once(root, settings, write, entry="data.yaml")
     if config.data is None:
         raise SystemExit("caption-encoder: give --data data.yaml or --synthetic TRAIN,VAL")

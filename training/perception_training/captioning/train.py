@@ -36,7 +36,7 @@ from perception_training.captioning.data import CaptionDataModule, CaptionSplit,
 from perception_training.captioning.glove import load_glove
 from perception_training.captioning.module import CaptionerModule, generate
 from perception_training.engine.callbacks import ArtifactExport, CurvePlots, MetricsCsv, PreciseBatchNorm
-from perception_training.engine.flags import add_flags, config_from, flag, parse_counts, parse_size
+from perception_training.engine.flags import Config, add_flags, config_from, flag, parse_counts, parse_size
 from perception_training.engine.optim import OPTIMIZERS, SCHEDULES
 from perception_training.engine.plots import Chart, plot_loss_comparison
 from perception_training.engine.run import (
@@ -143,25 +143,31 @@ def main(argv: Sequence[str] | None = None, prog: str = "perception-train captio
     return 0
 
 
-def parse_args(argv: Sequence[str], prog: str) -> CaptionConfig:
-    """The flags of every ``CaptionConfig`` field; ``--sim2real [OPTION ...]`` is the synthetic
-    world's shared flag (absent = off, bare = all options, as ``perception-train detector``)."""
+def parse_args(
+    argv: Sequence[str],
+    prog: str,
+    config_type: type[Config] = CaptionConfig,
+    description: str | None = __doc__,
+) -> Config:
+    """The flags of every ``config_type`` field (a ``CaptionConfig`` or any config with ``synthetic``
+    and ``sim2real`` fields); ``--sim2real [OPTION ...]`` is the synthetic world's shared flag
+    (absent = off, bare = all options, as ``perception-train detector``)."""
     parser = argparse.ArgumentParser(
         prog=prog,
-        description=__doc__,
+        description=description,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         conflict_handler="resolve",  # add_sim2real_argument replaces the field's one-value flag
     )
-    add_flags(parser, CaptionConfig)
+    add_flags(parser, config_type)
     add_sim2real_argument(parser)
     args = parser.parse_args(argv)
     if args.sim2real is not None and not args.synthetic:
         parser.error(
             "--sim2real changes the synthetic world; it needs --synthetic "
-            "(it does nothing with --data or --captions)"
+            "(it does nothing with a data set on disk)"
         )
     args.sim2real = sim2real_from_args(args.sim2real)
-    return config_from(args, CaptionConfig)
+    return config_from(args, config_type)
 
 
 def train(config: CaptionConfig, command: str) -> tuple[Path | None, dict[str, float]]:
