@@ -90,6 +90,19 @@ def test_materials_keep_each_object_standing_where_it_stood() -> None:
     assert changed > 0
 
 
+def test_materials_dress_the_lookalikes_as_well() -> None:
+    from perception_training.synthetic.background import draw_background
+
+    background = draw_background(np.random.default_rng(1), 320, 240)
+    painted = []
+    for dressed in (False, True):
+        canvas = background.image.copy()
+        SceneWorld._draw_lookalikes(np.random.default_rng(2), canvas, background, [], dressed)
+        assert not np.array_equal(canvas, background.image)
+        painted.append(canvas)
+    assert not np.array_equal(*painted)
+
+
 def test_material_shading_keeps_a_sprite_within_its_coverage() -> None:
     from perception_training.synthetic.materials import with_material
     from perception_training.synthetic.objects import OBJECT_TYPES

@@ -163,7 +163,8 @@ class SceneWorld:
             placed = _with_materials(self.rng(*key, "materials"), placed)
         canvas = background.image.copy()
         if "lookalikes" in real:
-            self._draw_lookalikes(self.rng(*key, "lookalikes"), canvas, background, placed)
+            dressed = "materials" in real  # else only the real knives would be shaded and shiny
+            self._draw_lookalikes(self.rng(*key, "lookalikes"), canvas, background, placed, dressed)
         objects = []
         for item in sorted(placed, key=lambda p: p.y + p.drawn.sprite.height):
             box = composite(canvas, item.drawn.sprite, item.x, item.y)
@@ -186,15 +187,22 @@ class SceneWorld:
 
     @staticmethod
     def _draw_lookalikes(
-        rng: np.random.Generator, canvas: np.ndarray, background: Background, placed: list[_Placed]
+        rng: np.random.Generator,
+        canvas: np.ndarray,
+        background: Background,
+        placed: list[_Placed],
+        dressed: bool = False,
     ) -> None:
-        """Paint knife look-alikes on the table, behind the objects and unlabelled."""
+        """Paint knife look-alikes on the table, behind the objects and unlabelled (``dressed``:
+        with a material, as the ``materials`` option gives the objects)."""
         height, width = canvas.shape[:2]
         taken = [item.box for item in placed]
         names = sorted(LOOKALIKES)
         for _ in range(int(rng.integers(*_LOOKALIKES_PER_SCENE))):
             draw, size = LOOKALIKES[names[int(rng.integers(len(names)))]]
             sprite = draw(rng, rng.uniform(*size) * height).sprite
+            if dressed:
+                sprite = with_material(rng, sprite)
             for _ in range(_PLACEMENT_TRIES):
                 x = int(rng.uniform(-0.1 * sprite.width, width - 0.9 * sprite.width))
                 top = min(background.table_top + 0.03 * height, height - 1) if background.table_top else 0
