@@ -29,15 +29,15 @@ def vary_shape(rng: np.random.Generator, sprite: Sprite) -> Sprite:
     h, w = sprite.height, sprite.width
     new_w = max(2.0, w * float(rng.uniform(*_ASPECT)))
     top_inset = new_w * float(rng.uniform(-_KEYSTONE, _KEYSTONE)) / 2
-    margin = max(top_inset, 0.0), max(-top_inset, 0.0)  # the wider edge sets the canvas width
-    out_w = int(np.ceil(new_w + 2 * margin[1]))
+    pad = max(-top_inset, 0.0)  # a top wider than the bottom needs room on both sides
+    out_w = int(np.ceil(new_w + 2 * pad))
     source = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     target = np.float32(
         [
-            [margin[1] + top_inset, 0],
-            [margin[1] + new_w - top_inset, 0],
-            [margin[1] + new_w, h],
-            [margin[1], h],
+            [pad + top_inset, 0],
+            [pad + new_w - top_inset, 0],
+            [pad + new_w, h],
+            [pad, h],
         ]
     )
     matrix = cv2.getPerspectiveTransform(source, target)
