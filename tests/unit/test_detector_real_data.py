@@ -12,6 +12,7 @@ from perception.core.artifacts import read_metadata
 from perception.core.detector import Detector
 from perception_training import cli
 from perception_training.detector.train import parse_args, starting_weights
+from perception_training.synthetic.sim2real import SIM2REAL_OPTIONS
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "detector" / "yolo11n_synthetic.safetensors"
 
@@ -32,7 +33,7 @@ def test_starting_weights_take_a_pt_as_it_is_and_refuse_other_files(tmp_path: Pa
 
 def test_init_from_has_the_old_weights_spelling_and_sim2real_needs_the_synthetic_world() -> None:
     assert parse_args(["--weights", "a.pt"], "prog").init_from == Path("a.pt")
-    assert parse_args(["--sim2real"], "prog").sim2real == ("photos", "lookalikes", "camera")
+    assert parse_args(["--sim2real"], "prog").sim2real == tuple(SIM2REAL_OPTIONS)
     assert parse_args(["--sim2real", "camera"], "prog").sim2real == ("camera",)
     assert parse_args([], "prog").sim2real == ()
     with pytest.raises(SystemExit):

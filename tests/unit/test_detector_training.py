@@ -53,7 +53,9 @@ def test_one_epoch_smoke_run(tmp_path: Path):
     assert 0.0 <= meta["metrics"]["map50"] <= 1.0
     assert meta["ultralytics_version"] and meta["code_version"]
     assert meta["training"]["epochs"] == 1
-    assert meta["domain"]["fit_samples"] == 16 and meta["domain"]["calibration_samples"] == 12
+    # the 16 training scenes at 640x480 and 1280x720, each at 160 px and 640 px; 12 held out, 3 per view
+    assert [view["input_size"] for view in meta["domain"]["views"]] == [160, 640, 160, 640]
+    assert meta["domain"]["fit_samples"] == 4 * 16 and meta["domain"]["calibration_samples"] == 12
 
     detector = Detector.load(artifact, device="cpu")
     assert detector.class_names == list(DETECTOR_CLASSES) and detector.imgsz == 160
