@@ -11,8 +11,7 @@ from test_coco_reader import real_photo_set
 from perception.core.artifacts import read_metadata
 from perception.core.detector import Detector
 from perception_training import cli
-from perception_training.detector.train import parse_args, starting_weights
-from perception_training.synthetic.sim2real import SIM2REAL_OPTIONS
+from perception_training.detector.train import starting_weights
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "detector" / "yolo11n_synthetic.safetensors"
 
@@ -29,15 +28,6 @@ def test_starting_weights_take_a_pt_as_it_is_and_refuse_other_files(tmp_path: Pa
         starting_weights(tmp_path / "mine.onnx", tmp_path)
     with pytest.raises(FileNotFoundError, match=r"absent\.pt: no such file"):
         starting_weights(tmp_path / "absent.pt", tmp_path)
-
-
-def test_init_from_has_the_old_weights_spelling_and_sim2real_needs_the_synthetic_world() -> None:
-    assert parse_args(["--weights", "a.pt"], "prog").init_from == Path("a.pt")
-    assert parse_args(["--sim2real"], "prog").sim2real == tuple(SIM2REAL_OPTIONS)
-    assert parse_args(["--sim2real", "camera"], "prog").sim2real == ("camera",)
-    assert parse_args([], "prog").sim2real == ()
-    with pytest.raises(SystemExit):
-        parse_args(["--data", "my.json", "--sim2real"], "prog")
 
 
 @pytest.mark.slow

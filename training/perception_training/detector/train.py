@@ -29,6 +29,7 @@ from perception.core.ultralytics_env import import_ultralytics
 from perception_training.detector.artifact import save_detector
 from perception_training.detector.data import TrainingData, synthetic_data, user_data
 from perception_training.detector.export import export_detector
+from perception_training.engine.flags import add_flags, config_from, flag
 from perception_training.ood.calibrate import DEFAULT_CALIBRATION, calibrate_trained
 from perception_training.synthetic.sim2real import add_sim2real_argument, sim2real_from_args
 from perception_training.synthetic.writers.yolo import DEFAULT_KINDS, scene_spec
@@ -48,33 +49,73 @@ PLOTS = {
 }
 
 
-@dataclass
-class TrainConfig:
-    """Everything that decides the trained detector; stored in the artifact's metadata."""
+def _optional_path(text: str) -> Path | None:
+    """``''`` -> None ("skip"), which a plain Path flag cannot say (``Path('')`` is the working folder)."""
+    return Path(text) if text else None
 
-    out: Path = DEFAULT_OUT
-    architecture: str = "yolo11n"
-    init_from: Path | None = None  # our .safetensors artifact or an ultralytics .pt
-    data: Path | None = None
-    seed: int = 0
-    counts: dict[str, int] = field(default_factory=lambda: {"train": 400, "val": 60, "test": 100})
-    scene_size: tuple[int, int] = (640, 480)
-    sim2real: tuple[str, ...] = ()  # synthetic.sim2real options for the synthetic data set
-    scene_kinds: tuple[str, ...] = DEFAULT_KINDS  # synthetic scene kinds in turn; "mixed+knife": with a knife
-    imgsz: int = 320
-    epochs: int = 40
-    max_minutes: float | None = None
-    batch: int = 16
-    workers: int = 2
-    device: str = "cpu"
-    lr0: float = 0.002
-    optimizer: str = "AdamW"
-    mosaic: float = 1.0
-    close_mosaic: int = 5
-    val_each_epoch: bool = True
-    work_dir: Path | None = None
-    docs_images: Path | None = DEFAULT_DOCS_IMAGES
-    ood_calibration: int = DEFAULT_CALIBRATION  # held-out scenes for the domain threshold; 0 = none
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the trained detector; each field is a command-line flag (defaults are
+    the committed demo artifact's); stored in the artifact's metadata."""
+
+    out: Path = flag(DEFAULT_OUT, "artifact to write (.safetensors)")
+    architecture: str = flag("yolo11n", "ultralytics architecture yaml stem")
+    init_from: Path | None = flag(
+        None,
+        "fine-tune from our detector artifact (.safetensors, e.g. the shipped one) or an ultralytics "
+        ".pt instead of random weights",
+        aliases=("--weights",),
+    )
+    data: Path | None = flag(
+        None,
+        "train on this YOLO data.yaml (with a test split), COCO instances .json, or YAML pointing to "
+        "COCO files (docs/real-robot.md) instead of the synthetic world",
+    )
+    seed: int = flag(0, "synthetic world and training seed")
+    sim2real: tuple[str, ...] = flag(
+        (), "synthetic.sim2real options of the synthetic data set (parse_args: bare = all)"
+    )
+    scene_kinds: tuple[str, ...] = flag(
+        DEFAULT_KINDS,
+        "synthetic scene kinds used in turn (mixed, glass, caption, plain); KIND+NAME makes each such "
+        "scene include a NAME, e.g. 'mixed glass mixed+knife' puts a knife in every third scene",
+        nargs="+",
+        metavar="KIND",
+    )
+    train_images: int = flag(400, "synthetic training images")
+    val_images: int = flag(60, "synthetic validation images")
+    test_images: int = flag(100, "synthetic test images")
+    scene_size: tuple[int, int] = field(default=(640, 480), init=False)  # the camera's; not a flag
+    imgsz: int = flag(320, "network input size (pixels, long side)")
+    epochs: int = flag(40, "training epochs")
+    max_minutes: float | None = flag(
+        None, "training time budget; ultralytics fits the epochs (and LR schedule) to it"
+    )
+    batch: int = flag(16, "images per batch (and per optimiser step)")
+    workers: int = flag(2, "dataloader worker processes")
+    device: str = flag("cpu", "cpu, cuda:0, mps, ... (passed to ultralytics)")
+    lr0: float = flag(0.002, "initial learning rate")
+    optimizer: str = flag("AdamW", "ultralytics optimizer name (AdamW, SGD, auto)")
+    mosaic: float = flag(1.0, "mosaic augmentation probability")
+    close_mosaic: int = flag(5, "final epochs without mosaic")
+    val_each_epoch: bool = flag(
+        True,
+        "validate after every epoch; --no-val-each-epoch: only after the last (saves about 8%% of the "
+        "time; no learning curves)",
+    )
+    work_dir: Path | None = flag(None, "dataset and ultralytics runs folder (None: .cache/detector)")
+    docs_images: Path | None = flag(DEFAULT_DOCS_IMAGES, "where plots go ('' to skip)", type=_optional_path)
+    ood_calibration: int = flag(
+        DEFAULT_CALIBRATION,
+        "held-out scenes that calibrate the artifact's out-of-domain threshold (docs/ood.md); "
+        "0 = write no domain statistics",
+    )
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Images per split, as the synthetic writer takes them and the artifact's metadata stores them."""
+        return {"train": self.train_images, "val": self.val_images, "test": self.test_images}
 
 
 @dataclass(frozen=True)
@@ -174,7 +215,6 @@ def train(config: TrainConfig, command: str | None = None) -> TrainResult:
     )
 
     trained = ultralytics.YOLO(str(best), task="detect").model.float()
-    settings = asdict(config)
     artifact = save_detector(
         config.out,
         trained,
@@ -185,9 +225,7 @@ def train(config: TrainConfig, command: str | None = None) -> TrainResult:
             "metrics": metrics,
             "command": command or shlex.join(sys.argv),
             "dataset": data.record,
-            "training": {
-                k: _jsonable(v) for k, v in settings.items() if k not in {"out", "docs_images", "work_dir"}
-            },
+            "training": stored_settings(config),
             "code_version": code_version(),
             "ultralytics_version": ultralytics.__version__,
             "source_weights": str(config.init_from) if config.init_from else None,
@@ -198,6 +236,14 @@ def train(config: TrainConfig, command: str | None = None) -> TrainResult:
     if config.docs_images is not None:
         copy_plots(runs, Path(config.docs_images))
     return TrainResult(artifact=artifact, metrics=metrics, run_dir=runs)
+
+
+def stored_settings(config: TrainConfig) -> dict[str, Any]:
+    """The artifact's "training" metadata: the config less where outputs go, the image counts as one
+    ``counts`` (the layout every detector artifact has, the committed one included)."""
+    left_out = {"out", "docs_images", "work_dir", "train_images", "val_images", "test_images"}
+    settings = {**asdict(config), "counts": config.counts}
+    return {key: _jsonable(value) for key, value in settings.items() if key not in left_out}
 
 
 def evaluate(weights: Path, data_yaml: Path, config: TrainConfig, runs: Path) -> dict[str, Any]:
@@ -253,68 +299,16 @@ def copy_plots(runs: Path, docs_images: Path) -> list[Path]:
 
 
 def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
-    """Command-line options -> TrainConfig (defaults are the committed demo artifact's)."""
-    defaults = TrainConfig()
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    add = parser.add_argument
-    add("--out", type=Path, default=defaults.out, help="artifact to write (.safetensors)")
-    add("--architecture", default=defaults.architecture, help="ultralytics architecture yaml stem")
-    add(
-        "--init-from",
-        "--weights",
-        dest="init_from",
-        type=Path,
-        help="fine-tune from our detector artifact (.safetensors, e.g. the shipped one) or an ultralytics "
-        ".pt instead of random weights",
+    """The flags of every TrainConfig field; ``--sim2real [OPTION ...]`` is the synthetic world's
+    shared flag (absent = off, bare = all options, as ``perception-train caption``)."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        conflict_handler="resolve",  # add_sim2real_argument replaces the field's one-value flag
     )
-    add(
-        "--data",
-        type=Path,
-        help="train on this YOLO data.yaml (with a test split), COCO instances .json, or YAML pointing to "
-        "COCO files (docs/real-robot.md) instead of the synthetic world",
-    )
-    add("--seed", type=int, default=defaults.seed, help="synthetic world and training seed")
+    add_flags(parser, TrainConfig)
     add_sim2real_argument(parser)
-    add(
-        "--scene-kinds",
-        nargs="+",
-        default=list(defaults.scene_kinds),
-        metavar="KIND",
-        help="synthetic scene kinds used in turn (mixed, glass, caption, plain); KIND+NAME makes each such "
-        "scene include a NAME, e.g. 'mixed glass mixed+knife' puts a knife in every third scene",
-    )
-    add("--train-images", type=int, default=defaults.counts["train"])
-    add("--val-images", type=int, default=defaults.counts["val"])
-    add("--test-images", type=int, default=defaults.counts["test"])
-    add("--imgsz", type=int, default=defaults.imgsz, help="network input size (pixels, long side)")
-    add("--epochs", type=int, default=defaults.epochs)
-    add(
-        "--max-minutes",
-        type=float,
-        help="training time budget; ultralytics fits the epochs (and LR schedule) to it",
-    )
-    add("--batch", type=int, default=defaults.batch)
-    add("--workers", type=int, default=defaults.workers, help="dataloader worker processes")
-    add("--device", default=defaults.device, help="cpu, cuda:0, mps, ... (passed to ultralytics)")
-    add("--lr0", type=float, default=defaults.lr0)
-    add("--optimizer", default=defaults.optimizer, help="ultralytics optimizer name (AdamW, SGD, auto)")
-    add("--mosaic", type=float, default=defaults.mosaic, help="mosaic augmentation probability")
-    add("--close-mosaic", type=int, default=defaults.close_mosaic, help="final epochs without mosaic")
-    add(
-        "--no-val-each-epoch",
-        dest="val_each_epoch",
-        action="store_false",
-        help="validate only after the last epoch (saves about 8%% of the time; no learning curves)",
-    )
-    add("--work-dir", type=Path, help="dataset and ultralytics runs folder (default .cache/detector)")
-    add("--docs-images", default=str(defaults.docs_images), help="where plots go ('' to skip)")
-    add(
-        "--ood-calibration",
-        type=int,
-        default=defaults.ood_calibration,
-        help="held-out scenes that calibrate the artifact's out-of-domain threshold (docs/ood.md); "
-        "0 = write no domain statistics",
-    )
     args = parser.parse_args(argv)
     if args.data is not None and args.sim2real is not None:
         parser.error("--sim2real changes the synthetic world; it does nothing with --data")
@@ -323,30 +317,8 @@ def parse_args(argv: Sequence[str] | None, prog: str) -> TrainConfig:
             scene_spec(kind)
     except ValueError as error:
         parser.error(f"--scene-kinds: {error}")
-    return TrainConfig(
-        out=args.out,
-        architecture=args.architecture,
-        init_from=args.init_from,
-        data=args.data,
-        seed=args.seed,
-        sim2real=sim2real_from_args(args.sim2real),
-        scene_kinds=tuple(args.scene_kinds),
-        counts={"train": args.train_images, "val": args.val_images, "test": args.test_images},
-        imgsz=args.imgsz,
-        epochs=args.epochs,
-        max_minutes=args.max_minutes,
-        batch=args.batch,
-        workers=args.workers,
-        device=args.device,
-        lr0=args.lr0,
-        optimizer=args.optimizer,
-        mosaic=args.mosaic,
-        close_mosaic=args.close_mosaic,
-        val_each_epoch=args.val_each_epoch,
-        work_dir=args.work_dir,
-        docs_images=Path(args.docs_images) if args.docs_images else None,
-        ood_calibration=args.ood_calibration,
-    )
+    args.sim2real = sim2real_from_args(args.sim2real)
+    return config_from(args, TrainConfig)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "perception-train detector") -> int:

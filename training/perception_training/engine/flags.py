@@ -1,8 +1,10 @@
 """Command-line flags derived from a frozen config dataclass, so the two never drift apart.
 
 Each field becomes ``--field-name`` (``--field_name`` is accepted too) with the field's type
-and default; ``help``, ``choices`` and ``aliases`` (older spellings such as ``--batch``) come
-from the field's metadata; ``bool`` fields become ``--x / --no-x``.
+and default; ``aliases`` (older spellings such as ``--batch``) and any other argparse option
+(``help``, ``choices``, ``nargs``, ``metavar``, ``type``) come from the field's metadata; ``bool``
+fields become ``--x / --no-x``; ``tuple[X, ...]`` fields with ``nargs`` take X values; fields
+with ``init=False`` are fixed by the recipe and have no flag.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ Config = TypeVar("Config")
 
 
 def flag(default: Any, help: str, **more: object) -> Any:
-    """A config dataclass field with ``default`` whose flag has ``help`` (and ``choices``, ``aliases``)."""
+    """A config dataclass field with ``default`` whose flag has ``help`` (``aliases``, argparse options)."""
     return field(default=default, metadata={"help": help, **more})
 
 
@@ -39,23 +41,23 @@ def add_flags(
     """One option per field of ``config_type``; with ``overrides`` every default is None ("not given"),
     for settings that a preset or a stored run supplies unless the command line changes them."""
     hints = typing.get_type_hints(config_type)
-    for spec in fields(config_type):
+    for spec in _flag_fields(config_type):
         kind = _scalar_type(hints[spec.name])
         options: dict[str, Any] = {
             "dest": spec.name,
             "default": None if overrides else _default(spec),
-            "help": spec.metadata.get("help", " "),
+            "help": " ",
+            **({"action": argparse.BooleanOptionalAction} if kind is bool else {"type": kind}),
+            **{key: value for key, value in spec.metadata.items() if key != "aliases"},
         }
-        if kind is bool:
-            options["action"] = argparse.BooleanOptionalAction
-        else:
-            options.update(type=kind, choices=spec.metadata.get("choices"))
         parser.add_argument(*_spellings(spec), **options)
 
 
 def config_from(args: argparse.Namespace, config_type: type[Config]) -> Config:
-    """The ``config_type`` instance of parsed ``args`` (every field read by its name)."""
-    return config_type(**{spec.name: getattr(args, spec.name) for spec in fields(config_type)})
+    """The ``config_type`` instance of parsed ``args`` (every field read by its name; the lists of
+    ``nargs`` flags become the tuples a frozen config holds)."""
+    values = {spec.name: getattr(args, spec.name) for spec in _flag_fields(config_type)}
+    return config_type(**{name: tuple(v) if isinstance(v, list) else v for name, v in values.items()})
 
 
 def parse_config(
@@ -98,6 +100,10 @@ def parse_counts(text: str, names: Sequence[str], flag: str) -> dict[str, int]:
     return dict(zip(names, values, strict=True))
 
 
+def _flag_fields(config_type: type) -> list[Field]:
+    return [spec for spec in fields(config_type) if spec.init]
+
+
 def _spellings(spec: Field) -> list[str]:
     dashed, underscored = "--" + spec.name.replace("_", "-"), "--" + spec.name
     return list(dict.fromkeys([dashed, underscored, *spec.metadata.get("aliases", ())]))
@@ -110,7 +116,10 @@ def _default(spec: Field) -> Any:
 
 
 def _scalar_type(hint: Any) -> type:
-    """``Path | None`` -> Path; plain types unchanged."""
+    """``Path | None`` -> Path, ``tuple[str, ...]`` -> str (one value of an ``nargs`` flag); plain
+    types unchanged."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         return next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    if typing.get_origin(hint) is tuple:
+        return typing.get_args(hint)[0]
     return hint
