@@ -139,3 +139,26 @@ def test_report_on_the_shipped_models_uses_only_the_evaluation_photos(
         assert len(captions) == captioner["frames"]["count"] and all(c["caption"] for c in captions)
         assert captioner["frames"]["knife_captions"] == sum("knife" in c["hazards"] for c in captions)
         assert 0 <= captioner["frames"]["knife_captions_in_domain"] <= captioner["frames"]["knife_captions"]
+
+
+@pytest.mark.slow
+def test_an_onnx_captioner_reports_the_captions_of_its_artifact(
+    tmp_path: Path, one_torch_thread: None
+) -> None:
+    pair = ["captioner/mnv3_gru_en.onnx", "captioner/mnv3_gru_en.safetensors"]
+    if not all((MODELS / name).is_file() for name in pair):
+        pytest.skip("the shipped captioner and its export are not in this checkout")
+    out = tmp_path / "report.json"
+    try:
+        real_photo_report.main(["--detectors", "--captioners", *pair, "--views", "1", "--json", str(out)])
+    except FileNotFoundError as error:
+        pytest.skip(f"packaged photo not installed: {error}")
+    onnx, torch = json.loads(out.read_text())["captioners"]
+    assert onnx["artifact"].endswith(".onnx") and torch["artifact"].endswith(".safetensors")
+    for name in ("frames", "photos"):
+        assert [c["caption"] for c in onnx[name]["captions"]] == [
+            c["caption"] for c in torch[name]["captions"]
+        ]
+        assert [c["in_domain"] for c in onnx[name]["captions"]] == [
+            c["in_domain"] for c in torch[name]["captions"]
+        ]

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from perception.core.captioner import Captioner
+from perception.core.caption_api import BaseCaptioner, load_captioner
 from perception.core.detections import Detection
 from perception.core.detector import Detector
 from perception.core.detector_api import DetectorModel
@@ -225,7 +225,7 @@ def found(
 
 
 def captioner_figures(
-    captioner: Captioner, sets: Mapping[str, Sequence[Frame]], knife: KnifeRules
+    captioner: BaseCaptioner, sets: Mapping[str, Sequence[Frame]], knife: KnifeRules
 ) -> dict[str, Any]:
     """Each frame's caption (as the caption node makes it), the hazards it raises, and its verdict."""
     report: dict[str, Any] = {"language": captioner.metadata.get("language")}
@@ -366,7 +366,7 @@ def report(
             for path in detectors
         ],
         "captioners": [
-            {"artifact": str(path), **captioner_figures(Captioner.load(path, device=device), sets, knife)}
+            {"artifact": str(path), **captioner_figures(load_captioner(path, device=device), sets, knife)}
             for path in captioners
         ],
     }
@@ -381,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--models-dir", type=Path, default=REPO_ROOT / "models", help="relative paths start here"
     )
     parser.add_argument("--detectors", nargs="*", default=list(DETECTORS), help=".safetensors, .onnx or .pt")
-    parser.add_argument("--captioners", nargs="*", default=list(CAPTIONERS), help="caption artifacts")
+    parser.add_argument("--captioners", nargs="*", default=list(CAPTIONERS), help=".safetensors or .onnx")
     parser.add_argument("--labels", type=Path, default=LABELS, help="COCO instances JSON of the photos")
     parser.add_argument("--rules", type=Path, default=RULES, help="the hazard node's rules")
     parser.add_argument(
