@@ -93,3 +93,39 @@ def test_unscored_evidence_alerts_and_suppression_can_be_switched_off(ros, tmp_p
     captions.publish(knife_caption(2, domain_score=9.0))
     assert ros.wait_for(lambda: len(alerts) == 2)
     assert node.counts["out_of_domain"] == 0
+
+
+def test_an_in_domain_caption_near_a_frame_the_detector_flagged_raises_no_alert(ros, tmp_path, capfd) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("hazards:\n  knife:\n    severity: danger\n    cooldown_s: 0\n    words: [knife]\n")
+    node = start(ros, rules_path=str(rules), use_detections=True, suppress_out_of_domain=False)
+    alerts = ros.collect(HazardAlert, "hazard_alerts")
+    captions = ros.publisher(Caption, "caption")
+    detections = ros.publisher(DetectionArray, "detections")
+    ros.wait_matched(captions)
+    ros.wait_matched(detections)
+
+    flagged = knife_detections(10, domain_score=3.0)  # the detector: frame 10 is out of its domain
+    flagged.detections = []
+    detections.publish(flagged)  # recorded while suppression is off, so the veto is the first log
+    assert ros.wait_for(lambda: node.counts["detections"] == 1)
+    node.set_parameters([Parameter("suppress_out_of_domain", value=True)])
+    captions.publish(knife_caption(10, domain_score=0.6))  # the captioner: in its domain, same frame
+    assert ros.wait_for(lambda: node.counts["out_of_domain"] == 1)
+    assert node.wait_idle(5.0)
+    assert not alerts
+    logged = capfd.readouterr().err
+    assert "caption of captioner@test is in its domain, but detections of detector@test" in logged
+    assert "domain_score 3.00 > 1 on a frame 0.00 s away" in logged
+
+    captions.publish(knife_caption(12, domain_score=0.6))  # 2 s later: beyond domain_window_s (1 s)
+    assert ros.wait_for(lambda: alerts)
+    assert [(a.source, a.header.stamp.sec) for a in alerts] == [("caption", 12)]
+
+    detections.publish(flagged)
+    captions.publish(knife_caption(11, domain_score=0.6))  # 1 s before the flagged frame: vetoed too
+    assert ros.wait_for(lambda: node.counts["out_of_domain"] == 3)
+    node.set_parameters([Parameter("cross_check_domain", value=False)])
+    captions.publish(knife_caption(10, domain_score=0.6))  # cross-check off: the caption alone decides
+    assert ros.wait_for(lambda: len(alerts) == 2)
+    assert node.counts["out_of_domain"] == 3

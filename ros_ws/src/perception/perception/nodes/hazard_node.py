@@ -8,17 +8,18 @@ file or notifier option fails configure with the reason and leaves the node re-c
 ``activate`` subscribes, cleanup/shutdown close the notifiers.
 
 Inputs: ``caption`` (perception_msgs/Caption); ``detections`` (DetectionArray) when
-``use_detections``. Evidence its model marked out of its training domain (``in_domain``
-false) raises no alert while ``suppress_out_of_domain`` (counted, logged once per period;
-docs/ood.md). Output: ``hazard_alerts`` (perception_msgs/HazardAlert, header copied
-from the evidence). The cooldown runs on the node's ROS clock, so it follows ``/clock`` when
-``use_sim_time`` is set (bag replay at any rate). Matching never blocks the executor: the
-callbacks only check a message (a NaN/inf score is invalid and counted; a caption is cut to
-``max_caption_chars`` before it is tokenised; at most ``max_boxes`` detections, the highest
-scores) and hand it to an analysis thread that keeps the newest ``ANALYSIS_QUEUE`` messages
-(older ones dropped and counted). Notifiers never block either: the webhook posts from its
-own thread. The webhook's bearer token is read from the environment
-variable ``webhook_token_env`` names, never from a parameter (parameters are world-readable).
+``use_detections``. Evidence its model marked out of its training domain (``in_domain`` false)
+raises no alert while ``suppress_out_of_domain`` (counted, logged once per period; docs/ood.md);
+with ``cross_check_domain`` neither does evidence from a frame within ``domain_window_s`` of one
+the other model marked out of domain (``core.domain_cross_check``). Output: ``hazard_alerts``
+(perception_msgs/HazardAlert, header copied from the evidence). The cooldown runs on the node's ROS
+clock, so it follows ``/clock`` when ``use_sim_time`` is set (bag replay at any rate). Matching
+never blocks the executor: the callbacks only check a message (a NaN/inf score is invalid and
+counted; a caption is cut to ``max_caption_chars`` before it is tokenised; at most ``max_boxes``
+detections, the highest scores) and hand it to an analysis thread that keeps the newest
+``ANALYSIS_QUEUE`` messages (older ones dropped and counted). Notifiers never block either: the
+webhook posts from its own thread. The webhook's bearer token is read from the environment variable
+``webhook_token_env`` names, never from a parameter (parameters are world-readable).
 Run: ``ros2 run perception hazard_node --ros-args --params-file config/jetson.yaml``.
 """
 
@@ -35,6 +36,7 @@ from typing import Any
 from std_msgs.msg import Header
 
 from perception.ament_share import ament_share
+from perception.core.domain_cross_check import DomainCrossCheck, SourceVerdict
 from perception.core.hazards import HazardAlert as Alert
 from perception.core.hazards import HazardMatcher, load_hazard_rules
 from perception.core.notifiers import Notifier, Translator, create_notifier, create_translator
@@ -111,6 +113,21 @@ class HazardParameters:
         True,
         "raise no alert from a caption or detections their model marked out of its training domain "
         "(in_domain false: a real photo to a model trained on the synthetic world); logged once per period",
+        live=True,
+    )
+    cross_check_domain: bool = param(
+        True,
+        "with use_detections and suppress_out_of_domain: no alert from a caption (detections) either when "
+        "the detector (captioner) marked a frame within domain_window_s out of domain; the models' gates "
+        "miss different real frames (docs/ood.md)",
+        live=True,
+    )
+    domain_window_s: float = param(
+        1.0,
+        "how far apart in camera time two frames may be for one model's out-of-domain verdict to veto the "
+        "other's evidence [s]",
+        min_value=0.0,
+        max_value=60.0,
         live=True,
     )
     translator: str = param("none", "offline translator of alert messages: none or package.module:Class")
@@ -192,6 +209,7 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
             "out_of_domain": 0,
         }
         self._analysis: LatestFrameWorker[Callable[[], None]] | None = None
+        self._domains = DomainCrossCheck()
 
     def load_model(self, params: HazardParameters) -> HazardPipeline:
         rules_file = config_file(params.rules_path)
@@ -271,16 +289,32 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
         self._submit(lambda: self._emit(self.model.matcher.match_detections(best), header, evidence))
 
     def _out_of_domain(self, msg: Caption | DetectionArray, source: str) -> bool:
-        """True (counted, logged once per period) when ``msg`` must not raise alerts: its model
-        marked the frame out of its training domain and suppression is on."""
-        if msg.in_domain or not self.params.suppress_out_of_domain:
+        """True (counted, logged once per period) when ``msg`` must not raise alerts: suppression is
+        on and its model, or (``cross_check_domain``) the other model on a frame within
+        ``domain_window_s``, marked the frame out of its training domain."""
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        own = SourceVerdict(source, msg.model_id, stamp, msg.domain_score, msg.in_domain)
+        self._domains.record(own)
+        params = self.params
+        if not params.suppress_out_of_domain:
+            return False
+        judge = own if not own.in_domain else None
+        if judge is None and params.cross_check_domain:
+            judge = self._domains.veto(source, stamp, params.domain_window_s)
+        if judge is None:
             return False
         self.counts["out_of_domain"] += 1
+        why = (
+            f"{source} of {msg.model_id} has domain_score {msg.domain_score:.2f} > 1"
+            if judge is own
+            else f"{source} of {msg.model_id} is in its domain, but {judge.source} of {judge.model_id} has "
+            f"domain_score {judge.domain_score:.2f} > 1 on a frame {abs(judge.stamp_s - stamp):.2f} s away "
+            "(parameter cross_check_domain)"
+        )
         self.get_logger().warning(
             f"suppressing hazard evidence from out-of-domain frames ({self.counts['out_of_domain']} so far): "
-            f"{source} of {msg.model_id} has domain_score {msg.domain_score:.2f} > 1, so the frame is unlike "
-            "anything the model was trained on and what it says cannot be trusted; no alert is raised "
-            "from it (parameter suppress_out_of_domain)",
+            f"{why}, so the frame is unlike anything the model was trained on and what it says cannot be "
+            "trusted; no alert is raised from it (parameter suppress_out_of_domain)",
             throttle_duration_sec=LOG_THROTTLE_S,
         )
         return True
