@@ -210,6 +210,6 @@ def real_photo_set(folder: Path) -> Path:
 
 def test_hand_labelled_real_photos_load_completely(tmp_path: Path) -> None:
     coco = read_coco(real_photo_set(tmp_path))
-    assert coco.classes == ["person", "bus", "tie"] and coco.skipped == []
-    assert len(coco.images) == 3 and coco.annotations == 11
-    assert {k: len(v) for k, v in split_held_out(coco).items()} == {"test": 1, "val": 1, "train": 1}
+    assert coco.classes == ["person", "motorcycle", "bus", "cat", "tie", "bottle", "cup", "spoon"]
+    assert coco.skipped == [] and len(coco.images) == 9 and coco.annotations == 17
+    assert {k: len(v) for k, v in split_held_out(coco).items()} == {"test": 1, "val": 1, "train": 7}

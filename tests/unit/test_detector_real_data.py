@@ -14,6 +14,16 @@ from perception_training import cli
 from perception_training.detector.train import starting_weights
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "detector" / "yolo11n_synthetic.safetensors"
+CLASSES = [
+    "person",
+    "motorcycle",
+    "bus",
+    "cat",
+    "tie",
+    "bottle",
+    "cup",
+    "spoon",
+]  # the fixture's, in id order
 
 
 def test_starting_weights_take_a_pt_as_it_is_and_refuse_other_files(tmp_path: Path) -> None:
@@ -46,20 +56,20 @@ def test_fine_tune_the_shipped_artifact_on_a_coco_json_and_detect(tmp_path: Path
 
     meta = read_metadata(artifact)
     assert meta["kind"] == "detector" and meta["architecture"] == "yolo11n"
-    assert meta["classes"] == ["person", "bus", "tie"]
+    assert meta["classes"] == CLASSES
     assert meta["dataset"]["format"] == "coco" and meta["dataset"]["source"] == str(instances)
-    assert meta["dataset"]["images"] == {"test": 1, "val": 1, "train": 1}
+    assert meta["dataset"]["images"] == {"test": 1, "val": 1, "train": 7}
     assert meta["dataset"]["skipped"] == {}
     # ultralytics found the labels beside the linked images: the test split has classes to score
-    assert meta["metrics"]["ap50"] and set(meta["metrics"]["ap50"]) <= {"person", "bus", "tie"}
+    assert meta["metrics"]["ap50"] and set(meta["metrics"]["ap50"]) <= set(CLASSES)
     assert meta["source_weights"] == str(SHIPPED)
     assert "domain" not in meta  # a user's data cannot be redrawn: no domain statistics, never suppressed
 
     detector = Detector.load(artifact, device="cpu")  # as detector_node loads model_path
-    assert detector.class_names == ["person", "bus", "tie"] and detector.imgsz == 128
+    assert detector.class_names == CLASSES and detector.imgsz == 128
     photo = cv2.imread(str(tmp_path / "photos" / "zidane.jpg"))
     detections = detector.detect(photo, conf=0.001)
-    assert all(d.class_name in {"person", "bus", "tie"} for d in detections)
+    assert all(d.class_name in CLASSES for d in detections)
     bad = [
         d
         for d in detections

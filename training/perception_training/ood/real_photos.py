@@ -1,9 +1,9 @@
 """Real photos that installed packages ship, as camera frames, and frames no camera should send.
 
-No photo is downloaded: they come with matplotlib (sample_data) and ultralytics (assets) in
-the project's own environment. The split is fixed: ``RESERVED`` photos are kept back for a
-later sim-to-real training run and never evaluated on; ``EVALUATION`` photos are only ever
-evaluated on (docs/ood.md).
+No photo is downloaded: they come with matplotlib (sample_data), ultralytics (assets) and
+scikit-image (``skimage/data``; installed with the training requirements, never imported). The
+split is fixed: ``RESERVED`` photos are kept back for a later sim-to-real training run and never
+evaluated on; ``EVALUATION`` photos are only ever evaluated on (docs/ood.md).
 """
 
 from __future__ import annotations
@@ -21,9 +21,24 @@ PHOTOS: dict[str, tuple[str, str]] = {
     "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg"),
     "bus": ("ultralytics", "assets/bus.jpg"),
     "zidane": ("ultralytics", "assets/zidane.jpg"),
+    "astronaut": ("skimage", "data/astronaut.png"),
+    "chelsea": ("skimage", "data/chelsea.png"),
+    "coffee": ("skimage", "data/coffee.png"),
+    "rocket": ("skimage", "data/rocket.jpg"),
+    "motorcycle_left": ("skimage", "data/motorcycle_left.png"),
+    "hubble_deep_field": ("skimage", "data/hubble_deep_field.jpg"),
 }
 RESERVED = ("grace_hopper",)  # for sim-to-real training later
-EVALUATION = ("bus", "zidane")
+EVALUATION = (
+    "bus",
+    "zidane",
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "motorcycle_left",
+    "hubble_deep_field",
+)
 VIEW_SCALES = (1.0, 0.75, 0.5)  # crop side / largest 4:3 crop of the photo
 
 
