@@ -20,7 +20,7 @@ _SHADING = (0.1, 0.35)  # brightness span across the object towards the light
 _ROUNDING = (0.0, 0.2)  # darkening of the left and right edges of a rounded body
 _GRAIN = (0.02, 0.07)  # relative amplitude of low-frequency surface grain
 _GRAIN_CELL = 4  # pixels per grain cell
-_SPECULAR_CHANCE = 0.5
+_SPECULAR_CHANCE = 0.25
 _SPECULAR = (0.2, 0.5)  # how far the streak's centre goes towards white
 
 

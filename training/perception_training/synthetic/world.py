@@ -37,7 +37,7 @@ _MIXED_WEIGHTS = {
 _DISTRACTOR_WEIGHTS = {"bottle": 0.4, "knife": 0.3, "wine_glass": 0.2, "person": 0.1}
 _GLASS_WEIGHTS = {name: 1.0 for name in GLASS_TYPE_OBJECTS.values()}
 _PLACEMENT_TRIES = 30
-_LOOKALIKES_PER_SCENE = (1, 4)  # 1-3 knife look-alikes when that sim-to-real option is on
+_LOOKALIKES_PER_SCENE = (2, 6)  # 2-5 knife look-alikes when that sim-to-real option is on
 
 
 def _code(text: str) -> int:
