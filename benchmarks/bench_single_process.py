@@ -10,10 +10,14 @@ on one held-out synthetic 640x480 camera bag replayed at 10 fps. Variants run in
 (multi, single, multi, single, ...) so machine load hits them alike; each pair gives ratios.
 Per run:
 
-- memory: the peak over time of the unique set size (psutil ``memory_full_info().uss``: pages
-  only that process maps, so shared library pages are not counted once per process) summed over
-  the graph's processes, sampled every 0.2 s; also the same for the model nodes only (multi:
-  every node but hazard; single: the whole container, hazard included);
+- memory: the peak over time of the proportional set size (psutil ``memory_full_info().pss``:
+  each shared page split among the processes that map it) summed over the graph's processes,
+  sampled every 0.2 s, so a library the graph's processes share counts once; also the same for
+  the model nodes only (multi: every node but hazard; single: the whole container, hazard
+  included), and the unique set size (``uss``: pages only that process maps). The USS sum counts
+  a library shared by several of the graph's processes zero times but the single process's
+  copy fully, unless some process outside the graph maps it too: it flatters the separate
+  processes, and on a busy machine (other pythons with torch loaded) the single process;
 - CPU per frame: user + system time of the graph's processes from the replay's start until the
   outputs settled, over the frames replayed;
 - latency: wall time from the replay publishing a frame to the recorder receiving the output of
@@ -82,8 +86,12 @@ def measure(bag: Path, variant: str, nodes: Sequence[str], params: Path, out: Pa
     )
     frames = sum(1 for _ in read_messages(bag, [CAMERA]))
     models_uss = sum(mib for name, mib in run.peak_uss_mib.items() if name != "hazard_node")
+    models_pss = sum(mib for name, mib in run.peak_pss_mib.items() if name != "hazard_node")
     return {
         "variant": variant,
+        "total_pss_mib": run.peak_total_pss_mib,
+        "model_nodes_pss_mib": round(models_pss, 1),
+        "pss_mib": run.peak_pss_mib,
         "total_uss_mib": run.peak_total_uss_mib,
         "model_nodes_uss_mib": round(models_uss, 1),
         "uss_mib": run.peak_uss_mib,
@@ -96,6 +104,8 @@ def measure(bag: Path, variant: str, nodes: Sequence[str], params: Path, out: Pa
 
 
 METRICS = {
+    "total proportional memory (PSS) [MiB]": lambda r: r["total_pss_mib"],
+    "model nodes' proportional memory [MiB]": lambda r: r["model_nodes_pss_mib"],
     "total unique memory [MiB]": lambda r: r["total_uss_mib"],
     "model nodes' unique memory [MiB]": lambda r: r["model_nodes_uss_mib"],
     "CPU per frame [ms]": lambda r: r["cpu_ms_per_frame"],
@@ -150,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs,
         markdown,
         nodes=nodes,
-        params_file=str(args.params_file.relative_to(PACKAGE_ROOT.parents[2])),
+        params_file=str(args.params_file.resolve().relative_to(PACKAGE_ROOT.parents[2])),
         frames=args.frames,
         fps=10,
     )

@@ -8,8 +8,10 @@ wiring a robot runs. Order of events: start nodes -> record their outputs (waits
 publishers, i.e. configured nodes) -> wait until every node is active (subscribes to its inputs;
 in one process: reports ``active`` through its lifecycle service) -> replay -> wait until the
 outputs settle -> stop the nodes (SIGINT, as ``ros2 launch`` does) -> finalise the recorded bag.
-Each process's peak memory (RSS, and with ``measure_uss`` the unique set size, which does not
-count shared library pages twice) and the CPU time it spent from the replay to the end are kept.
+Each process's peak memory (RSS; with ``measure_uss`` also the unique set size, pages only that
+process maps, and the proportional set size, each shared page split among the processes mapping
+it, so a graph's PSS sum counts a library shared by its processes once) and the CPU time it spent
+from the replay to the end are kept.
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ class GraphRun:
     peak_rss_mib: dict[str, float]  # per process (node name, or perception_container), sampled every 0.2 s
     peak_uss_mib: dict[str, float]  # the same for the unique set size (only with measure_uss)
     peak_total_uss_mib: float  # the largest sum over the processes at one sample (only with measure_uss)
+    peak_pss_mib: dict[str, float]  # the same for the proportional set size (only with measure_uss)
+    peak_total_pss_mib: float
     cpu_s: dict[str, float]  # per process, CPU time (user + system) from the replay until outputs settled
 
 
@@ -170,6 +174,8 @@ def run_graph_on_bag(
         peak_rss_mib=_mib(procs.peak_rss),
         peak_uss_mib=_mib(procs.peak_uss),
         peak_total_uss_mib=round(procs.peak_total_uss / 2**20, 1),
+        peak_pss_mib=_mib(procs.peak_pss),
+        peak_total_pss_mib=round(procs.peak_total_pss / 2**20, 1),
         cpu_s={
             name: round(cpu_after[name] - cpu_before[name], 3) for name in cpu_after if name in cpu_before
         },
@@ -206,21 +212,26 @@ class _Processes:
     peak_rss: dict[str, int] = field(default_factory=dict)
     peak_uss: dict[str, int] = field(default_factory=dict)
     peak_total_uss: int = 0
+    peak_pss: dict[str, int] = field(default_factory=dict)
+    peak_total_pss: int = 0
 
     def sample_memory(self, stop: threading.Event, period_s: float = 0.2) -> None:
-        """Track each process's peak resident (and unique) memory until ``stop`` is set."""
+        """Track each process's peak resident (and unique and proportional) memory until ``stop`` is set."""
         while not stop.wait(period_s):
-            total_uss = 0
+            total_uss = total_pss = 0
             for name, proc in list(self.running.items()):
                 with suppress(psutil.Error):
                     process = psutil.Process(proc.pid)
                     rss = process.memory_info().rss
                     self.peak_rss[name] = max(rss, self.peak_rss.get(name, 0))
                     if self.measure_uss:
-                        uss = process.memory_full_info().uss  # reads smaps: only when asked
-                        self.peak_uss[name] = max(uss, self.peak_uss.get(name, 0))
-                        total_uss += uss
+                        full = process.memory_full_info()  # reads smaps: only when asked
+                        self.peak_uss[name] = max(full.uss, self.peak_uss.get(name, 0))
+                        self.peak_pss[name] = max(full.pss, self.peak_pss.get(name, 0))
+                        total_uss += full.uss
+                        total_pss += full.pss
             self.peak_total_uss = max(self.peak_total_uss, total_uss)
+            self.peak_total_pss = max(self.peak_total_pss, total_pss)
 
     def cpu_times(self) -> dict[str, float]:
         """CPU seconds (user + system) each running process has used so far."""
