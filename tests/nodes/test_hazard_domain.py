@@ -39,6 +39,15 @@ def knife_detections(sec: int, domain_score: float) -> DetectionArray:
     return msg
 
 
+def held_back(ros, node: HazardNode, alerts: list, capfd, count: int) -> str:
+    """Wait until ``count`` pieces of evidence were suppressed and analysed; assert that no alert
+    came of them; return what the node logged so far."""
+    assert ros.wait_for(lambda: node.counts["out_of_domain"] == count)
+    assert node.wait_idle(5.0)
+    assert not alerts
+    return capfd.readouterr().err
+
+
 def test_out_of_domain_captions_raise_no_alert_and_the_log_says_why(ros, capfd) -> None:
     node = start(ros)
     alerts = ros.collect(HazardAlert, "hazard_alerts")
@@ -46,10 +55,7 @@ def test_out_of_domain_captions_raise_no_alert_and_the_log_says_why(ros, capfd) 
     ros.wait_matched(captions)
 
     captions.publish(knife_caption(1, domain_score=4.2))
-    assert ros.wait_for(lambda: node.counts["out_of_domain"] == 1)
-    assert node.wait_idle(5.0)
-    assert not alerts
-    logged = capfd.readouterr().err
+    logged = held_back(ros, node, alerts, capfd, count=1)
     assert "suppressing hazard evidence from out-of-domain frames" in logged
     assert "caption of captioner@test has domain_score 4.20 > 1" in logged
 
@@ -111,10 +117,7 @@ def test_an_in_domain_caption_near_a_frame_the_detector_flagged_raises_no_alert(
     assert ros.wait_for(lambda: node.counts["detections"] == 1)
     node.set_parameters([Parameter("suppress_out_of_domain", value=True)])
     captions.publish(knife_caption(10, domain_score=0.6))  # the captioner: in its domain, same frame
-    assert ros.wait_for(lambda: node.counts["out_of_domain"] == 1)
-    assert node.wait_idle(5.0)
-    assert not alerts
-    logged = capfd.readouterr().err
+    logged = held_back(ros, node, alerts, capfd, count=1)
     assert "caption of captioner@test is in its domain, but detections of detector@test" in logged
     assert "domain_score 3.00 > 1 on a frame 0.00 s away" in logged
 
