@@ -132,3 +132,26 @@ def test_an_in_domain_caption_near_a_frame_the_detector_flagged_raises_no_alert(
     captions.publish(knife_caption(10, domain_score=0.6))  # cross-check off: the caption alone decides
     assert ros.wait_for(lambda: len(alerts) == 2)
     assert node.counts["out_of_domain"] == 3
+
+
+def test_unscored_detections_of_a_users_own_detector_are_never_vetoed(ros, tmp_path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "hazards:\n  knife:\n    severity: danger\n    cooldown_s: 0\n    words: [knife]\n"
+        "    classes: [knife]\n    message: knife\n"
+    )
+    node = start(ros, rules_path=str(rules), use_detections=True)
+    alerts = ros.collect(HazardAlert, "hazard_alerts")
+    captions = ros.publisher(Caption, "caption")
+    detections = ros.publisher(DetectionArray, "detections")
+    ros.wait_matched(captions)
+    ros.wait_matched(detections)
+
+    captions.publish(knife_caption(10, domain_score=5.0))  # the synthetic captioner: a real frame
+    assert ros.wait_for(lambda: node.counts["out_of_domain"] == 1)
+    own = knife_detections(10, domain_score=0.5)
+    own.domain_score, own.in_domain = -1.0, True  # a COCO .pt: no domain statistics, not scored
+    detections.publish(own)
+    assert ros.wait_for(lambda: alerts)
+    assert [(a.source, a.header.stamp.sec) for a in alerts] == [("detection", 10)]
+    assert node.counts["out_of_domain"] == 1

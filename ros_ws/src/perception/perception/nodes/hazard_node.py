@@ -37,6 +37,7 @@ from std_msgs.msg import Header
 
 from perception.ament_share import ament_share
 from perception.core.domain_cross_check import DomainCrossCheck, SourceVerdict
+from perception.core.domain_verdict import NOT_SCORED
 from perception.core.hazards import HazardAlert as Alert
 from perception.core.hazards import HazardMatcher, load_hazard_rules
 from perception.core.notifiers import Notifier, Translator, create_notifier, create_translator
@@ -117,9 +118,10 @@ class HazardParameters:
     )
     cross_check_domain: bool = param(
         True,
-        "with use_detections and suppress_out_of_domain: no alert from a caption (detections) either when "
-        "the detector (captioner) marked a frame within domain_window_s out of domain; the models' gates "
-        "miss different real frames (docs/ood.md)",
+        "with use_detections and suppress_out_of_domain: no alert from a scored caption (detections) either "
+        "when the detector (captioner) marked a frame within domain_window_s out of domain; the models' "
+        "gates miss different real frames (docs/ood.md); unscored evidence (a model without domain "
+        "statistics, e.g. your own weights) is never vetoed",
         live=True,
     )
     domain_window_s: float = param(
@@ -299,7 +301,9 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
         if not params.suppress_out_of_domain:
             return False
         judge = own if not own.in_domain else None
-        if judge is None and params.cross_check_domain:
+        if judge is None and params.cross_check_domain and msg.domain_score != NOT_SCORED:
+            # unscored evidence comes from a model with no statistics (a user's own weights): what
+            # the synthetic-world models think of the frame says nothing about it
             judge = self._domains.veto(source, stamp, params.domain_window_s)
         if judge is None:
             return False
