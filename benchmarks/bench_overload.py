@@ -41,6 +41,7 @@ from report import Report, add_round_arguments, markdown_page, percentile, ratio
 from sensor_msgs.msg import Image
 
 from perception.core.images import numpy_to_image
+from perception.nodes.framework.conversions import stamp_seconds
 from perception_msgs.msg import DetectionArray
 from perception_training.synthetic.world import SceneWorld
 
@@ -94,8 +95,7 @@ class Camera(Node):
         self.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
 
     def _on_result(self, msg: DetectionArray) -> None:
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        self.results.append((stamp, time.time()))
+        self.results.append((stamp_seconds(msg.header.stamp), time.time()))
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from perception.bags.reading import read_messages
+from perception.nodes.framework.conversions import stamp_seconds
 from perception_training.bags.synthetic import IMAGE_TOPIC
 from perception_training.bags.synthetic_sign import SIGNS_TOPIC
 
@@ -53,13 +54,9 @@ class SignBagScore:
         return self.idle_words / self.idle_clips if self.idle_clips else 0.0
 
 
-def stamp_s(stamp: Any) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
 def label_spans(messages: Sequence[Any]) -> list[Span]:
     """SignLabel messages (ground truth or output) as spans from clip_start to clip_end."""
-    return [Span(m.label, stamp_s(m.clip_start), stamp_s(m.clip_end)) for m in messages]
+    return [Span(m.label, stamp_seconds(m.clip_start), stamp_seconds(m.clip_end)) for m in messages]
 
 
 def score_sign_bag(
@@ -94,7 +91,7 @@ def score_sign_bag(
 def score_recorded(bag: Path, recorded: Path, clip_s: float, stride_s: float) -> SignBagScore:
     """Score the SignLabels recorded in ``recorded`` against the sign bag ``bag`` they came from."""
     truth = label_spans([msg for _, _, msg in read_messages(bag, [SIGNS_TOPIC])])
-    first_s = min(stamp_s(msg.header.stamp) for _, _, msg in read_messages(bag, [IMAGE_TOPIC]))
+    first_s = min(stamp_seconds(msg.header.stamp) for _, _, msg in read_messages(bag, [IMAGE_TOPIC]))
     outputs = label_spans(
         [msg for _, _, msg in read_messages(recorded) if type(msg).__name__.endswith("SignLabel")]
     )

@@ -41,7 +41,12 @@ from perception.core.domain_verdict import NOT_SCORED
 from perception.core.hazards import HazardAlert as Alert
 from perception.core.hazards import HazardMatcher, load_hazard_rules
 from perception.core.notifiers import Notifier, Translator, create_notifier, create_translator
-from perception.nodes.framework.conversions import checked_caption, checked_detections, copy_header
+from perception.nodes.framework.conversions import (
+    checked_caption,
+    checked_detections,
+    copy_header,
+    stamp_seconds,
+)
 from perception.nodes.framework.latest_frame import LatestFrameWorker
 from perception.nodes.framework.managed_node import ManagedNode
 from perception.nodes.framework.parameters import param
@@ -294,7 +299,7 @@ class HazardNode(ManagedNode[HazardParameters, HazardPipeline]):
         """True (counted, logged once per period) when ``msg`` must not raise alerts: suppression is
         on and its model, or (``cross_check_domain``) the other model on a frame within
         ``domain_window_s``, marked the frame out of its training domain."""
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        stamp = stamp_seconds(msg.header.stamp)
         own = SourceVerdict(source, msg.model_id, stamp, msg.domain_score, msg.in_domain)
         self._domains.record(own)
         params = self.params

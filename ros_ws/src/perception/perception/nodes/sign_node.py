@@ -45,7 +45,7 @@ from perception.nodes.framework.clip_buffer import (
     ClipBufferCounts,
     ClipTiming,
 )
-from perception.nodes.framework.conversions import copy_header
+from perception.nodes.framework.conversions import copy_header, stamp_seconds
 from perception.nodes.framework.diagnostics import PeriodSummary, Status
 from perception.nodes.framework.domain_watch import DomainAwareNode, DomainParameters, mark_domain
 from perception.nodes.framework.image_node import LOG_THROTTLE_S, WORKER_STOP_TIMEOUT_S, Frame
@@ -166,11 +166,6 @@ def clip_timing(params: SignParameters, model: LoadedSign) -> ClipTiming:
     )
 
 
-def _stamp_s(frame: Frame) -> float:
-    stamp = frame.header.stamp
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
 class SignNode(DomainAwareNode[SignParameters, LoadedSign]):
     """Buffers frames by stamp and publishes the word signed in each confident clip."""
 
@@ -203,7 +198,9 @@ class SignNode(DomainAwareNode[SignParameters, LoadedSign]):
     # ------------------------------------------------------------ frame worker
     def process_frame(self, frame: Frame, context: Any) -> None:
         size = self.model.input_size
-        clip = self._buffer.add(_stamp_s(frame), frame.header, lambda: downscale(frame.bgr, size))
+        clip = self._buffer.add(
+            stamp_seconds(frame.header.stamp), frame.header, lambda: downscale(frame.bgr, size)
+        )
         if clip is not None:
             self._clip_worker.submit(_Job(clip, self.frame_quality(frame.bgr)))
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from builtin_interfaces.msg import Duration
+from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
@@ -27,6 +27,11 @@ from perception_msgs.msg import DetectionArray
 
 BOX_LINE_WIDTH_PX = 2.0
 LABEL_HEIGHT_PX = 14.0
+
+
+def stamp_seconds(stamp: Time) -> float:
+    """A message stamp as float seconds of camera time (gaps, windows, clips: not exact nanoseconds)."""
+    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def copy_header(header: Header) -> Header:

@@ -48,6 +48,7 @@ from perception.core.images import (
     compressed_dimensions,
     encoding_spec,
 )
+from perception.nodes.framework.conversions import stamp_seconds
 from perception.nodes.framework.diagnostics import DiagnosticsReporter, PeriodSummary, Status
 from perception.nodes.framework.frames import Frame as Frame  # re-exported: the nodes' import
 from perception.nodes.framework.frames import SharedImage
@@ -251,8 +252,7 @@ class ImageModelNode(ManagedNode[ParamsT, ModelT]):
         return self.status_message(summary)
 
     def _on_image(self, image: SharedImage) -> None:
-        stamp = image.header.stamp
-        self._gaps.observe(stamp.sec + stamp.nanosec * 1e-9)
+        self._gaps.observe(stamp_seconds(image.header.stamp))
         if not self._enabled:
             self._counts["disabled"] += 1
             return
